@@ -1,0 +1,193 @@
+"""The data file: image tags, replicas and host names per environment.
+
+Values that change often live in ``homelab_charts/data/homelab.yaml`` (CI's release step
+edits it) and are checked against ``homelab.schema.json`` before anything is built. Every
+error names the file and the JSON path of the bad value.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from homelab_charts.errors import ConfigError
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_DATA_FILE = DATA_DIR / "homelab.yaml"
+SCHEMA_FILE = DATA_DIR / "homelab.schema.json"
+
+ENVIRONMENTS = ("dev", "prod")
+RELEASE_TAG = re.compile(
+    r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)-(?P<sha>[0-9a-f]{7})-(?P<env>dev|prod)$"
+)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image pinned to an explicit tag."""
+
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class ServiceEnvironment:
+    tag: str
+    replicas: int
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A workload of the homelab whose version the pipeline (or a person) moves."""
+
+    name: str
+    image: str
+    upstream: bool
+    otel: bool
+    paths: tuple[str, ...]
+    environments: dict[str, ServiceEnvironment]
+
+    def env(self, environment: str) -> ServiceEnvironment:
+        try:
+            return self.environments[environment]
+        except KeyError:
+            raise ConfigError(
+                f"service {self.name}", f"environments.{environment}",
+                f"no settings for environment {environment!r}",
+            ) from None
+
+    def image_for(self, environment: str) -> Image:
+        return Image(self.image, self.env(environment).tag)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    name: str
+    environment: str
+    ingress_class_name: str = "traefik"
+    storage_class_name: str = "local-path"
+
+
+@dataclass(frozen=True)
+class HomelabData:
+    """The parsed, checked data file."""
+
+    path: Path
+    cluster: ClusterSettings
+    services: dict[str, Service]
+    infrastructure: dict[str, Image]
+    shared_paths: tuple[str, ...] = field(default=())
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise ConfigError(str(self.path), f"services.{name}", "no such service") from None
+
+    def infra_image(self, name: str) -> Image:
+        try:
+            return self.infrastructure[name]
+        except KeyError:
+            raise ConfigError(str(self.path), f"infrastructure.{name}", "no such image") from None
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(parts: Any) -> str:
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def parse(document: Any, source: str | Path) -> HomelabData:
+    """Check ``document`` (the loaded YAML) and build the typed view of it."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
+    if errors:
+        err = errors[0]
+        raise ConfigError(str(source), _json_path(err.absolute_path), err.message)
+
+    services: dict[str, Service] = {}
+    for name, raw in document["services"].items():
+        upstream = bool(raw.get("upstream", False))
+        envs: dict[str, ServiceEnvironment] = {}
+        for env_name, env in raw["environments"].items():
+            tag = env["tag"]
+            if not upstream:
+                match = RELEASE_TAG.match(tag)
+                where = f"services.{name}.environments.{env_name}.tag"
+                if match is None:
+                    raise ConfigError(
+                        str(source), where,
+                        f"{tag!r} is not a release tag v{{MAJOR}}.{{MINOR}}.{{PATCH}}-{{GIT_SHA7}}-"
+                        "{ENV} (e.g. v2.1.0-a3f5c2b-prod); third-party images set upstream: true",
+                    )
+                if match["env"] != env_name:
+                    raise ConfigError(
+                        str(source), where,
+                        f"{tag!r} is a {match['env']} build, not a {env_name} build",
+                    )
+            envs[env_name] = ServiceEnvironment(tag, env["replicas"], env.get("host"))
+        services[name] = Service(
+            name=name,
+            image=raw["image"],
+            upstream=upstream,
+            otel=bool(raw.get("otel", True)),
+            paths=tuple(raw.get("paths", ())),
+            environments=envs,
+        )
+
+    c = document["cluster"]
+    cluster = ClusterSettings(
+        name=c["name"],
+        environment=c["environment"],
+        ingress_class_name=c.get("ingressClassName", "traefik"),
+        storage_class_name=c.get("storageClassName", "local-path"),
+    )
+    for name, svc in services.items():
+        if cluster.environment not in svc.environments:
+            raise ConfigError(
+                str(source), f"services.{name}.environments",
+                f"no settings for the cluster's environment {cluster.environment!r}",
+            )
+    infrastructure = {
+        name: Image(raw["image"], raw["tag"]) for name, raw in document["infrastructure"].items()
+    }
+    return HomelabData(
+        path=Path(source),
+        cluster=cluster,
+        services=services,
+        infrastructure=infrastructure,
+        shared_paths=tuple(document.get("sharedPaths", ())),
+    )
+
+
+def load(path: str | Path | None = None) -> HomelabData:
+    """Read and check the data file (the packaged one by default)."""
+    file = Path(path) if path is not None else DEFAULT_DATA_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(file), None, f"cannot read the data file: {exc.strerror}") from None
+    try:
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(file), line, f"invalid YAML: {problem}") from None
+    return parse(document, file)
