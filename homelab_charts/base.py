@@ -115,6 +115,9 @@ class Component(Chart):
             self.common_labels["app.kubernetes.io/part-of"] = folder.part_of
         self.common_labels.update(labels or {})
         self.objects: list[Manifest] = []
+        #: Components this one needs at run time (its Services, Secrets...): the cluster
+        #: definition turns these construct references into Flux ``dependsOn``.
+        self.uses: list[Component] = []
         if folder is not None:
             folder.components.append(self)
         root = self.node.root
@@ -124,6 +127,12 @@ class Component(Chart):
     @property
     def where(self) -> str:
         return construct_path(self)
+
+    def use(self, *others: Component) -> None:
+        """Record that this component needs ``others`` (deployed first by Flux)."""
+        for other in others:
+            if other is not self and other not in self.uses:
+                self.uses.append(other)
 
 
 class Part(Construct):
@@ -208,8 +217,12 @@ class Manifest(ApiObject):
             "kind": self.object_kind,
             "metadata": self.meta,
         }
-        out.update(self.body)
+        out.update(self.render_body())
         return out
+
+    def render_body(self) -> dict[str, Any]:
+        """Everything after ``metadata``; subclasses that finish their body late override it."""
+        return self.body
 
     def to_json(self) -> Any:
         # Called by cdk8s (Chart.to_json, App.synth) across jsii: hand it a copy.
