@@ -1,0 +1,296 @@
+"""``homelab-charts seal`` (and ``reseal``, ``unseal``): write the sealed data store.
+
+``seal`` encrypts values for the controller's certificate into
+``homelab_charts/data/sealed/<namespace>/<name>.yaml``, keeping the ciphertext of every key
+it was not given byte for byte. ``reseal`` re-encrypts stored secrets for a new
+certificate with the old controller key; ``unseal`` recovers values with a backed-up
+controller key. No value is ever printed but by ``unseal``, and only where asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from homelab_charts.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from homelab_charts.secrets.crypto import SealingCertificate
+    from homelab_charts.secrets.store import SealedDocument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from homelab_charts.secrets.crypto import SealScope
+    from homelab_charts.secrets.store import DEFAULT_CERT, STORE_DIR
+
+    scopes = [s.value for s in SealScope]
+    seal = subparsers.add_parser(
+        "seal", help="seal Secret values into the sealed data store (kubeseal-compatible)",
+        description="Encrypt KEY=VALUE pairs for the sealed-secrets controller's certificate "
+                    "and write or update the SealedSecret file of the store. Keys not given "
+                    "keep their ciphertext byte for byte. Values given as arguments show in "
+                    "shell history and process lists: prefer --from-env-file.",
+    )
+    seal.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
+                      help="a value to seal under KEY")
+    seal.add_argument("--from-env-file", metavar="FILE", type=Path,
+                      help="read KEY=VALUE lines from FILE ('-': standard input)")
+    seal.add_argument("--name", required=True, help="name of the Secret")
+    seal.add_argument("--namespace", "-n", help="namespace of the Secret "
+                      "(required unless --scope cluster-wide)")
+    seal.add_argument("--scope", choices=scopes, default=None,
+                      help="where the values may be decrypted (default: the existing file's "
+                           "scope, else strict); changing it re-seals, so give every key")
+    seal.add_argument("--type", dest="secret_type", default=None,
+                      help="type of the Secret (default: the existing file's, else Opaque)")
+    _cert_arguments(seal, DEFAULT_CERT)
+    seal.add_argument("--replace", action="store_true",
+                      help="the keys given become the whole Secret: drop every other key")
+    _store_arguments(seal, STORE_DIR, output=True)
+    seal.set_defaults(func=run_seal)
+
+    reseal = subparsers.add_parser(
+        "reseal", help="re-encrypt stored SealedSecrets for a new certificate",
+        description="Decrypt stored SealedSecrets with the old controller private key (a PEM "
+                    "file or the YAML backup of the controller's key Secrets) and seal "
+                    "them again for --cert. Values stay in memory. Nothing is written "
+                    "unless every secret decrypts.",
+    )
+    reseal.add_argument("--private-key", required=True, type=Path, metavar="FILE",
+                        help="old controller key(s): PEM, or the key Secrets' YAML")
+    _cert_arguments(reseal, DEFAULT_CERT)
+    which = reseal.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every SealedSecret of the store")
+    which.add_argument("--name", help="one SealedSecret (with --namespace)")
+    reseal.add_argument("--namespace", "-n")
+    _store_arguments(reseal, STORE_DIR, output=False)
+    reseal.set_defaults(func=run_reseal)
+
+    unseal = subparsers.add_parser(
+        "unseal", help="decrypt a stored SealedSecret with a controller private key",
+        description="Recovery: decrypt a SealedSecret of the store with a backed-up "
+                    "controller key and write its values as an env file (mode 0600) that "
+                    "`seal --from-env-file` reads back.",
+    )
+    unseal.add_argument("--private-key", required=True, type=Path, metavar="FILE",
+                        help="controller key(s): PEM, or the key Secrets' YAML")
+    unseal.add_argument("--name", required=True)
+    unseal.add_argument("--namespace", "-n")
+    unseal.add_argument("--output", "-o", required=True, metavar="FILE",
+                        help="env file to write ('-': standard output)")
+    unseal.add_argument("--store", type=Path, default=STORE_DIR, help=argparse.SUPPRESS)
+    unseal.set_defaults(func=run_unseal)
+
+
+def _cert_arguments(parser: argparse.ArgumentParser, default: Path) -> None:
+    parser.add_argument("--cert", default=str(default), metavar="FILE",
+                        help="the controller's public certificate, as `kubeseal --fetch-cert` "
+                             "prints it ('-': standard input; default: the packaged one)")
+    parser.add_argument("--allow-expired", action="store_true",
+                        help="seal even if the certificate is expired or not yet valid")
+
+
+def _store_arguments(parser: argparse.ArgumentParser, default: Path, *, output: bool) -> None:
+    parser.add_argument("--store", type=Path, default=default, metavar="DIR",
+                        help="the sealed data store (default: homelab_charts/data/sealed)")
+    if output:
+        parser.add_argument("--output", "-o", type=Path, metavar="FILE",
+                            help="write this file instead of <store>/<namespace>/<name>.yaml")
+
+
+def _warn(command: str, message: str) -> None:
+    print(f"homelab-charts {command}: warning: {message}", file=sys.stderr)
+
+
+def _read_input(path: str, what: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the {what}: {exc.strerror}") from None
+
+
+def load_certificate(args: argparse.Namespace) -> SealingCertificate:
+    from homelab_charts.secrets.crypto import SealingCertificate
+
+    source = "<stdin>" if args.cert == "-" else args.cert
+    cert = SealingCertificate.from_pem(_read_input(args.cert, "certificate"), source)
+    problem = cert.validity_problem()
+    if problem is not None:
+        _warn(args.command, f"{source}: {problem}")
+        if not args.allow_expired:
+            raise ConfigError(source, None,
+                              f"{problem}; fetch the current one with `kubeseal --fetch-cert`, "
+                              "or pass --allow-expired to seal with it anyway")
+    return cert
+
+
+def _load_private_keys(path: Path) -> list[rsa.RSAPrivateKey]:
+    from homelab_charts.secrets.store import load_key_backup
+
+    return load_key_backup(_read_input(str(path), "private key"), str(path))
+
+
+def _check_names(name: str | None, namespace: str | None) -> None:
+    from homelab_charts.secrets.store import DNS_LABEL, DNS_SUBDOMAIN
+
+    if name is not None and not DNS_SUBDOMAIN.match(name):
+        raise ConfigError("--name", None, f"{name!r} is not a valid DNS-1123 subdomain")
+    if namespace is not None and not DNS_LABEL.match(namespace):
+        raise ConfigError("--namespace", None, f"{namespace!r} is not a valid DNS-1123 label")
+
+
+def _require_namespace(namespace: str | None, *, cluster_wide: bool) -> None:
+    if namespace is None and not cluster_wide:
+        raise ConfigError("--namespace", None,
+                          "required: a strict or namespace-wide SealedSecret is bound to its "
+                          "namespace (only --scope cluster-wide may go without)")
+
+
+def _read_existing(path: Path) -> SealedDocument | None:
+    from homelab_charts.secrets.store import SealedDocument
+
+    return SealedDocument.read(path) if path.exists() else None
+
+
+def run_seal(args: argparse.Namespace) -> int:
+    from homelab_charts.secrets.crypto import SealScope
+    from homelab_charts.secrets.store import SealedDocument, store_path
+    from homelab_charts.secrets.values import parse_assignments, parse_env_bytes
+
+    if args.cert == "-" and args.from_env_file is not None and str(args.from_env_file) == "-":
+        raise ConfigError("--cert", None, "the certificate and the env file cannot both "
+                          "come from standard input")
+    values = parse_assignments(args.assignments)
+    if args.from_env_file is not None:
+        env_source = "<stdin>" if str(args.from_env_file) == "-" else str(args.from_env_file)
+        from_file = parse_env_bytes(_read_input(str(args.from_env_file), "env file"), env_source)
+        for key in from_file:
+            if key in values:
+                raise ConfigError(env_source, None,
+                                  f"key {key!r} is also given on the command line")
+        values.update(from_file)
+    if not values:
+        raise ConfigError("command line", None,
+                          "nothing to seal: give KEY=VALUE arguments or --from-env-file")
+
+    _check_names(args.name, args.namespace)
+    path = args.output or store_path(args.store, args.namespace, args.name)
+    existing = _read_existing(path)
+    if existing is not None and (existing.name, existing.namespace) != (args.name,
+                                                                          args.namespace):
+        raise ConfigError(str(path), "metadata",
+                          f"holds SealedSecret {existing.ident}, not "
+                          f"{args.namespace + '/' if args.namespace else ''}{args.name}")
+    scope = SealScope(args.scope) if args.scope else (
+        existing.scope if existing is not None else SealScope.STRICT)
+    _require_namespace(args.namespace, cluster_wide=scope is SealScope.CLUSTER_WIDE)
+    cert = load_certificate(args)
+    fingerprint = cert.fingerprint
+
+    base = existing or SealedDocument(name=args.name, namespace=args.namespace, scope=scope)
+    kept = [key for key in base.keys if key not in values]
+    if args.replace:
+        kept = []
+    reasons = []
+    if existing is not None and existing.scope is not scope:
+        reasons.append(f"scope changes from {existing.scope.value} to {scope.value}")
+    if existing is not None and existing.key_fingerprint not in (None, fingerprint):
+        reasons.append(f"it was sealed for another key ({existing.key_fingerprint}, "
+                       f"now {fingerprint})")
+    if reasons and kept:
+        raise ConfigError(str(path), "spec.encryptedData",
+                          f"{' and '.join(reasons)}, so the stored ciphertext of "
+                          f"{', '.join(kept)} would no longer decrypt; give their values too, "
+                          "or --replace to drop them")
+    if existing is not None and existing.key_fingerprint is None and kept:
+        _warn(args.command, f"{path}: kept {', '.join(kept)} without knowing which "
+                            "certificate sealed them (a file not written by homelab-charts)")
+    data = {key: base.encrypted_data[key] for key in kept}
+    new_fingerprint = fingerprint if (
+        not kept or (existing is not None and existing.key_fingerprint == fingerprint)) else None
+    doc = replace(base, scope=scope, encrypted_data=data,
+                  type=args.secret_type or base.type).with_values(
+        cert.public_key, values, key_fingerprint=new_fingerprint)
+    doc.write(path)
+    sealed = ", ".join(sorted(values))
+    summary = f"sealed {sealed} into {path}"
+    if kept:
+        summary += f" (unchanged: {', '.join(kept)})"
+    dropped = sorted(set(base.keys) - set(values) - set(kept))
+    if dropped:
+        summary += f" (removed: {', '.join(dropped)})"
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def run_reseal(args: argparse.Namespace) -> int:
+    from homelab_charts.secrets.store import iter_store, store_path
+
+    if args.all:
+        targets = list(iter_store(args.store))
+        if not targets:
+            raise ConfigError(str(args.store), None, "no SealedSecret in the store")
+    else:
+        _check_names(args.name, args.namespace)
+        path = store_path(args.store, args.namespace, args.name)
+        existing = _read_existing(path)
+        if existing is None:
+            raise ConfigError(str(path), None, "no such sealed secret file")
+        targets = [(path, existing)]
+    keys = _load_private_keys(args.private_key)
+    cert = load_certificate(args)
+    # Decrypt and re-encrypt everything in memory first: nothing is written on error.
+    updated = []
+    for path, doc in targets:
+        values = doc.unseal(keys, where=str(path))
+        empty = replace(doc, encrypted_data={})
+        updated.append((path, empty.with_values(cert.public_key, values,
+                                                key_fingerprint=cert.fingerprint)))
+    for path, doc in updated:
+        doc.write(path)
+        print(f"resealed {doc.ident} ({', '.join(doc.keys)}) into {path}", file=sys.stderr)
+    return 0
+
+
+def _env_line(key: str, value: bytes) -> str:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(key, None, "the value is not UTF-8 text; an env file cannot "
+                                     "hold it") from None
+    if "\n" in text or "\r" in text:
+        raise ConfigError(key, None, "the value spans several lines; an env file cannot hold it")
+    return f"{key}='{text}'\n"
+
+
+def run_unseal(args: argparse.Namespace) -> int:
+    from homelab_charts.secrets.store import store_path
+
+    _check_names(args.name, args.namespace)
+    path = store_path(args.store, args.namespace, args.name)
+    doc = _read_existing(path)
+    if doc is None:
+        raise ConfigError(str(path), None, "no such sealed secret file")
+    keys = _load_private_keys(args.private_key)
+    values = doc.unseal(keys, where=str(path))
+    text = "".join(_env_line(key, value) for key, value in sorted(values.items()))
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    out = Path(args.output)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+    print(f"wrote {len(values)} value(s) of {doc.ident} to {out} (mode 0600); "
+          "delete it when done", file=sys.stderr)
+    return 0

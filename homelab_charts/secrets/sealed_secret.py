@@ -1,0 +1,164 @@
+"""The SealedSecret construct: a credential of the homelab, sealed data read from the store.
+
+A component that needs credentials declares the Secret it uses and the keys it reads::
+
+    creds = SealedSecret(chart, "credentials", name="postgresql-credentials",
+                         namespace="databases", keys=["postgres-password"])
+    env = [creds.env("POSTGRES_PASSWORD", "postgres-password")]
+
+The ciphertext comes from ``homelab_charts/data/sealed/<namespace>/<name>.yaml`` (written
+by ``homelab-charts seal``); synthesis copies it, never re-encrypts, so re-synthesis is
+byte-for-byte stable. A missing file, a scope/name/namespace mismatch or a declared key
+that was never sealed fails synthesis with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from constructs import Construct
+
+from homelab_charts.base import Manifest, component_of, construct_path
+from homelab_charts.errors import ConfigError
+from homelab_charts.secrets.crypto import SealScope
+from homelab_charts.secrets.store import (
+    API_VERSION,
+    KIND,
+    STORE_DIR,
+    SealedDocument,
+    store_path,
+)
+from homelab_charts.secrets.values import check_key
+
+
+def seal_command(name: str, namespace: str | None, scope: SealScope,
+                 keys: Sequence[str]) -> str:
+    """The ``homelab-charts seal`` command line that creates or updates this secret."""
+    parts = ["homelab-charts seal"]
+    if namespace:
+        parts.append(f"--namespace {namespace}")
+    parts.append(f"--name {name}")
+    if scope is not SealScope.STRICT:
+        parts.append(f"--scope {scope.value}")
+    parts.extend(f"{key}=..." for key in keys)
+    return " ".join(parts)
+
+
+class SealedSecret(Manifest):
+    """A ``bitnami.com/v1alpha1`` SealedSecret whose encrypted data lives in the store.
+
+    ``keys`` are the Secret keys the homelab reads; each must be sealed in the store file
+    (it may hold more). ``labels``/``annotations`` go on the SealedSecret,
+    ``template_labels``/``template_annotations`` on the Secret the controller creates.
+    For a cluster-wide secret sealed without a namespace, leave ``namespace`` unset: it
+    is read from ``<store>/_cluster/<name>.yaml`` and applied in the component's namespace.
+    """
+
+    def __init__(self, parent: Construct, id: str, /, *, name: str,
+                 namespace: str | None = None, keys: Sequence[str],
+                 scope: SealScope | str = SealScope.STRICT, type: str = "Opaque",
+                 labels: Mapping[str, str] | None = None,
+                 annotations: Mapping[str, str] | None = None,
+                 template_labels: Mapping[str, str] | None = None,
+                 template_annotations: Mapping[str, str] | None = None,
+                 store: Path | None = None) -> None:
+        where = construct_path(parent, id)
+        try:
+            seal_scope = SealScope(scope)
+        except ValueError:
+            allowed = ", ".join(s.value for s in SealScope)
+            raise ConfigError(where, "scope", f"{scope!r} is not one of {allowed}") from None
+        component = component_of(parent)
+        effective_ns = namespace if namespace is not None else component.default_namespace
+        if seal_scope is SealScope.CLUSTER_WIDE:
+            lookup_ns = namespace
+        else:
+            if effective_ns is None:
+                raise ConfigError(where, "namespace",
+                                  f"a {seal_scope.value} SealedSecret needs a namespace "
+                                  "(none given and the component has no default)")
+            lookup_ns = effective_ns
+        if isinstance(keys, str) or not keys:
+            raise ConfigError(where, "keys", "declare the Secret keys used, as a list")
+        declared = tuple(check_key(key, where, "keys") for key in keys)
+        duplicates = sorted({k for k in declared if declared.count(k) > 1})
+        if duplicates:
+            raise ConfigError(where, "keys", f"declared more than once: {', '.join(duplicates)}")
+
+        store_dir = store if store is not None else STORE_DIR
+        path = store_path(store_dir, lookup_ns, name)
+        command = seal_command(name, lookup_ns, seal_scope, declared)
+        if not path.is_file():
+            raise ConfigError(where, "store",
+                              f"no sealed data for {lookup_ns + '/' if lookup_ns else ''}{name}: "
+                              f"{path} does not exist; create it with: {command}")
+        doc = SealedDocument.read(path)
+        if doc.name != name or doc.namespace != lookup_ns:
+            raise ConfigError(str(path), "metadata",
+                              f"holds {doc.ident}, but the construct {where} expects "
+                              f"{lookup_ns + '/' if lookup_ns else ''}{name}")
+        if doc.scope is not seal_scope:
+            raise ConfigError(where, "scope",
+                              f"{seal_scope.value} declared, but {path} is sealed "
+                              f"{doc.scope.value}; re-seal with: {command} --replace")
+        if doc.type != type:
+            raise ConfigError(where, "type",
+                              f"{type!r} declared, but {path} has spec.template.type "
+                              f"{doc.type!r}; re-seal with --type {type}")
+        missing = [key for key in declared if key not in doc.encrypted_data]
+        if missing:
+            raise ConfigError(where, "keys",
+                              f"not sealed in {path}: {', '.join(missing)}; add with: "
+                              f"{seal_command(name, lookup_ns, seal_scope, missing)}")
+
+        super().__init__(
+            parent, id, api_version=API_VERSION, kind=KIND, name=name, namespace=effective_ns,
+            labels={**doc.labels, **(labels or {})},
+            annotations={**doc.annotations, **(annotations or {}), **seal_scope.annotations}
+            or None,
+        )
+        template_meta: dict[str, Any] = {"name": name}
+        if self.object_namespace is not None:
+            template_meta["namespace"] = self.object_namespace
+        merged_labels = {**doc.template_labels, **(template_labels or {})}
+        if merged_labels:
+            template_meta["labels"] = dict(sorted(merged_labels.items()))
+        merged_annotations = {**doc.template_annotations, **(template_annotations or {}),
+                              **seal_scope.annotations}
+        if merged_annotations:
+            template_meta["annotations"] = dict(sorted(merged_annotations.items()))
+        template: dict[str, Any] = {"metadata": template_meta, "type": type}
+        if doc.immutable is not None:
+            template["immutable"] = doc.immutable
+        self.body["spec"] = {
+            "encryptedData": dict(sorted(doc.encrypted_data.items())),
+            "template": template,
+        }
+        self.seal_scope = seal_scope
+        self.store_file = path
+        self.sealed = doc
+        self._keys = declared
+
+    @property
+    def secret_name(self) -> str:
+        """The name of the Secret the controller creates (the SealedSecret's name)."""
+        return self.object_name
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys the homelab declared it reads (all sealed in the store)."""
+        return self._keys
+
+    def key_ref(self, key: str) -> dict[str, str]:
+        """A ``secretKeyRef`` (``{name, key}``) for a declared key; ConfigError otherwise."""
+        if key not in self._keys:
+            raise ConfigError(self.where, "keys",
+                              f"{key!r} is not a declared key of Secret {self.secret_name} "
+                              f"(declared: {', '.join(self._keys)})")
+        return {"name": self.secret_name, "key": key}
+
+    def env(self, env_name: str, key: str) -> dict[str, Any]:
+        """A container ``env`` entry reading ``key`` of this Secret."""
+        return {"name": env_name, "valueFrom": {"secretKeyRef": self.key_ref(key)}}
