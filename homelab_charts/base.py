@@ -69,11 +69,13 @@ class Folder(Construct):
     """A folder of the generated tree; the components created inside it are its files.
 
     ``path`` is relative to the repository root (``infrastructure/databases``);
-    ``namespace`` is the default namespace of the objects in it.
+    ``namespace`` is the default namespace of the objects in it. With ``kustomize`` (the
+    default) the tree writer lists its files in a generated ``kustomization.yaml``, so
+    ``kubectl kustomize <folder>`` builds it.
     """
 
     def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None = None,
-                 part_of: str | None = None) -> None:
+                 part_of: str | None = None, kustomize: bool = True) -> None:
         super().__init__(scope, id)
         if path.startswith(("/", "./")) or ".." in path.split("/") or not path.strip("/"):
             raise ConfigError(construct_path(self), "path",
@@ -83,6 +85,7 @@ class Folder(Construct):
         self.path = path.strip("/")
         self.namespace = namespace
         self.part_of = part_of
+        self.kustomize = kustomize
         self.components: list[Component] = []
 
 

@@ -139,5 +139,5 @@ class HelmRelease(Manifest):
         if values:
             spec["values"] = dict(values)
         self.body["spec"] = spec
-        self.chart = chart
-        self.chart_ref = chart_ref
+        self.helm_chart = chart
+        self.helm_chart_ref = chart_ref

@@ -1,0 +1,1 @@
+"""Layer 4: the homelab's infrastructure components, one module per component."""

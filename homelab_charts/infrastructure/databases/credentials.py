@@ -1,0 +1,23 @@
+"""How database components read credentials: from a SealedSecret, by declared key."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from homelab_charts.base import Component
+from homelab_charts.workloads.spec import SecretKeyRef
+
+
+class Credentials(Protocol):
+    """What a component needs of a SealedSecret construct (see homelab_charts.secrets)."""
+
+    secret_name: str
+    component: Component
+
+    def key_ref(self, key: str) -> dict[str, str]: ...
+
+
+def secret_key(credentials: Credentials, key: str) -> SecretKeyRef:
+    """A reference to ``key`` of the Secret the SealedSecret becomes (checked to exist)."""
+    ref = credentials.key_ref(key)
+    return SecretKeyRef(name=ref["name"], key=ref["key"])

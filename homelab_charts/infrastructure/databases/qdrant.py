@@ -1,0 +1,49 @@
+"""Qdrant: the vector database, API-key protected, with persistent storage."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from homelab_charts.base import Component
+from homelab_charts.config import Image
+from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, StatefulService
+
+
+class Qdrant(Component):
+    """Qdrant as a StatefulSet (``qdrant.yaml``) on its ``-unprivileged`` image; the API
+    key is ``api_key_key`` of ``credentials``. HTTP on 6333, gRPC on 6334."""
+
+    HTTP_PORT = 6333
+    GRPC_PORT = 6334
+
+    def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
+                 api_key_key: str = "api-key", storage_size: str = "10Gi",
+                 storage_class: str | None = None, resources: Resources | None = None,
+                 name: str = "qdrant") -> None:
+        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
+        self.use(credentials.component)
+        self.server = StatefulService(
+            self, "server", name=name,
+            container=Container(
+                image=image,
+                ports=(Port("http", self.HTTP_PORT), Port("grpc", self.GRPC_PORT)),
+                env={
+                    "QDRANT__SERVICE__API_KEY": secret_key(credentials, api_key_key),
+                    "QDRANT__TELEMETRY_DISABLED": "true",
+                    "QDRANT__STORAGE__SNAPSHOTS_PATH": "/qdrant/snapshots",
+                },
+                resources=resources or Resources("100m", "1", "256Mi", "1Gi"),
+                # Health endpoints answer without the API key.
+                readiness=Probe.http("/readyz", "http", period_seconds=10),
+                liveness=Probe.http("/livez", "http", period_seconds=20, failure_threshold=6),
+                writable_paths={"snapshots": "/qdrant/snapshots", "tmp": "/tmp"},
+                run_as=RunAs(user=1000, group=1000, fs_group=1000),
+            ),
+            data_path="/qdrant/storage", storage_size=storage_size, storage_class=storage_class,
+        )
+        self.service = self.server.service
+
+    @property
+    def host(self) -> str:
+        return self.server.host

@@ -1,0 +1,63 @@
+"""Synthesis: data file -> cdk8s app -> the Flux tree on disk (or a drift check)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from homelab_charts import config
+from homelab_charts.base import TreeApp
+from homelab_charts.config import HomelabData
+from homelab_charts.writer import TreeChanges, plan, render_files, write_tree
+
+#: Builds the constructs of a tree into an app; the homelab's by default.
+Builder = Callable[[TreeApp, HomelabData], object]
+
+
+def build_homelab(app: TreeApp, data: HomelabData) -> object:
+    from homelab_charts.cluster import HomelabCluster
+
+    return HomelabCluster(app, data.cluster.name, data=data)
+
+
+def build_app(data: HomelabData, builder: Builder = build_homelab) -> TreeApp:
+    app = TreeApp()
+    builder(app, data)
+    return app
+
+
+def render(data: HomelabData, builder: Builder = build_homelab) -> dict[str, str]:
+    """Every generated file (relative path -> content), in memory."""
+    return render_files(build_app(data, builder).components)
+
+
+@dataclass
+class SynthResult:
+    files: dict[str, str]
+    changes: TreeChanges
+
+
+def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False,
+               builder: Builder = build_homelab) -> SynthResult:
+    """Synthesize the tree under ``root`` (write it, or with ``check`` only compare).
+
+    ``data_file`` defaults to the packaged data file.
+    """
+    data = config.load(data_file)
+    files = render(data, builder)
+    changes = plan(root, files) if check else write_tree(root, files)
+    return SynthResult(files, changes)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder (from ``start``, default cwd) with cdk8s.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "cdk8s.yaml").is_file():
+            return candidate
+    from homelab_charts.errors import ConfigError
+
+    raise ConfigError(str(here), None,
+                      "not inside a homelab-charts repository (no cdk8s.yaml here or above); "
+                      "pass --root")
