@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from homelab_charts.config import HomelabData
-from homelab_charts.versioning.git import NULL_SHA, Git
+from homelab_charts.versioning.git import Git
 from homelab_charts.versioning.paths import PathSet
 
 
@@ -74,11 +74,10 @@ def changed_between(git: Git, data: HomelabData, base: str, head: str,
                     ignore: Iterable[str] = ()) -> list[ChangedService]:
     """Services changed from ``base`` to ``head``; a missing base (all zeros) changes all."""
     head_sha = git.resolve(head)
-    if not base or base.strip("0") == "" or base == NULL_SHA:
-        files = git.all_files(head_sha)
-    else:
-        files = git.changed_files(git.resolve(base), head_sha)
-    return changed_services(data, files, ignore)
+    if not base.strip("0"):  # "" or NULL_SHA: a new branch, nothing to compare with
+        return [ChangedService(name, svc.image, f"no base commit ({base or 'empty'})")
+                for name, svc in data.services.items() if not svc.upstream]
+    return changed_services(data, git.changed_files(git.resolve(base), head_sha), ignore)
 
 
 def matrix(services: list[ChangedService]) -> dict[str, Any]:

@@ -108,10 +108,6 @@ class Git:
         out = self.run("diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
         return [f for f in out.split("\x00") if f]
 
-    def all_files(self, commit: str) -> list[str]:
-        out = self.run("ls-tree", "-r", "-z", "--name-only", commit)
-        return [f for f in out.split("\x00") if f]
-
 
 def resolve_sha(git: Git | None, *, sha: str | None = None, ref: str | None = None,
                 environ: Mapping[str, str] | None = None) -> str:
