@@ -1,0 +1,313 @@
+"""``homelab-charts release``, ``rollback`` and ``version`` against real git repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from homelab_charts import config, datafile
+from homelab_charts.cli import release as release_cli
+
+DATA = Path("homelab_charts/data/homelab.yaml")
+DASH = "homelab-dashboard"
+DASH_FILE = "services/homelab-dashboard/app.py"
+
+
+@pytest.fixture
+def synth_calls(monkeypatch):
+    """Replace the tree synthesis with a recorder (the real one is tested at the end)."""
+    calls: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(release_cli, "synthesize_tree", lambda root, data: calls.append(
+        (root, data)))
+    return calls
+
+
+def args(repo, *argv: str) -> list[str]:
+    return [*argv, "--root", str(repo.path)]
+
+
+def tag_of(repo, service=DASH, env="prod") -> str:
+    return datafile.get_service_tag(repo.path / DATA, service, env)
+
+
+# ----------------------------------------------------------------------- version
+
+
+def test_version_parse(cli, capsys):
+    assert cli(["version", "parse", "v2.1.0-a3f5c2b-prod"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"kind": "release", "tag": "v2.1.0-a3f5c2b-prod", "version": "2.1.0",
+                   "major": 2, "minor": 1, "patch": 0, "sha": "a3f5c2b",
+                   "environment": "prod", "alias": "v2.1.0"}
+    assert cli(["version", "parse", "--compact", "v2.1.0"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "alias"
+    assert cli(["version", "parse", "homelab-dashboard/v1.4.2"]) == 0
+    assert json.loads(capsys.readouterr().out)["service"] == DASH
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [("v2.1-abc1234-prod", "must have three numbers"),
+     ("v2.1.0-ABC1234-prod", "must be lower case"),
+     ("v2.1.0-abc12345-prod", "exactly 7 characters"),
+     ("v2.1.0-abc1234-qa", "unknown environment 'qa'"),
+     ("v2.01.0-abc1234-prod", "leading zero"),
+     ("v2.01.0", "leading zero")],
+)
+def test_version_parse_rejects(cli, capsys, tag, message):
+    assert cli(["version", "parse", tag]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("homelab-charts version: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_version_next_and_sha(repo, cli, capsys):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    assert cli(args(repo, "version", "next", DASH)) == 0  # the commit is tagged
+    assert capsys.readouterr().out == "1.4.2\n"
+    repo.commit("docs: unrelated", "README.md")
+    assert cli(args(repo, "version", "next", DASH)) == 1
+    assert "nothing to release for homelab-dashboard" in capsys.readouterr().err
+    head = repo.commit("feat: charts", DASH_FILE)
+    assert cli(args(repo, "version", "next", DASH)) == 0
+    assert capsys.readouterr().out == "1.5.0\n"
+    assert cli(args(repo, "version", "next", DASH, "--bump", "major", "--env", "dev")) == 0
+    assert capsys.readouterr().out == f"v2.0.0-{head[:7]}-dev\n"
+    assert cli(args(repo, "version", "next", DASH, "--json", "--env", "prod")) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["tag"] == f"v1.5.0-{head[:7]}-prod"
+    assert plan["previousTag"] == f"{DASH}/v1.4.2"
+    assert plan["commits"] == [{"sha": head[:7], "subject": "feat: charts", "bump": "minor"}]
+    assert cli(args(repo, "version", "sha")) == 0
+    assert capsys.readouterr().out == f"{head[:7]}\n"
+    assert cli(args(repo, "version", "sha", "--sha", "ABCDEF12345")) == 0
+    assert capsys.readouterr().out == "abcdef1\n"
+
+
+def test_version_sha_from_github_actions(repo, cli, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+    assert cli(args(repo, "version", "sha")) == 0
+    assert capsys.readouterr().out == "0123456\n"
+
+
+def test_version_changed(repo, cli, capsys):
+    base = repo.commit("init", DASH_FILE)
+    repo.commit("fix: dashboard", DASH_FILE)
+    assert cli(args(repo, "version", "changed", "--base", base, "--head", "HEAD")) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "include": [{"service": DASH, "image": "registry.homelab.lan:5000/homelab-dashboard"}]}
+    assert f"changed: {DASH} ({DASH_FILE})" in captured.err
+    assert cli(args(repo, "version", "changed", "--base", base, "--list")) == 0
+    assert capsys.readouterr().out == f"{DASH}\n"
+    assert cli(args(repo, "version", "changed", "--base", "HEAD", "--exit-code")) == 1
+    assert json.loads(capsys.readouterr().out) == {"include": []}
+    assert cli(args(repo, "version", "changed", "--base", "nope")) == 2
+    assert "'nope' names no commit" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------- release
+
+
+def test_release_dry_run_changes_nothing(repo, cli, capsys, synth_calls):
+    repo.commit("feat: dashboard", DASH_FILE)
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"v0.1.0-{repo.head()[:7]}-prod\n"
+    assert "would change v1.4.2-9c1d7e0-prod -> v0.1.0-" in captured.err
+    assert (repo.path / DATA).read_bytes() == before
+    assert synth_calls == []
+
+
+def test_release_pins_the_tag_and_resynthesizes(repo, cli, capsys, synth_calls, monkeypatch):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("fix: crash", DASH_FILE)
+    monkeypatch.setenv("GITHUB_SHA", repo.head())
+    assert cli(args(repo, "release", DASH, "--env", "dev")) == 0
+    new = f"v1.4.3-{repo.head()[:7]}-dev"
+    assert capsys.readouterr().out == f"{new}\n"
+    assert tag_of(repo, env="dev") == new
+    assert tag_of(repo, env="prod") == "v1.4.2-9c1d7e0-prod"
+    assert synth_calls == [(repo.path.resolve(), (repo.path / DATA).resolve())]
+    # Releasing the same commit again: already at that tag, nothing rewritten.
+    assert cli(args(repo, "release", DASH, "--env", "dev")) == 0
+    assert "already at" in capsys.readouterr().err
+    assert len(synth_calls) == 1
+
+
+def test_release_explicit_sha_and_bump(repo, cli, capsys, synth_calls):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--bump", "minor",
+                    "--sha", "DEADBEEF00")) == 0
+    assert capsys.readouterr().out == "v1.5.0-deadbee-prod\n"
+    assert tag_of(repo) == "v1.5.0-deadbee-prod"
+
+
+def test_release_nothing_to_release(repo, cli, capsys, synth_calls):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("docs: unrelated", "README.md")
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, "release", DASH, "--env", "prod")) == 1
+    assert "nothing to release" in capsys.readouterr().err
+    assert (repo.path / DATA).read_bytes() == before
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--allow-empty")) == 0
+    assert capsys.readouterr().out == f"v1.4.2-{repo.head()[:7]}-prod\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["release", "n8n", "--env", "prod"], "n8n is a third-party image (upstream: true)"),
+        (["release", "nope", "--env", "prod"], "services.nope: no such service"),
+        (["release", DASH, "--env", "prod", "--sha", "xyz"], "--sha: 'xyz'"),
+        (["release", DASH, "--env", "prod", "--ref", "nope"], "'nope' names no commit"),
+    ],
+)
+def test_release_input_errors(repo, cli, capsys, synth_calls, argv, message):
+    repo.commit("feat: dashboard", DASH_FILE)
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, *argv)) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert (repo.path / DATA).read_bytes() == before
+
+
+def test_release_outside_a_repository(tmp_path, cli, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli(["release", DASH, "--env", "dev"]) == 2
+    assert "not inside a git repository: pass --root" in capsys.readouterr().err
+
+
+def test_failed_synthesis_restores_the_data_file(repo, cli, capsys, monkeypatch):
+    repo.commit("feat: dashboard", DASH_FILE)
+    before = (repo.path / DATA).read_bytes()
+
+    def broken(root, data):
+        from homelab_charts.errors import ConfigError
+
+        raise ConfigError("homelab/apps", "image", "synthesis failed")
+
+    monkeypatch.setattr(release_cli, "synthesize_tree", broken)
+    assert cli(args(repo, "release", DASH, "--env", "prod")) == 2
+    assert "synthesis failed" in capsys.readouterr().err
+    assert (repo.path / DATA).read_bytes() == before
+
+
+def test_release_git_tag(repo, cli, capsys, synth_calls):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("feat: more", DASH_FILE)
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag")) == 0
+    assert f"created git tag {DASH}/v1.5.0" in capsys.readouterr().err
+    assert repo.git("rev-parse", f"{DASH}/v1.5.0^{{commit}}") == repo.head()
+    # The tagged commit now releases its own version to the other environment.
+    assert cli(args(repo, "release", DASH, "--env", "dev")) == 0
+    assert capsys.readouterr().out == f"v1.5.0-{repo.head()[:7]}-dev\n"
+
+
+# ----------------------------------------------------------------------- rollback
+
+
+def test_rollback(repo, cli, capsys, synth_calls):
+    data = repo.path / DATA
+    assert cli(args(repo, "rollback", DASH, "--env", "prod", "--to",
+                    "v1.4.1-0abcdef-prod")) == 0
+    assert capsys.readouterr().out == "v1.4.1-0abcdef-prod\n"
+    assert tag_of(repo) == "v1.4.1-0abcdef-prod"
+    assert len(synth_calls) == 1
+    assert cli(args(repo, "rollback", DASH, "--env", "prod", "--to",
+                    "v1.4.1-0abcdef-prod")) == 1
+    assert "already at v1.4.1-0abcdef-prod" in capsys.readouterr().err
+    assert cli(args(repo, "rollback", DASH, "--env", "prod", "--to",
+                    "v1.9.0-0abcdef-prod", "--dry-run")) == 0
+    err = capsys.readouterr().err
+    assert "newer than the current" in err and "dry run" in err
+    assert tag_of(repo) == "v1.4.1-0abcdef-prod"
+    # Third-party images roll back to any pinned tag.
+    assert cli(args(repo, "rollback", "n8n", "--env", "prod", "--to", "1.111.0")) == 0
+    assert config.load(data).service("n8n").env("prod").tag == "1.111.0"
+
+
+@pytest.mark.parametrize(
+    ("service", "tag", "message"),
+    [
+        (DASH, "v1.4.1-0abcdef-dev", "is a dev build; --env prod needs a tag ending in -prod"),
+        (DASH, "v1.4-0abcdef-prod", "must have three numbers"),
+        (DASH, "v1.4.1-0ABCDEF-prod", "must be lower case"),
+        ("n8n", "latest", "should not be valid"),
+        ("nope", "v1.4.1-0abcdef-prod", "no such service"),
+    ],
+)
+def test_rollback_rejects(repo, cli, capsys, synth_calls, service, tag, message):
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, "rollback", service, "--env", "prod", "--to", tag)) == 2
+    assert message in capsys.readouterr().err
+    assert (repo.path / DATA).read_bytes() == before
+    assert synth_calls == []
+
+
+def test_rollback_previous_reads_the_data_file_history(repo, cli, capsys, synth_calls):
+    for tag in ("v1.5.0-1111111-prod", "v1.6.0-2222222-prod"):
+        datafile.set_service_tag(repo.path / DATA, DASH, "prod", tag)
+        repo.git("add", "--", str(DATA))
+        repo.commit(f"chore(release): {tag}")
+    repo.commit("unrelated", "README.md")
+    assert cli(args(repo, "rollback", DASH, "--env", "prod", "--previous")) == 0
+    assert capsys.readouterr().out == "v1.5.0-1111111-prod\n"
+    assert cli(args(repo, "rollback", "family-assistant-backend", "--env", "prod",
+                    "--previous")) == 2
+    assert "no earlier tag of family-assistant-backend prod" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------- end to end
+
+
+def _git_changes(repo) -> list[str]:
+    out = subprocess.run(["git", "-C", str(repo.path), "status", "--porcelain",
+                          "--untracked-files=all"], capture_output=True, text=True,
+                         check=True).stdout
+    return sorted(line[3:] for line in out.splitlines())
+
+
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_release_end_to_end_with_real_synthesis(repo, cli, capsys, env):
+    """Only the data file and the files that carry the image change; the tree stays in sync."""
+    synth = pytest.importorskip("homelab_charts.synth", reason="synthesis not written yet")
+    root = repo.path
+    synth.synth_tree(root, data_file=root / DATA)
+    repo.git("add", "--all")
+    repo.commit("chore: generated tree")
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("feat: dashboard widgets", DASH_FILE)
+    repo.git("add", "--all")
+    old = tag_of(repo, env=env)
+
+    assert cli(args(repo, "release", DASH, "--env", env)) == 0
+    new = capsys.readouterr().out.strip()
+    assert new == f"v1.5.0-{repo.head()[:7]}-{env}"
+
+    changed = _git_changes(repo)
+    assert DATA.as_posix() in changed
+    image = config.load(root / DATA).service(DASH).image
+    running = config.load(root / DATA).cluster.environment
+    for rel in changed:
+        if rel != DATA.as_posix():
+            text = (root / rel).read_text()
+            assert f"{image}:{new}" in text, f"{rel} changed but does not carry the new tag"
+    for generated in subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True,
+                                    text=True, check=True).stdout.split():
+        text = (root / generated).read_text() if generated.endswith(".yaml") else ""
+        assert f"{image}:{old}" not in text or generated == DATA.as_posix() or env != running
+    if env != running:  # the cluster runs the other environment: only the data file moved
+        assert changed == [DATA.as_posix()]
+    assert cli(["synth", "--check", "--root", str(root), "--data", str(root / DATA)]) == 0
