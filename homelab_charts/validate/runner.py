@@ -1,0 +1,297 @@
+"""One validation run: find the files, check schemas, builds, the Flux graph and policy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from homelab_charts.errors import ConfigError
+from homelab_charts.validate import flux, kubeconform, kustomize, policy
+from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
+from homelab_charts.validate.loader import load_documents
+from homelab_charts.validate.model import Problem, Report, Result
+from homelab_charts.validate.schemas import (
+    DEFAULT_KUBERNETES_VERSION,
+    SchemaLocation,
+    SchemaStore,
+    default_crd_folder,
+    default_locations,
+    normalize_version,
+)
+
+#: Folders validated when no path is given, relative to the repository root.
+DEFAULT_FOLDERS = ("clusters", "infrastructure", "apps")
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+ENGINES = ("builtin", "kubeconform")
+
+
+@dataclass
+class Options:
+    """What ``homelab-charts validate`` does; every field has the CLI's default."""
+
+    paths: Sequence[Path] | None = None
+    root: Path | None = None
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    schema_locations: Sequence[str] | None = None
+    strict: bool = True
+    ignore_missing_schemas: bool = False
+    skip: frozenset[str] = frozenset()
+    reject: frozenset[str] = frozenset()
+    engine: str = "builtin"
+    kustomize: bool = True
+    flux: bool = True
+    policy: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``.git`` (else ``start``)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def is_bootstrap_file(root: Path, path: Path) -> bool:
+    """True for files under ``clusters/<cluster>/flux-system/`` (owned by flux bootstrap)."""
+    try:
+        parts = path.resolve().relative_to(root.resolve()).parts
+    except ValueError:
+        return False
+    return len(parts) >= 3 and parts[0] == "clusters" and parts[2] == "flux-system"
+
+
+def collect_files(paths: Sequence[Path]) -> list[Path]:
+    """YAML/JSON files of ``paths`` (folders walked in sorted order, dot-folders skipped).
+
+    ``kustomization.yaml`` files are not resources: they are read by the kustomize builds.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            files.append(path)
+            continue
+        if not path.is_dir():
+            raise ConfigError(str(path), None, "no such file or folder")
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if name.endswith(YAML_SUFFIXES) and name not in kustomize.KUSTOMIZATION_FILES:
+                    files.append(Path(folder) / name)
+    return list(dict.fromkeys(files))
+
+
+def display_name(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def read(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def validate(options: Options) -> Report:
+    """Runs every enabled check; raises ConfigError for usage and I/O errors."""
+    if options.engine not in ENGINES:
+        raise ConfigError("--engine", None, f"{options.engine!r} is not one of {ENGINES}")
+    root = (options.root or find_root(Path.cwd())).resolve()
+    if options.paths:
+        paths = list(options.paths)
+    else:
+        paths = [root / d for d in DEFAULT_FOLDERS if (root / d).is_dir()]
+        if not paths:
+            raise ConfigError(str(root), None, "nothing to validate: no "
+                              + ", ".join(f"{d}/" for d in DEFAULT_FOLDERS) + " folder here")
+    version = normalize_version(options.kubernetes_version)
+    if options.schema_locations:
+        locations = [SchemaLocation.parse(s) for s in options.schema_locations]
+    else:
+        locations = default_locations(root)
+    report = Report()
+    if not options.schema_locations and default_crd_folder(root) is None:
+        report.notes.append(
+            "no CRD schema folder (../shared/schemas/crds) next to the repository: custom "
+            "resources have no schema; pass --schema-location or --ignore-missing-schemas")
+
+    files = collect_files(paths)
+    contents = {path: read(path) for path in files}
+    names = {path: display_name(root, path) for path in files}
+
+    kc_exe: str | None = None
+    kc_opts: kubeconform.KubeconformOptions | None = None
+    validator: SchemaValidator | None = None
+    if options.engine == "kubeconform":
+        kc_exe = kubeconform.binary()
+        if kc_exe is None:
+            raise ConfigError("--engine", None, "kubeconform is not on PATH")
+        kc_opts = kubeconform.KubeconformOptions(
+            kubernetes_version=version, schema_locations=locations, strict=options.strict,
+            ignore_missing_schemas=options.ignore_missing_schemas, skip=options.skip,
+            reject=options.reject)
+        report.results.extend(_kubeconform_files(kc_exe, kc_opts, files, contents, names,
+                                                 strict=options.strict))
+    else:
+        store = SchemaStore(locations, kubernetes_version=version, strict=options.strict)
+        validator = SchemaValidator(SchemaOptions(
+            store=store, strict=options.strict,
+            ignore_missing_schemas=options.ignore_missing_schemas,
+            skip=options.skip, reject=options.reject))
+        for path in files:
+            report.results.extend(validator.validate_text(contents[path], names[path]))
+    report.files.update(names[p] for p in files)
+
+    tree_results = list(report.results)
+    bootstrap = {names[p] for p in files if is_bootstrap_file(root, p)}
+    if options.policy:
+        _policy(tree_results, bootstrap)
+    if options.flux:
+        _flux(tree_results, root, files, strict=options.strict)
+    if options.kustomize:
+        _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
+                   kc_opts=kc_opts)
+    return report
+
+
+def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],
+                       contents: dict[Path, bytes], names: dict[Path, str], *,
+                       strict: bool) -> list[Result]:
+    if not files:
+        return []
+    by_file: dict[str, list[Result]] = {}
+    for result in kubeconform.run(exe, opts, [str(p) for p in files]):
+        by_file.setdefault(result.filename, []).append(result)
+    out: list[Result] = []
+    for path in files:
+        found = by_file.get(str(path), [])
+        for result in found:
+            result.filename = names[path]
+        _attach_objects(found, contents[path], strict=strict)
+        out.extend(found)
+    return out
+
+
+def _attach_objects(results: list[Result], text: str | bytes, *, strict: bool) -> None:
+    """Gives kubeconform's results the loaded objects, document numbers and namespaces."""
+    docs = [d for d in load_documents(text, strict=strict) if isinstance(d.obj, dict)]
+    used: set[int] = set()
+    for result in results:
+        for i, doc in enumerate(docs):
+            meta = doc.obj.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if i in used or doc.obj.get("kind") != result.kind or (name or "") != result.name:
+                continue
+            used.add(i)
+            result.obj = doc.obj
+            result.document = doc.index
+            result.line = doc.line
+            ns = meta.get("namespace") if isinstance(meta, dict) else None
+            result.namespace = ns if isinstance(ns, str) else ""
+            break
+
+
+def _policy(results: list[Result], bootstrap: set[str]) -> None:
+    for result in results:
+        if not isinstance(result.obj, dict) or result.skipped or result.filename in bootstrap:
+            continue
+        for found in policy.check_object(result.obj):
+            result.problems.append(Problem("policy", found.message, path=found.path,
+                                           rule=found.rule, waived=found.waived))
+
+
+def _flux(results: list[Result], root: Path, files: list[Path], *, strict: bool) -> None:
+    scanned = {p.resolve() for p in files}
+    extra: list[Result] = []
+    for path in sorted(root.glob("clusters/*/flux-system/*.yaml")):
+        if path.resolve() in scanned:
+            continue
+        extra.extend(_plain_results(path, root, strict=strict))
+    generated: list[flux.ObjectKey] = []
+    folders = {p.parent for p in files} | {
+        flux.kustomization_folder(root, r.obj["spec"]) for r in results
+        if r.kind == "Kustomization" and isinstance(r.obj, dict)
+        and isinstance(r.obj.get("spec"), dict)}
+    for folder in sorted(folders):
+        kfile = kustomize.kustomization_file(folder)
+        if kfile is None:
+            continue
+        try:
+            docs = load_documents(kfile.read_bytes(), strict=False)
+        except OSError:
+            continue
+        for doc in docs:
+            if isinstance(doc.obj, dict):
+                generated.extend(flux.generated_objects(doc.obj))
+    inventory = flux.Inventory.build([*results, *extra], generated)
+    flux.check_graph(results, root, inventory)
+
+
+def _plain_results(path: Path, root: Path, *, strict: bool) -> list[Result]:
+    """Results holding just the objects of a file (no checks), for the inventory."""
+    try:
+        docs = load_documents(path.read_bytes(), strict=strict)
+    except OSError:
+        return []
+    out = []
+    for doc in docs:
+        obj = doc.obj
+        if not isinstance(obj, dict):
+            continue
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        out.append(Result(filename=display_name(root, path), document=doc.index,
+                          kind=str(obj.get("kind") or ""), name=str(meta.get("name") or ""),
+                          namespace=str(meta.get("namespace") or ""),
+                          api_version=str(obj.get("apiVersion") or ""), obj=obj))
+    return out
+
+
+def _kustomize(report: Report, results: list[Result], root: Path, *,
+               validator: SchemaValidator | None, kc_exe: str | None,
+               kc_opts: kubeconform.KubeconformOptions | None) -> None:
+    folders: list[Path] = []
+    for result in results:
+        obj = result.obj
+        if (result.kind != "Kustomization" or flux.group_of(result.api_version)
+                != flux.KUSTOMIZE_GROUP or not isinstance(obj, dict)):
+            continue
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or not flux.is_own_source(spec.get("sourceRef"),
+                                                                result.namespace):
+            continue
+        folder = flux.kustomization_folder(root, spec)
+        if folder.is_dir() and kustomize.kustomization_file(folder) is not None:
+            folders.append(folder)
+    if not folders:
+        return
+    exe = kustomize.kubectl()
+    if exe is None:
+        report.notes.append("kubectl not found on PATH: kustomize builds were not checked")
+        return
+    for build in kustomize.build_all(folders, exe):
+        folder_name = display_name(root, build.folder)
+        if build.error is not None:
+            kfile = kustomize.kustomization_file(build.folder)
+            name = display_name(root, kfile) if kfile else folder_name
+            report.results.append(Result(
+                filename=name, kind="Kustomization", api_version="kustomize.config.k8s.io/v1beta1",
+                problems=[Problem("kustomize", build.error, error=True)]))
+            report.files.add(name)
+            continue
+        label = f"{folder_name} (kustomize build)"
+        if validator is not None:
+            built = validator.validate_text(build.output, label)
+        else:
+            assert kc_exe is not None and kc_opts is not None
+            built = kubeconform.run(kc_exe, kc_opts, [], stdin=build.output, stdin_name=label)
+        for result in built:
+            result.obj = None  # built output: schema verdicts only
+        report.results.extend(built)
+        report.files.add(label)

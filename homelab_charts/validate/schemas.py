@@ -1,0 +1,268 @@
+"""Where JSON Schemas come from, and compiled validators for them (one per kind/version).
+
+Schema locations follow kubeconform: a location is either a path template using
+kubeconform's Go template variables, or a folder. Two locations are special:
+
+* ``default`` — the Kubernetes schemas bundled in the PyPI package
+  ``kubernetes-validate`` (``v<version>-local[-strict]/<kind>-<group>-<version>.json``),
+  whose ``$ref`` to ``/api/_definitions.json`` is resolved from the same folder, never
+  over the network. The Kubernetes version picks the newest bundled folder that is not
+  newer than its major.minor, as ``kubernetes-validate`` itself does.
+* a folder (a location not ending in ``.json``) — kubeconform's layout
+  ``<folder>/{{.NormalizedKubernetesVersion}}-standalone{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json``
+  and, when that file is absent, the CRDs-catalog layout
+  ``<folder>/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json``.
+
+Each schema file is read and compiled once per process (``jsonschema-rs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from homelab_charts.errors import ConfigError
+
+DEFAULT_KUBERNETES_VERSION = "1.33.0"
+
+_TEMPLATE_VAR = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
+_TEMPLATE_ANY = re.compile(r"\{\{.*?\}\}")
+TEMPLATE_VARIABLES = frozenset({
+    "NormalizedKubernetesVersion", "StrictSuffix", "ResourceKind", "KindSuffix", "Group",
+    "ResourceAPIVersion",
+})
+_FOLDER_STANDARD = ("{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/"
+                    "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+_FOLDER_CRDS = "{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+def bundled_root() -> Path:
+    """The folder of Kubernetes schemas shipped in the ``kubernetes-validate`` package."""
+    import kubernetes_validate
+
+    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+
+
+@cache
+def bundled_versions() -> tuple[tuple[int, int, int], ...]:
+    """The Kubernetes versions ``kubernetes-validate`` bundles, oldest first."""
+    found = set()
+    root = bundled_root()
+    if root.is_dir():
+        for entry in root.iterdir():
+            m = re.match(r"^v(\d+)\.(\d+)\.(\d+)-local$", entry.name)
+            if m:
+                found.add((int(m[1]), int(m[2]), int(m[3])))
+    return tuple(sorted(found))
+
+
+def normalize_version(version: str) -> str:
+    """``1.33`` / ``v1.33.0`` -> ``1.33.0``; ``master`` stays; anything else is an error."""
+    if version == "master":
+        return version
+    m = _VERSION.match(version.strip())
+    if not m:
+        raise ConfigError("--kubernetes-version", None,
+                          f"{version!r} is not a Kubernetes version such as 1.33.0")
+    return f"{int(m[1])}.{int(m[2])}.{int(m[3] or 0)}"
+
+
+def bundled_folder(version: str, strict: bool) -> Path:
+    """The bundled schema folder serving Kubernetes ``version`` (newest not newer)."""
+    versions = bundled_versions()
+    if not versions:
+        raise ConfigError("kubernetes-validate", None,
+                          f"no bundled schemas found under {bundled_root()}")
+    if version == "master":
+        chosen = versions[-1]
+    else:
+        major, minor, _ = (int(p) for p in version.split("."))
+        older = [v for v in versions if (v[0], v[1]) <= (major, minor)]
+        if not older or (major, minor) > versions[-1][:2]:
+            lo, hi = versions[0], versions[-1]
+            raise ConfigError(
+                "--kubernetes-version", None,
+                f"{version} is not covered by the bundled schemas "
+                f"({lo[0]}.{lo[1]} to {hi[0]}.{hi[1]}); pass --schema-location for it")
+        chosen = older[-1]
+    name = f"v{chosen[0]}.{chosen[1]}.{chosen[2]}-local" + ("-strict" if strict else "")
+    return bundled_root() / name
+
+
+def template_data(kind: str, api_version: str, k8s_version: str,
+                  strict: bool) -> dict[str, str]:
+    """kubeconform's template variables for a resource (``registry.schemaPath``)."""
+    group_parts = api_version.split("/")
+    version_parts = group_parts[0].split(".")
+    kind_suffix = "-" + version_parts[0].lower()
+    if len(group_parts) > 1:
+        kind_suffix += "-" + group_parts[1].lower()
+    return {
+        "NormalizedKubernetesVersion": k8s_version if k8s_version == "master"
+        else f"v{k8s_version}",
+        "StrictSuffix": "-strict" if strict else "",
+        "ResourceKind": kind.lower(),
+        "ResourceAPIVersion": group_parts[-1],
+        "Group": group_parts[0],
+        "KindSuffix": kind_suffix,
+    }
+
+
+def render_template(template: str, data: dict[str, str]) -> str:
+    return _TEMPLATE_VAR.sub(lambda m: data[m[1]], template)
+
+
+def check_template(template: str) -> None:
+    """A ConfigError unless ``template`` only uses kubeconform's variables."""
+    for m in _TEMPLATE_ANY.finditer(template):
+        var = _TEMPLATE_VAR.fullmatch(m[0])
+        if not var or var[1] not in TEMPLATE_VARIABLES:
+            raise ConfigError(
+                "--schema-location", None,
+                f"{template!r}: unsupported template {m[0]!r} (use "
+                + ", ".join("{{." + v + "}}" for v in sorted(TEMPLATE_VARIABLES)) + ")")
+
+
+@dataclass(frozen=True)
+class SchemaLocation:
+    """One ``--schema-location``: ``default`` (bundled), a template, or a folder."""
+
+    spec: str
+    templates: tuple[str, ...] = ()
+    bundled: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> SchemaLocation:
+        if spec == "default":
+            return cls(spec=spec, bundled=True)
+        if spec.startswith(("http://", "https://")):
+            raise ConfigError(
+                "--schema-location", None,
+                f"{spec!r}: remote schema locations need the network; the built-in engine "
+                "reads local schemas only (use --engine kubeconform for remote ones)")
+        check_template(spec)
+        if spec.endswith("json"):
+            return cls(spec=spec, templates=(spec,))
+        base = spec.rstrip("/") or "/"
+        return cls(spec=spec, templates=(f"{base}/{_FOLDER_STANDARD}", f"{base}/{_FOLDER_CRDS}"))
+
+
+class Schema:
+    """A compiled schema: ``source`` is the file it was read from."""
+
+    __slots__ = ("source", "validator")
+
+    def __init__(self, source: str, validator: Any) -> None:
+        self.source = source
+        self.validator = validator
+
+
+class SchemaError(Exception):
+    """A schema file exists but cannot be read or compiled."""
+
+
+@dataclass
+class SchemaStore:
+    """Finds and compiles the schema of each (kind, apiVersion), caching both."""
+
+    locations: list[SchemaLocation]
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    strict: bool = True
+    _cache: dict[tuple[str, str], Schema | None] = field(default_factory=dict)
+    _registries: dict[Path, Any] = field(default_factory=dict)
+    _files: dict[str, Schema] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.kubernetes_version = normalize_version(self.kubernetes_version)
+        self._bundled: Path | None = None
+        if any(loc.bundled for loc in self.locations):
+            self._bundled = bundled_folder(self.kubernetes_version, self.strict)
+
+    def lookup(self, kind: str, api_version: str) -> Schema | None:
+        """The schema for a resource, or None when no location has one."""
+        key = (kind, api_version)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        found = self._find(kind, api_version)
+        self._cache[key] = found
+        return found
+
+    def _find(self, kind: str, api_version: str) -> Schema | None:
+        data = template_data(kind, api_version, self.kubernetes_version, self.strict)
+        for location in self.locations:
+            if location.bundled:
+                assert self._bundled is not None
+                path = self._bundled / f"{data['ResourceKind']}{data['KindSuffix']}.json"
+                if path.is_file():
+                    return self._compile(path, bundled=True)
+                continue
+            for template in location.templates:
+                path = Path(render_template(template, data))
+                if path.is_file():
+                    return self._compile(path, bundled=False)
+        return None
+
+    def _compile(self, path: Path, *, bundled: bool) -> Schema:
+        source = str(path)
+        done = self._files.get(source)
+        if done is not None:
+            return done
+        try:
+            with open(path, "rb") as fh:
+                schema = json.loads(fh.read())
+        except (OSError, ValueError) as exc:
+            raise SchemaError(f"cannot read schema {source}: {exc}") from exc
+        try:
+            if bundled:
+                validator = jsonschema_rs.validator_for(
+                    schema, registry=self._registry(path.parent))
+            else:
+                validator = jsonschema_rs.validator_for(
+                    schema, base_uri=Path(os.path.abspath(path)).as_uri())
+        except (ValueError, jsonschema_rs.ReferencingError) as exc:
+            raise SchemaError(f"cannot compile schema {source}: {exc}") from exc
+        compiled = Schema(source, validator)
+        self._files[source] = compiled
+        return compiled
+
+    def _registry(self, folder: Path) -> Any:
+        registry = self._registries.get(folder)
+        if registry is None:
+            defs_path = folder / "_definitions.json"
+            try:
+                with open(defs_path, "rb") as fh:
+                    defs = json.loads(fh.read())
+            except (OSError, ValueError) as exc:
+                raise SchemaError(f"cannot read {defs_path}: {exc}") from exc
+            uri = defs.get("$id", "https://kubernetes.io/api/_definitions.json")
+            registry = jsonschema_rs.Registry([(uri, defs)])
+            self._registries[folder] = registry
+        return registry
+
+
+def default_locations(root: Path | None) -> list[SchemaLocation]:
+    """The bundled Kubernetes schemas, plus ``../shared/schemas/crds`` next to ``root``."""
+    locations = [SchemaLocation.parse("default")]
+    crds = default_crd_folder(root)
+    if crds is not None:
+        locations.append(SchemaLocation(
+            spec=str(crds), templates=(f"{crds}/{_FOLDER_CRDS}",)))
+    return locations
+
+
+def default_crd_folder(root: Path | None) -> Path | None:
+    """``<root>/../shared/schemas/crds`` when it exists."""
+    if root is None:
+        return None
+    crds = (root / ".." / "shared" / "schemas" / "crds").resolve()
+    return crds if crds.is_dir() else None
