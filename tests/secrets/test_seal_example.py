@@ -1,0 +1,52 @@
+"""The example cluster's certificate and sealed secrets, as shipped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from homelab_charts.secrets.crypto import SealingCertificate
+from homelab_charts.secrets.store import DEFAULT_CERT, STORE_DIR, iter_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_packaged_certificate_is_like_the_controllers():
+    cert = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), str(DEFAULT_CERT))
+    assert cert.key_size == 4096
+    assert cert.validity_problem() is None
+    c = cert.certificate
+    assert c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "sealed-secret"
+    lifetime = c.not_valid_after_utc - c.not_valid_before_utc
+    assert 3600 <= lifetime.days <= 3700
+    assert isinstance(c, x509.Certificate)
+
+
+def test_every_example_secret_is_sealed_for_the_packaged_certificate():
+    fingerprint = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), "cert").fingerprint
+    found = {doc.ident: doc for _, doc in iter_store(STORE_DIR)}
+    assert set(found) == {"databases/postgresql-credentials", "databases/redis-credentials",
+                          "databases/qdrant-credentials",
+                          "family-assistant/family-assistant-credentials", "n8n/n8n-credentials"}
+    for doc in found.values():
+        assert doc.key_fingerprint == fingerprint
+        assert doc.scope.value == "strict"
+
+
+def test_no_private_key_is_committed():
+    tracked = subprocess.run(["git", "ls-files", "homelab_charts", "scripts", "docs"],
+                             cwd=REPO, capture_output=True, text=True, check=False).stdout
+    paths = [REPO / p for p in tracked.split()] or list((REPO / "homelab_charts").rglob("*"))
+    for path in paths:
+        if path.is_file() and path.suffix in {".pem", ".yaml", ".key", ".json", ""}:
+            assert b"PRIVATE KEY-----" not in path.read_bytes(), path
+
+
+def test_sealing_does_not_load_cdk8s():
+    code = ("import sys, homelab_charts.cli.seal, homelab_charts.secrets.store, "
+            "homelab_charts.secrets; assert 'cdk8s' not in sys.modules, 'cdk8s loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
