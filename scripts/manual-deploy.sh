@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Manual GitOps path: apply the committed Flux tree with kubectl, in the order Flux would,
+# while Flux cannot sync from Git. See docs/MANUAL-GITOPS-WORKFLOW.md.
+#
+#   scripts/manual-deploy.sh [--dry-run] [--only secrets|infrastructure|apps]...
+#                            [--timeout 5m] [--no-wait] [--no-prune]
+#                            [--root DIR] [--cluster NAME] [--field-manager NAME]
+#
+# Order (computed by `homelab-charts plan` from clusters/<cluster>/*.yaml):
+#   secrets         clusters/<cluster>/namespaces.yaml (-f), clusters/<cluster>/secrets (-k)
+#   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k),
+#                   waiting for its Deployments/StatefulSets/DaemonSets/HelmReleases
+#   apps            the same for apps.yaml
+# then prunes objects labelled app.kubernetes.io/managed-by=homelab-charts that are no
+# longer in the tree (only on a run of the whole tree; never Namespaces, PVCs, Secrets,
+# CRDs, nor objects owned by another object), and records the applied commit in the
+# ConfigMap kube-system/homelab-charts-applied.
+#
+# Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached, the
+# tree has uncommitted changes (Git stays the source of truth) or the plan is invalid;
+# exits 1 when a step fails (later steps are not applied).
+set -euo pipefail
+
+prog=manual-deploy
+label_selector="app.kubernetes.io/managed-by=homelab-charts"
+record_namespace=kube-system
+record_name=homelab-charts-applied
+# Flux's kustomize-controller applies with this field manager: using it, an apply removes
+# the fields Flux had set that the commit no longer sets, exactly as Flux would.
+field_manager=kustomize-controller
+# Kinds the prune step looks at, besides the kinds of the tree. Never pruned: Namespaces
+# (deleting one deletes everything in it), PersistentVolumeClaims (data), Secrets (made by
+# the Sealed Secrets controller), CustomResourceDefinitions (deleting one deletes its objects).
+prune_kinds_default=(
+  deployment.apps statefulset.apps daemonset.apps service configmap serviceaccount
+  role.rbac.authorization.k8s.io rolebinding.rbac.authorization.k8s.io
+  clusterrole.rbac.authorization.k8s.io clusterrolebinding.rbac.authorization.k8s.io
+  ingress.networking.k8s.io networkpolicy.networking.k8s.io poddisruptionbudget.policy
+  cronjob.batch horizontalpodautoscaler.autoscaling sealedsecret.bitnami.com
+  helmrelease.helm.toolkit.fluxcd.io helmrepository.source.toolkit.fluxcd.io
+  ocirepository.source.toolkit.fluxcd.io servicemonitor.monitoring.coreos.com
+  podmonitor.monitoring.coreos.com prometheusrule.monitoring.coreos.com
+  opentelemetrycollector.opentelemetry.io
+)
+never_prune='^(namespace|persistentvolumeclaim|secret|customresourcedefinition\.apiextensions\.k8s\.io)$'
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+die() { # die CODE MESSAGE...
+  local code=$1
+  shift
+  echo "$prog: error: $*" >&2
+  exit "$code"
+}
+
+note() { echo "$prog: $*" >&2; }
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+code_root=$(cd "$script_dir/.." && pwd)
+root=$code_root
+cluster=homelab
+dry_run=false
+wait_ready=true
+prune=true
+timeout=5m
+only=()
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dry-run) dry_run=true ;;
+    --no-wait) wait_ready=false ;;
+    --no-prune) prune=false ;;
+    --only|--root|--cluster|--timeout|--field-manager)
+      [ $# -ge 2 ] || die 2 "$1 needs a value"
+      case $1 in
+        --only)
+          case $2 in
+            secrets|infrastructure|apps) only+=("$2") ;;
+            *) die 2 "--only takes secrets, infrastructure or apps, not '$2'" ;;
+          esac ;;
+        --root) root=$2 ;;
+        --cluster) cluster=$2 ;;
+        --timeout)
+          [[ $2 =~ ^[0-9]+(s|m|h)$ ]] || die 2 "--timeout takes a duration such as 90s or 5m, not '$2'"
+          timeout=$2 ;;
+        --field-manager) field_manager=$2 ;;
+      esac
+      shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die 2 "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+# --- prerequisites ------------------------------------------------------------------------
+command -v kubectl >/dev/null 2>&1 \
+  || die 2 "kubectl not found on PATH: install kubectl (1.32 or newer) and point it at the cluster"
+command -v git >/dev/null 2>&1 || die 2 "git not found on PATH"
+[ -d "$root" ] || die 2 "--root $root: no such directory"
+root=$(cd "$root" && pwd)
+git -C "$root" rev-parse --verify -q HEAD >/dev/null 2>&1 \
+  || die 2 "$root is not a Git repository with a commit: the manual path applies commits only"
+
+py=${HOMELAB_CHARTS_PYTHON:-}
+if [ -z "$py" ]; then
+  if [ -x "$code_root/.venv/bin/python" ]; then py=$code_root/.venv/bin/python
+  else py=$(command -v python3 || true)
+  fi
+fi
+if [ -z "$py" ] || ! "$py" -c 'import yaml' >/dev/null 2>&1; then
+  die 2 "needs Python 3 with PyYAML to read the tree (run 'scripts/run cli --help' once to create .venv)"
+fi
+
+plan_tool() {
+  PYTHONPATH="$code_root${PYTHONPATH:+:$PYTHONPATH}" "$py" -m homelab_charts.cli.plan "$@"
+}
+
+cd "$root"
+
+# Git is the source of truth: what is applied must be a commit.
+dirty=$(git status --porcelain --untracked-files=all -- clusters infrastructure apps \
+  homelab_charts/data)
+if [ -n "$dirty" ]; then
+  echo "$prog: error: uncommitted changes in the tree; commit them (Git is the source of truth) and run again:" >&2
+  printf '  %s\n' "$dirty" >&2
+  exit 2
+fi
+commit=$(git rev-parse HEAD)
+subject=$(git log -1 --format=%s HEAD)
+if [ -z "$(git branch -r --contains HEAD 2>/dev/null)" ]; then
+  note "warning: commit ${commit:0:7} is on no remote branch; push it, or Flux will undo it when it syncs again"
+fi
+
+only_args=()
+for layer in "${only[@]+"${only[@]}"}"; do only_args+=(--only "$layer"); done
+plan_out=$(plan_tool --root "$root" --cluster "$cluster" "${only_args[@]+"${only_args[@]}"}") \
+  || die 2 "cannot compute the apply order (see the error above)"
+steps=()
+while IFS= read -r line; do
+  case $line in ''|'#'*) continue ;; esac
+  steps+=("$line")
+done <<<"$plan_out"
+[ ${#steps[@]} -gt 0 ] || die 2 "nothing to apply in clusters/$cluster (layers: ${only[*]:-all})"
+
+context=$(kubectl config current-context 2>/dev/null || echo "?")
+if ! $dry_run; then
+  if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then
+    die 2 "cannot reach the cluster of context '$context' (kubectl version: ${err%%$'\n'*})"
+  fi
+fi
+
+# --- helpers ------------------------------------------------------------------------------
+show() { # print a command the way it runs (shell-quoted)
+  local out="" arg
+  for arg in "$@"; do out+=" $(printf '%q' "$arg")"; done
+  echo "  \$${out}"
+}
+
+run() { # run a kubectl command, or only show it in a dry run
+  show "$@"
+  $dry_run || "$@"
+}
+
+render() { # render METHOD PATH TARGET: the objects of one step, one "ref namespace flags" a line
+  local method=$1 path=$2 target=$3 yaml
+  if [ "$method" = file ]; then
+    plan_tool --objects "$path" --target-namespace "$target"
+  else
+    yaml=$(kubectl kustomize "$path") || die 1 "kubectl kustomize $path failed"
+    printf '%s\n' "$yaml" | plan_tool --objects - --target-namespace "$target"
+  fi
+}
+
+declare -A desired=()
+err_file=$(mktemp)
+trap 'rm -f "$err_file"' EXIT
+desired_kinds=()
+
+# --- apply ------------------------------------------------------------------------------
+if $dry_run; then
+  echo "$prog: plan for commit ${commit:0:7} ($subject) on context '$context' (dry run: nothing is applied)"
+else
+  echo "$prog: applying commit ${commit:0:7} ($subject) to context '$context'"
+fi
+
+n=0
+for step in "${steps[@]}"; do
+  read -r layer method name path target <<<"$step"
+  n=$((n + 1))
+  echo "[$n/${#steps[@]}] $layer: $name ($path)"
+  cmd=(kubectl apply --server-side --force-conflicts "--field-manager=$field_manager")
+  if [ "$method" = file ]; then cmd+=(-f "$path"); else cmd+=(-k "$path"); fi
+  [ "$target" = - ] || cmd+=(--namespace "$target")
+  objects=$(render "$method" "$path" "$target") || die 1 "cannot list the objects of $path"
+  if ! run "${cmd[@]}"; then
+    die 1 "step $n ($layer $name) failed: nothing after it was applied; fix the cause and run again"
+  fi
+  while read -r ref ns _; do
+    [ -n "$ref" ] || continue
+    desired["$ref $ns"]=1
+    desired_kinds+=("${ref%%/*}")
+    [ "$layer" = secrets ] && continue
+    $wait_ready || continue
+    ns_args=()
+    [ "$ns" = - ] || ns_args=(--namespace "$ns")
+    case ${ref%%/*} in
+      deployment.apps|statefulset.apps|daemonset.apps)
+        wait_cmd=(kubectl rollout status "$ref" "${ns_args[@]+"${ns_args[@]}"}" "--timeout=$timeout") ;;
+      helmrelease.helm.toolkit.fluxcd.io)
+        wait_cmd=(kubectl wait "$ref" "${ns_args[@]+"${ns_args[@]}"}" --for=condition=Ready "--timeout=$timeout") ;;
+      *) continue ;;
+    esac
+    if ! run "${wait_cmd[@]}"; then
+      die 1 "step $n ($layer $name): $ref${ns_args[1]:+ in ${ns_args[1]}} not ready within $timeout; later steps were not applied (check: kubectl describe $ref${ns_args[1]:+ -n ${ns_args[1]}})"
+    fi
+  done <<<"$objects"
+done
+
+# --- prune ------------------------------------------------------------------------------
+if ! $prune; then
+  note "prune skipped (--no-prune)"
+elif [ ${#only[@]} -gt 0 ]; then
+  note "prune skipped: it runs only when the whole tree is applied (no --only)"
+else
+  mapfile -t kinds < <(printf '%s\n' "${prune_kinds_default[@]}" "${desired_kinds[@]+"${desired_kinds[@]}"}" \
+    | grep -Ev "$never_prune" | sort -u)
+  echo "prune: objects labelled $label_selector that are not in the tree (kinds: ${kinds[*]})"
+  pruned=0
+  for kind in "${kinds[@]}"; do
+    list_cmd=(kubectl get "$kind" --all-namespaces -l "$label_selector" --no-headers
+      "-o=custom-columns=NS:.metadata.namespace,NAME:.metadata.name,OWNER:.metadata.ownerReferences[0].kind")
+    if $dry_run; then
+      show "${list_cmd[@]}"
+      continue
+    fi
+    if ! listed=$("${list_cmd[@]}" 2>"$err_file"); then
+      err=$(cat "$err_file")
+      case $err in
+        *"doesn't have a resource type"*) continue ;; # the cluster lacks this kind
+      esac
+      die 1 "prune: listing $kind failed: ${err%%$'\n'*}"
+    fi
+    while read -r ns name owner; do
+      [ -n "$name" ] || continue
+      [ "$owner" = "<none>" ] || continue # made by another object, which manages it
+      key_ns=$ns
+      [ "$ns" = "<none>" ] && key_ns=-
+      [ -n "${desired["$kind/$name $key_ns"]+x}" ] && continue
+      del=(kubectl delete "$kind" "$name" --wait=false)
+      [ "$key_ns" = - ] || del+=(--namespace "$ns")
+      run "${del[@]}" || die 1 "prune: deleting $kind/$name failed"
+      pruned=$((pruned + 1))
+    done <<<"$listed"
+  done
+  $dry_run || echo "prune: $pruned object(s) deleted"
+fi
+
+# --- record -------------------------------------------------------------------------------
+applied_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+layers=${only[*]:-all}
+echo "record: ConfigMap $record_namespace/$record_name commit=$commit"
+record_cmd=(kubectl apply --server-side --force-conflicts --field-manager=homelab-charts-manual -f -)
+if $dry_run; then
+  show "${record_cmd[@]}"
+  echo "$prog: dry run done: ${#steps[@]} step(s) planned for commit $commit"
+  exit 0
+fi
+show "${record_cmd[@]}"
+record_json=$("$py" - "$record_name" "$record_namespace" "$commit" "$subject" "$applied_at" \
+  "${USER:-unknown}" "$layers" <<'PY'
+import json
+import sys
+
+name, namespace, commit, subject, applied_at, user, layers = sys.argv[1:]
+print(json.dumps({
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": name, "namespace": namespace,
+                 "labels": {"app.kubernetes.io/managed-by": "manual-deploy"}},
+    "data": {"commit": commit, "subject": subject, "appliedAt": applied_at,
+             "appliedBy": user, "layers": layers},
+}))
+PY
+)
+printf '%s\n' "$record_json" | "${record_cmd[@]}" >/dev/null \
+  || die 1 "applied commit $commit but could not record it in $record_namespace/$record_name"
+echo "$prog: applied commit $commit ($subject), layers: $layers; recorded in configmap $record_namespace/$record_name"

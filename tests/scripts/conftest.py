@@ -1,0 +1,34 @@
+"""Fixtures of the script tests: see gitops_sandbox.py."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.scripts.gitops_sandbox import FAKE_KUBECTL, Sandbox, git, write_tree
+
+TOOLS = ("bash", "env", "git", "sed", "grep", "sort", "date", "mktemp", "cat", "rm", "dirname")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    root = tmp_path / "repo"
+    root.mkdir()
+    write_tree(root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "release: family-assistant-backend v2.1.1")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in TOOLS:
+        found = shutil.which(tool)
+        if found is None:
+            pytest.skip(f"{tool} is not installed")
+        (bin_dir / tool).symlink_to(found)
+    fake = bin_dir / "kubectl"
+    fake.write_text(FAKE_KUBECTL)
+    fake.chmod(0o755)
+    return Sandbox(root=root, bin=bin_dir, log=tmp_path / "kubectl.log",
+                   rules_file=tmp_path / "rules.json")

@@ -1,0 +1,236 @@
+"""scripts/manual-deploy.sh against a fixture tree and a fake kubectl."""
+
+from __future__ import annotations
+
+import json
+
+from tests.scripts.gitops_sandbox import Sandbox, git
+
+MUTATING = ("apply", "delete", "create", "patch", "replace", "rollout", "wait", "scale")
+
+APPLY_ORDER = [
+    ["-f", "clusters/homelab/namespaces.yaml"],
+    ["-k", "clusters/homelab/secrets"],
+    ["-k", "infrastructure/networking"],
+    ["-k", "infrastructure/observability"],
+    ["-k", "infrastructure/databases"],
+    ["-k", "apps/family-assistant"],
+    ["-k", "apps/n8n"],
+]
+
+
+def applies(calls: list[list[str]]) -> list[list[str]]:
+    out = []
+    for argv in calls:
+        if argv[:1] == ["apply"]:
+            flag = "-f" if "-f" in argv else "-k"
+            out.append([flag, argv[argv.index(flag) + 1]])
+    return out
+
+
+def test_applies_in_flux_order_waits_and_records_the_commit(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 0, result.stderr
+    calls = sandbox.calls()
+    assert applies(calls) == [*APPLY_ORDER, ["-f", "-"]]  # the tree, then the record
+    for argv in calls:
+        if argv[:1] == ["apply"]:
+            assert "--server-side" in argv and "--force-conflicts" in argv
+    # Readiness: each workload of a layer is waited for before the next layer is applied.
+    flat = [" ".join(argv) for argv in calls]
+    networking = flat.index(next(c for c in flat if "-k infrastructure/networking" in c))
+    traefik = flat.index(
+        next(c for c in flat if c.startswith("rollout status deployment.apps/traefik")))
+    observability = flat.index(next(c for c in flat if "-k infrastructure/observability" in c))
+    assert networking < traefik < observability
+    assert "rollout status statefulset.apps/postgresql --namespace databases --timeout=5m" in flat
+    assert "rollout status deployment.apps/n8n --namespace n8n --timeout=5m" in flat
+    # The cluster was checked before anything was applied.
+    assert calls.index(["version", "--request-timeout=15s"]) < flat.index(
+        next(c for c in flat if c.startswith("apply")))
+    commit = git(sandbox.root, "rev-parse", "HEAD")
+    record = json.loads(sandbox.entries()[-1]["stdin"])
+    assert record["metadata"] == {
+        "name": "homelab-charts-applied", "namespace": "kube-system",
+        "labels": {"app.kubernetes.io/managed-by": "manual-deploy"}}
+    assert record["data"]["commit"] == commit
+    assert record["data"]["subject"] == "release: family-assistant-backend v2.1.1"
+    assert record["data"]["layers"] == "all"
+    assert f"applied commit {commit}" in result.stdout
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    calls = sandbox.calls()
+    assert not [c for c in calls if c[0] in MUTATING], calls
+    assert ["version", "--request-timeout=15s"] not in calls  # works without a cluster
+    out = result.stdout
+    assert "dry run: nothing is applied" in out
+    positions = [out.index(f"{flag} {path}") for flag, path in APPLY_ORDER]
+    assert positions == sorted(positions)
+    assert ("kubectl apply --server-side --force-conflicts --field-manager=kustomize-controller "
+            "-k infrastructure/databases") in out
+    assert "kubectl rollout status statefulset.apps/postgresql --namespace databases" in out
+    assert ("kubectl get deployment.apps --all-namespaces "
+            "-l app.kubernetes.io/managed-by=homelab-charts") in out
+    assert "7 step(s) planned" in out
+
+
+def test_only_applies_one_layer_and_skips_prune(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--only", "apps")
+    assert result.returncode == 0, result.stderr
+    assert applies(sandbox.calls()) == [*APPLY_ORDER[-2:], ["-f", "-"]]
+    assert "prune skipped" in result.stderr
+    assert not [c for c in sandbox.calls() if c[:1] == ["get"]]
+    assert json.loads(sandbox.entries()[-1]["stdin"])["data"]["layers"] == "apps"
+
+
+def test_only_secrets_applies_namespaces_and_secrets(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--only", "secrets", "--no-prune")
+    assert result.returncode == 0, result.stderr
+    assert applies(sandbox.calls())[:-1] == APPLY_ORDER[:2]
+
+
+def test_only_rejects_an_unknown_layer(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--only", "databases")
+    assert result.returncode == 2
+    assert "--only takes secrets, infrastructure or apps" in result.stderr
+
+
+def test_refuses_uncommitted_changes(sandbox: Sandbox) -> None:
+    deployment = sandbox.root / "apps/n8n/n8n.yaml"
+    deployment.write_text(deployment.read_text().replace("port: 80", "port: 8080"))
+    (sandbox.root / "apps/n8n/extra.yaml").write_text("kind: ConfigMap\n")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert "uncommitted changes" in result.stderr
+    assert "apps/n8n/n8n.yaml" in result.stderr and "apps/n8n/extra.yaml" in result.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+    # The same holds for a dry run: a plan is always of a commit.
+    assert sandbox.run("manual-deploy.sh", "--dry-run").returncode == 2
+
+
+def test_changes_outside_the_tree_do_not_block(sandbox: Sandbox) -> None:
+    (sandbox.root / "notes.txt").write_text("scratch\n")
+    assert sandbox.run("manual-deploy.sh", "--dry-run").returncode == 0
+
+
+def test_kubectl_missing(sandbox: Sandbox) -> None:
+    sandbox.remove_kubectl()
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert "kubectl not found on PATH" in result.stderr
+
+
+def test_no_cluster_access(sandbox: Sandbox) -> None:
+    sandbox.rule("version", rc=1, stderr="error: Unable to connect to the server: dial tcp "
+                 "10.0.0.1:6443: connect: connection refused\n")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert "cannot reach the cluster of context 'fake-homelab'" in result.stderr
+    assert "Unable to connect to the server" in result.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+
+
+def test_rollout_timeout_stops_before_the_next_layer(sandbox: Sandbox) -> None:
+    sandbox.rule("rollout", "statefulset.apps/postgresql", rc=1,
+                 stderr="error: timed out waiting for the condition\n")
+    result = sandbox.run("manual-deploy.sh", "--timeout", "30s")
+    assert result.returncode == 1
+    assert ("statefulset.apps/postgresql in databases not ready within 30s") in result.stderr
+    applied = applies(sandbox.calls())
+    assert ["-k", "infrastructure/databases"] in applied
+    assert ["-k", "apps/family-assistant"] not in applied
+    assert ["-f", "-"] not in applied  # nothing recorded: the commit was not fully applied
+
+
+def test_failed_apply_stops(sandbox: Sandbox) -> None:
+    sandbox.rule("apply", "infrastructure/networking", rc=1,
+                 stderr='error: no matches for kind "HelmRelease"\n')
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert "step 3 (infrastructure networking) failed" in result.stderr
+    assert len(applies(sandbox.calls())) == 3
+
+
+def test_no_wait_skips_readiness(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--no-wait", "--no-prune")
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in sandbox.calls() if c[:1] in (["rollout"], ["wait"])]
+
+
+def test_prune_deletes_only_labelled_orphans(sandbox: Sandbox) -> None:
+    sandbox.rule("get", "deployment.apps", stdout=(
+        "databases   qdrant        <none>\n"          # in the tree: kept
+        "databases   old-exporter  <none>\n"          # removed from Git: pruned
+        "n8n         n8n-worker    HorizontalPodAutoscaler\n"  # owned by another object: kept
+    ))
+    sandbox.rule("get", "configmap", stdout="<none>   nothing   <none>\n")
+    sandbox.rule("get", "opentelemetrycollector.opentelemetry.io", rc=1,
+                 stderr="error: the server doesn't have a resource type "
+                        '"opentelemetrycollector"\n')
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 0, result.stderr
+    gets = [c for c in sandbox.calls() if c[:1] == ["get"]]
+    assert all("-l" in c and "app.kubernetes.io/managed-by=homelab-charts" in c for c in gets)
+    kinds = {c[1] for c in gets}
+    assert {"statefulset.apps", "sealedsecret.bitnami.com", "service"} <= kinds
+    assert not kinds & {"namespace", "persistentvolumeclaim", "secret"}
+    deletes = [c for c in sandbox.calls() if c[:1] == ["delete"]]
+    assert deletes == [  # kinds in sorted order
+        ["delete", "configmap", "nothing", "--wait=false"],
+        ["delete", "deployment.apps", "old-exporter", "--wait=false", "--namespace", "databases"],
+    ]
+    assert "prune: 2 object(s) deleted" in result.stdout
+
+
+def test_prune_listing_error_fails(sandbox: Sandbox) -> None:
+    sandbox.rule("get", "service", rc=1, stderr="error: forbidden\n")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert "prune: listing service failed: error: forbidden" in result.stderr
+
+
+def test_target_namespace_is_passed_to_kubectl(sandbox: Sandbox) -> None:
+    import yaml
+
+    apps_file = sandbox.root / "clusters/homelab/apps.yaml"
+    docs = list(yaml.safe_load_all(apps_file.read_text()))
+    docs[1]["spec"]["targetNamespace"] = "n8n"
+    apps_file.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    git(sandbox.root, "commit", "-qam", "n8n: targetNamespace")
+    result = sandbox.run("manual-deploy.sh", "--only", "apps", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "-k apps/n8n --namespace n8n" in result.stdout
+
+
+def test_invalid_tree_is_refused_with_file_object_and_field(sandbox: Sandbox) -> None:
+    apps_file = sandbox.root / "clusters/homelab/apps.yaml"
+    apps_file.write_text(apps_file.read_text().replace("name: observability", "name: monitoring"))
+    git(sandbox.root, "commit", "-qam", "broken dependsOn")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert ("clusters/homelab/apps.yaml: Kustomization family-assistant: spec.dependsOn[1].name: "
+            "no Kustomization 'monitoring'") in result.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+
+
+def test_not_a_git_repository(sandbox: Sandbox) -> None:
+    import shutil
+
+    shutil.rmtree(sandbox.root / ".git")
+    result = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert result.returncode == 2
+    assert "is not a Git repository" in result.stderr
+
+
+def test_unpushed_commit_warns(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert "is on no remote branch" in result.stderr
+
+
+def test_help(sandbox: Sandbox) -> None:
+    result = sandbox.run("manual-deploy.sh", "--help")
+    assert result.returncode == 0
+    assert "--dry-run" in result.stdout and "set -euo" not in result.stdout
