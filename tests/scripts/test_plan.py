@@ -1,0 +1,173 @@
+"""homelab-charts plan: the manual apply order, from the Flux Kustomizations of the tree."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from homelab_charts.cli import plan
+from homelab_charts.errors import ConfigError
+from tests.scripts.gitops_sandbox import REPO, _kustomization, write_tree
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    write_tree(tmp_path)
+    return tmp_path
+
+
+def lines(root: Path, *args: str) -> list[str]:
+    parser = plan.argparse.ArgumentParser()
+    plan.add_arguments(parser)
+    out = io.StringIO()
+    assert plan.handle(parser.parse_args(["--root", str(root), *args]), out) == 0
+    return out.getvalue().splitlines()
+
+
+def test_order_follows_depends_on_then_file_order(tree: Path) -> None:
+    assert lines(tree) == [
+        "# layer method name path target-namespace",
+        "secrets file namespaces clusters/homelab/namespaces.yaml -",
+        "secrets kustomize secrets clusters/homelab/secrets -",
+        "infrastructure kustomize networking infrastructure/networking -",
+        "infrastructure kustomize observability infrastructure/observability -",
+        "infrastructure kustomize databases infrastructure/databases -",
+        "apps kustomize family-assistant apps/family-assistant -",
+        "apps kustomize n8n apps/n8n -",
+    ]
+
+
+def test_only_and_json(tree: Path) -> None:
+    assert lines(tree, "--only", "apps")[1:] == [
+        "apps kustomize family-assistant apps/family-assistant -",
+        "apps kustomize n8n apps/n8n -",
+    ]
+    data = json.loads("\n".join(lines(tree, "--only", "secrets", "--format", "json")))
+    assert data[0] == {"layer": "secrets", "method": "file", "name": "namespaces",
+                       "path": "clusters/homelab/namespaces.yaml", "target_namespace": None}
+
+
+def test_dependencies_of_apps_on_apps_are_ordered(tmp_path: Path) -> None:
+    write_tree(tmp_path, apps=[
+        _kustomization("family-assistant", "./apps/family-assistant", ["n8n"]),
+        _kustomization("n8n", "./apps/n8n", ["databases"]),
+    ])
+    names = [s.name for s in plan.build_plan(tmp_path)]
+    assert names[-2:] == ["n8n", "family-assistant"]
+
+
+def test_suspended_kustomizations_are_left_out(tmp_path: Path) -> None:
+    write_tree(tmp_path, apps=[
+        _kustomization("family-assistant", "./apps/family-assistant", [], suspend=True),
+        _kustomization("n8n", "./apps/n8n", []),
+    ])
+    assert [s.name for s in plan.build_plan(tmp_path) if s.layer == "apps"] == ["n8n"]
+
+
+def test_target_namespace(tmp_path: Path) -> None:
+    write_tree(tmp_path, apps=[
+        _kustomization("n8n", "./apps/n8n", [], targetNamespace="automation")])
+    assert plan.build_plan(tmp_path)[-1].line() == "apps kustomize n8n apps/n8n automation"
+
+
+@pytest.mark.parametrize(("apps", "message"), [
+    ([_kustomization("n8n", "./apps/n8n", ["redis"])],
+     "clusters/homelab/apps.yaml: Kustomization n8n: spec.dependsOn[0].name: "
+     "no Kustomization 'redis' in namespace 'flux-system'"),
+    ([_kustomization("n8n", "./apps/n8n", ["family-assistant"]),
+      _kustomization("family-assistant", "./apps/family-assistant", ["n8n"])],
+     "spec.dependsOn: dependency cycle among family-assistant, n8n"),
+    ([_kustomization("n8n", "./apps/missing", [])],
+     "Kustomization n8n: spec.path: apps/missing/kustomization.yaml not found in the tree"),
+    ([_kustomization("n8n", "../elsewhere", [])],
+     "Kustomization n8n: spec.path: '../elsewhere' leaves the repository"),
+    ([_kustomization("n8n", "./apps/n8n", [], postBuild={"substitute": {"A": "b"}})],
+     "Kustomization n8n: spec.postBuild: only Flux applies this"),
+    ([_kustomization("n8n", "./apps/n8n", [],
+                     sourceRef={"kind": "OCIRepository", "name": "charts"})],
+     "Kustomization n8n: spec.sourceRef: the manual path applies this repository only"),
+    ([_kustomization("n8n", "./apps/n8n", []), _kustomization("n8n", "./apps/n8n", [])],
+     "clusters/homelab/apps.yaml: Kustomization n8n: defined twice"),
+    ([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}],
+     "clusters/homelab/apps.yaml: document 1: expected a Flux Kustomization"),
+])
+def test_invalid_trees_name_file_object_and_field(tmp_path: Path, apps: list,
+                                                  message: str) -> None:
+    write_tree(tmp_path, apps=apps)
+    with pytest.raises(ConfigError) as info:
+        plan.build_plan(tmp_path)
+    assert message in str(info.value)
+
+
+def test_infrastructure_cannot_depend_on_apps(tmp_path: Path) -> None:
+    write_tree(tmp_path, infrastructure=[
+        _kustomization("databases", "./infrastructure/databases", ["n8n"])],
+        apps=[_kustomization("n8n", "./apps/n8n", [])])
+    with pytest.raises(ConfigError, match="infrastructure cannot depend on apps Kustomization"):
+        plan.build_plan(tmp_path)
+
+
+def test_missing_cluster_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="clusters/homelab: not found"):
+        plan.build_plan(tmp_path)
+    write_tree(tmp_path)
+    (tmp_path / "clusters/homelab/apps.yaml").write_text("a: [\n")
+    with pytest.raises(ConfigError, match=r"clusters/homelab/apps.yaml:\d+: not valid YAML"):
+        plan.build_plan(tmp_path)
+
+
+def test_objects_of_rendered_yaml() -> None:
+    text = yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n8n"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "n8n", "namespace": "n8n"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "n8n"},
+         "spec": {"selector": {"app": "n8n"}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext"},
+         "spec": {"type": "ExternalName", "externalName": "example.org"}},
+        {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+             "metadata": {"name": "s", "namespace": "n8n"}}]},
+    ])
+    objects = [o.line() for o in plan.rendered_objects(text, target_namespace="auto")]
+    assert objects == [
+        "namespace/n8n - -",
+        "deployment.apps/n8n auto -",
+        "service/n8n auto -",
+        "service/ext auto noendpoints",
+        "sealedsecret.bitnami.com/s auto -",
+    ]
+    assert [o.namespace for o in plan.rendered_objects(text)] == [None, "n8n", None, None, "n8n"]
+
+
+def test_objects_reject_incomplete_documents() -> None:
+    with pytest.raises(ConfigError, match=r"document 1: needs apiVersion, kind and metadata\.name"):
+        list(plan.rendered_objects("kind: Deployment\n", where="x.yaml"))
+
+
+def test_module_entry_point_reports_errors_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "homelab_charts.cli.plan", "--root",
+                             str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert result.stderr.startswith("homelab-charts plan: error: clusters/homelab: not found")
+    assert "Traceback" not in result.stderr
+    write_tree(tmp_path)
+    piped = subprocess.run(
+        [sys.executable, "-m", "homelab_charts.cli.plan", "--objects", "-"],
+        input=(tmp_path / "apps/n8n/n8n.yaml").read_text(), capture_output=True, text=True,
+        cwd=REPO)
+    assert piped.stdout.splitlines() == ["deployment.apps/n8n n8n -", "service/n8n n8n -"]
+
+
+def test_registered_as_a_sub_command() -> None:
+    parser = plan.argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    plan.register(sub)
+    args = parser.parse_args(["plan", "--only", "apps", "--cluster", "homelab"])
+    assert args.func is plan.handle and args.only == ["apps"]
