@@ -120,6 +120,7 @@ def plan_release(root: Path, data_file: Path, service: str, env: str, *,
         Git,
         ReleaseTag,
         next_version,
+        parse_tag,
         release_paths,
         resolve_sha,
     )
@@ -150,6 +151,15 @@ def plan_release(root: Path, data_file: Path, service: str, env: str, *,
         bump=None if bump is None else Bump.parse(bump), allow_empty=allow_empty,
         ignore=ignore,
     )
+    pinned = parse_tag(svc.env(env).tag)
+    if plan.version < pinned.version:
+        raise ConfigError(
+            str(data_file), f"services.{service}.environments.{env}.tag",
+            f"a release never goes back: {env} runs {pinned.version} but the next version "
+            f"from git is {plan.version} ({plan.reason}); tag the version in use "
+            f"(git tag -a {service}/v{pinned.version} -m v{pinned.version} <commit>) "
+            "or use `homelab-charts rollback` for a deliberate downgrade",
+        )
     if not plan.commit.startswith(short):
         _say(f"warning: building commit {short} but its version was read at "
              f"{plan.commit[:7]} ({commit}); pass --ref to read it at the built commit")

@@ -116,13 +116,31 @@ def test_version_changed(repo, cli, capsys):
 
 def test_release_dry_run_changes_nothing(repo, cli, capsys, synth_calls):
     repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("fix: dashboard", DASH_FILE)
     before = (repo.path / DATA).read_bytes()
     assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
     captured = capsys.readouterr()
-    assert captured.out == f"v0.1.0-{repo.head()[:7]}-prod\n"
-    assert "would change v1.4.2-9c1d7e0-prod -> v0.1.0-" in captured.err
+    assert captured.out == f"v1.4.3-{repo.head()[:7]}-prod\n"
+    assert "would change v1.4.2-9c1d7e0-prod -> v1.4.3-" in captured.err
     assert (repo.path / DATA).read_bytes() == before
     assert synth_calls == []
+
+
+def test_release_never_goes_back(repo, cli, capsys, synth_calls):
+    """Without a git tag the first version is 0.1.0: lower than what runs, so refused."""
+    repo.commit("feat: dashboard", DASH_FILE)
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, "release", DASH, "--env", "prod")) == 2
+    err = capsys.readouterr().err
+    assert "a release never goes back: prod runs 1.4.2 but the next version" in err
+    assert f"git tag -a {DASH}/v1.4.2" in err
+    assert (repo.path / DATA).read_bytes() == before
+    assert synth_calls == []
+    # A service whose pinned version is lower starts at 0.1.0.
+    datafile.set_service_tag(repo.path / DATA, DASH, "dev", "v0.0.1-1234567-dev")
+    assert cli(args(repo, "release", DASH, "--env", "dev")) == 0
+    assert capsys.readouterr().out == f"v0.1.0-{repo.head()[:7]}-dev\n"
 
 
 def test_release_pins_the_tag_and_resynthesizes(repo, cli, capsys, synth_calls, monkeypatch):
@@ -190,6 +208,8 @@ def test_release_outside_a_repository(tmp_path, cli, capsys, monkeypatch):
 
 def test_failed_synthesis_restores_the_data_file(repo, cli, capsys, monkeypatch):
     repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("fix: dashboard", DASH_FILE)
     before = (repo.path / DATA).read_bytes()
 
     def broken(root, data):
@@ -311,3 +331,37 @@ def test_release_end_to_end_with_real_synthesis(repo, cli, capsys, env):
     if env != running:  # the cluster runs the other environment: only the data file moved
         assert changed == [DATA.as_posix()]
     assert cli(["synth", "--check", "--root", str(root), "--data", str(root / DATA)]) == 0
+
+
+def test_release_updates_only_the_files_that_carry_the_image(repo, cli, capsys, monkeypatch):
+    """With the real writer and a tree where one file carries the image of each service."""
+    synth = pytest.importorskip("homelab_charts.synth", reason="synthesis not written yet")
+    from homelab_charts.base import Component, Folder, Manifest
+
+    def builder(app, data):
+        synth.build_homelab(app, data)
+        folder = Folder(app, "probe", path="apps/release-probe", namespace="release-probe")
+        env = data.cluster.environment
+        for name, svc in data.services.items():
+            Manifest(Component(folder, name), "cm", api_version="v1", kind="ConfigMap",
+                     name=name, body={"data": {"image": svc.image_for(env).ref}})
+
+    def synthesize(root, data_file):
+        synth.synth_tree(root, data_file=data_file, builder=builder)
+
+    monkeypatch.setattr(release_cli, "synthesize_tree", synthesize)
+    root = repo.path
+    synthesize(root, root / DATA)
+    repo.git("add", "--all")
+    repo.commit("chore: generated tree")
+    repo.tag(f"{DASH}/v1.4.2")
+    repo.commit("feat: dashboard widgets", DASH_FILE)
+    repo.git("add", "--all")
+
+    assert cli(args(repo, "release", DASH, "--env", "prod")) == 0
+    new = capsys.readouterr().out.strip()
+    assert _git_changes(repo) == ["apps/release-probe/homelab-dashboard.yaml", DATA.as_posix()]
+    assert f"registry.homelab.lan:5000/homelab-dashboard:{new}" in (
+        root / "apps/release-probe/homelab-dashboard.yaml").read_text()
+    check = synth.synth_tree(root, data_file=root / DATA, builder=builder, check=True)
+    assert not check.changes.changed
