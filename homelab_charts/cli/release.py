@@ -178,19 +178,22 @@ def _cmd_release(args: argparse.Namespace) -> int:
         _say(f"homelab-charts release: {exc}")
         return 1
     _say(f"{args.service} {args.env}: {plan.reason}")
-    pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
+    git = Git(root)
+    create_git_tag = False
     if args.git_tag:
-        git = Git(root)
-        if args.dry_run:
-            _say(f"would create git tag {plan.git_tag} at {plan.commit[:7]}")
-        elif git.try_resolve(f"refs/tags/{plan.git_tag}") is None:
-            git.create_tag(plan.git_tag, plan.commit, f"{args.service} {plan.version}")
-            _say(f"created git tag {plan.git_tag} at {plan.commit[:7]} (push it: "
-                 f"git push origin {plan.git_tag})")
-        elif git.resolve(f"refs/tags/{plan.git_tag}") != plan.commit:
+        existing = git.try_resolve(f"refs/tags/{plan.git_tag}")
+        if existing is not None and existing != plan.commit:
             raise ConfigError("--git-tag", None,
                               f"git tag {plan.git_tag} already exists on another commit "
-                              f"({git.resolve(plan.git_tag)[:7]})")
+                              f"({existing[:7]})")
+        create_git_tag = existing is None
+    pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
+    if create_git_tag and args.dry_run:
+        _say(f"would create git tag {plan.git_tag} at {plan.commit[:7]}")
+    elif create_git_tag:
+        git.create_tag(plan.git_tag, plan.commit, f"{args.service} {plan.version}")
+        _say(f"created git tag {plan.git_tag} at {plan.commit[:7]} (push it: "
+             f"git push origin {plan.git_tag})")
     _report(pinned, args.dry_run)
     print(tag)
     return 0

@@ -365,3 +365,26 @@ def test_release_updates_only_the_files_that_carry_the_image(repo, cli, capsys, 
         root / "apps/release-probe/homelab-dashboard.yaml").read_text()
     check = synth.synth_tree(root, data_file=root / DATA, builder=builder, check=True)
     assert not check.changes.changed
+
+
+def test_release_git_tag_conflict_changes_nothing(repo, cli, capsys, synth_calls):
+    repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.4.2")
+    other = repo.commit("docs: elsewhere", "README.md")
+    repo.commit("feat: more", DASH_FILE)
+    repo.tag(f"{DASH}/v1.5.0-taken", annotated=False)
+    repo.git("tag", f"{DASH}/v1.5.0", other)  # a version tag on an older commit
+    before = (repo.path / DATA).read_bytes()
+    # The v1.5.0 tag is reachable, so the next version is 1.5.1 ...
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--bump", "minor",
+                    "--git-tag")) == 0
+    assert capsys.readouterr().out.startswith("v1.6.0-")
+    # ... but asking for a version whose tag sits elsewhere is refused before any write.
+    repo.git("switch", "-q", "-c", "side", f"{DASH}/v1.4.2")
+    repo.commit("feat: side", DASH_FILE)
+    (repo.path / DATA).write_bytes(before)
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag", "--dry-run")) == 2
+    assert f"git tag {DASH}/v1.5.0 already exists on another commit" in capsys.readouterr().err
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag")) == 2
+    assert (repo.path / DATA).read_bytes() == before
+    assert len(synth_calls) == 1
