@@ -15,6 +15,7 @@ error naming its line, as ``kubeconform -strict`` reports it.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,16 +76,27 @@ class _Parser(CParser, Resolver):  # type: ignore[misc]
     def __init__(self, stream: str | bytes) -> None:
         CParser.__init__(self, stream)
         Resolver.__init__(self)
+        # The composer calls these two hooks for every node; they only serve path
+        # resolvers, which safe loading never registers. Cheap C callables with the same
+        # arity (instance attributes, so not bound) save two Python calls per node.
+        self.descend_resolver = operator.is_
+        self.ascend_resolver = tuple
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode and implicit[0]:
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR  # quoted: a string (explicit tags never reach resolve)
             tag = _resolve_plain.get(value)
             if tag is None:
                 tag = _base_resolve(self, kind, value, implicit)
                 if len(_resolve_plain) < 100_000:
                     _resolve_plain[value] = tag
             return tag
-        return _base_resolve(self, kind, value, implicit)
+        if kind is MappingNode:
+            return _MAP
+        if kind is SequenceNode:
+            return _SEQ
+        return _base_resolve(self, kind, value, implicit)  # pragma: no cover
 
 
 _IN_PROGRESS = object()
@@ -156,7 +168,10 @@ class _Builder:
                 key = _json_key(self, key_node)
             if strict and key in out:
                 raise YamlError(f"key {key!r} already set in map", key_node.start_mark.line + 1)
-            out[key] = build(value_node)
+            if value_node.__class__ is ScalarNode and value_node.tag == _STR:
+                out[key] = value_node.value  # inlined: most values are strings
+            else:
+                out[key] = build(value_node)
         if merged:
             base: dict[str, Any] = {}
             for source in merged:

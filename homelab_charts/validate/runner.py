@@ -57,11 +57,8 @@ def find_root(start: Path) -> Path:
 
 def is_bootstrap_file(root: Path, path: Path) -> bool:
     """True for files under ``clusters/<cluster>/flux-system/`` (owned by flux bootstrap)."""
-    try:
-        parts = path.resolve().relative_to(root.resolve()).parts
-    except ValueError:
-        return False
-    return len(parts) >= 3 and parts[0] == "clusters" and parts[2] == "flux-system"
+    parts = display_name(root, path).split("/")
+    return len(parts) >= 4 and parts[0] == "clusters" and parts[2] == "flux-system"
 
 
 def collect_files(paths: Sequence[Path]) -> list[Path]:
@@ -70,7 +67,7 @@ def collect_files(paths: Sequence[Path]) -> list[Path]:
     ``kustomization.yaml`` files are not resources: they are read by the kustomize builds.
     """
     files: list[Path] = []
-    for path in paths:
+    for path in (Path(os.path.abspath(p)) for p in paths):
         if path.is_file():
             files.append(path)
             continue
@@ -85,10 +82,12 @@ def collect_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def display_name(root: Path, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """``path`` relative to ``root`` when inside it (no symlink resolution: it is per file)."""
+    full = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if full.startswith(base + os.sep):
+        return full[len(base) + 1:].replace(os.sep, "/")
+    return full
 
 
 def read(path: Path) -> bytes:
@@ -208,10 +207,10 @@ def _policy(results: list[Result], bootstrap: set[str]) -> None:
 
 
 def _flux(results: list[Result], root: Path, files: list[Path], *, strict: bool) -> None:
-    scanned = {p.resolve() for p in files}
+    scanned = {os.path.abspath(p) for p in files}
     extra: list[Result] = []
     for path in sorted(root.glob("clusters/*/flux-system/*.yaml")):
-        if path.resolve() in scanned:
+        if os.path.abspath(path) in scanned:
             continue
         extra.extend(_plain_results(path, root, strict=strict))
     generated: list[flux.ObjectKey] = []
