@@ -65,6 +65,17 @@ class TreeApp(App):
         self.components: list[Component] = []
 
 
+def app_of(scope: Construct) -> TreeApp | None:
+    """The TreeApp above ``scope``, found without a jsii call when our constructs lead to it."""
+    if isinstance(scope, TreeApp):
+        return scope
+    found = getattr(scope, "hc_app", None)
+    if isinstance(found, TreeApp):
+        return found
+    root = scope.node.root
+    return root if isinstance(root, TreeApp) else None
+
+
 class Folder(Construct):
     """A folder of the generated tree; the components created inside it are its files.
 
@@ -77,6 +88,7 @@ class Folder(Construct):
     def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None = None,
                  part_of: str | None = None, kustomize: bool = True) -> None:
         super().__init__(scope, id)
+        self.hc_app = app_of(scope)
         if path.startswith(("/", "./")) or ".." in path.split("/") or not path.strip("/"):
             raise ConfigError(construct_path(self), "path",
                               f"{path!r} must be a relative folder such as apps/n8n")
@@ -123,9 +135,9 @@ class Component(Chart):
         self.uses: list[Component] = []
         if folder is not None:
             folder.components.append(self)
-        root = self.node.root
-        if isinstance(root, TreeApp):
-            root.components.append(self)
+        self.hc_app = app_of(scope)
+        if self.hc_app is not None:
+            self.hc_app.components.append(self)
 
     @property
     def where(self) -> str:
@@ -144,6 +156,7 @@ class Part(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self.component = component_of(scope)
+        self.hc_app = self.component.hc_app
 
 
 def component_of(scope: Construct) -> Component:

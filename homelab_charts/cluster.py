@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest
+from homelab_charts.base import Component, Folder, Manifest, app_of
 from homelab_charts.config import HomelabData
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
@@ -66,6 +66,7 @@ class HomelabCluster(Construct):
 
     def __init__(self, scope: Construct, id: str, *, data: HomelabData) -> None:
         super().__init__(scope, id)
+        self.hc_app = app_of(scope)
         self.data = data
         settings = data.cluster
         root = f"clusters/{settings.name}"
@@ -77,6 +78,7 @@ class HomelabCluster(Construct):
         self.secrets = Folder(self, "secrets", path=f"{root}/secrets")
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
+        self._layer_ids: set[str] = set()
 
         networking = self.layer("networking", "infrastructure/networking", infrastructure_file)
         self.ingress = Traefik(networking, "traefik",
@@ -116,9 +118,10 @@ class HomelabCluster(Construct):
     def layer(self, id: str, path: str, flux_file: Component,
               namespace: str | None = None) -> Layer:
         """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
-        if any(existing.node.id == id for existing in self.layers):
+        if id in self._layer_ids:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
         created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file)
+        self._layer_ids.add(id)
         self.layers.append(created)
         return created
 

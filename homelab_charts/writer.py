@@ -79,9 +79,12 @@ def render_files(components: Iterable[Component]) -> dict[str, str]:
         if component.folder is not None and component.folder.kustomize:
             folders[component.folder.path] = component.folder
     check_no_plaintext_secrets(rendered)
+    by_folder: dict[str, list[str]] = {}
+    for path in files:
+        parent, _, name = path.rpartition("/")
+        by_folder.setdefault(parent, []).append(name)
     for folder_path in folders:
-        resources = sorted(
-            PurePosixPath(p).name for p in files if str(PurePosixPath(p).parent) == folder_path)
+        resources = sorted(by_folder[folder_path])
         kustomization = f"{folder_path}/{KUSTOMIZATION_FILE}"
         if kustomization in files:
             raise ConfigError(folders[folder_path].node.path, "path",

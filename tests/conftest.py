@@ -1,0 +1,27 @@
+"""Shared fixtures: the repository root, the shared folder, a fresh cdk8s app."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
+CRD_SCHEMAS = SHARED_DIR / "schemas" / "crds"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def crd_schemas() -> Path:
+    if not CRD_SCHEMAS.is_dir():
+        pytest.skip(f"CRD schemas not found at {CRD_SCHEMAS} (../shared is absent): "
+                    "custom-resource schema checks skipped")
+    return CRD_SCHEMAS

@@ -1,0 +1,71 @@
+"""The three databases in the generated tree: probes that fit each server, hardening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def objects(file: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((REPO / file).read_text()) if d]
+
+
+def statefulset(file: str) -> dict:
+    (sts,) = [o for o in objects(file) if o["kind"] == "StatefulSet"]
+    return sts
+
+
+@pytest.mark.parametrize(("file", "image_prefix", "probe_kind"), [
+    ("infrastructure/databases/postgresql.yaml", "docker.io/library/postgres:", "exec"),
+    ("infrastructure/databases/redis.yaml", "docker.io/library/redis:", "exec"),
+    ("infrastructure/databases/qdrant.yaml", "docker.io/qdrant/qdrant:", "httpGet"),
+])
+def test_database_statefulsets(file: str, image_prefix: str, probe_kind: str) -> None:
+    sts = statefulset(file)
+    (ctr,) = sts["spec"]["template"]["spec"]["containers"]
+    assert ctr["image"].startswith(image_prefix) and not ctr["image"].endswith(":latest")
+    assert probe_kind in ctr["readinessProbe"] and "livenessProbe" in ctr
+    assert sts["metadata"]["namespace"] == "databases"
+    labels = sts["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "homelab-charts"
+    assert labels["app.kubernetes.io/part-of"] == "databases"
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "local-path"
+    services = [o for o in objects(file) if o["kind"] == "Service"]
+    assert sorted(s["metadata"]["name"] for s in services) == sorted(
+        [sts["metadata"]["name"], sts["spec"]["serviceName"]])
+
+
+def test_postgresql_reads_every_password_from_its_secret_and_creates_app_roles() -> None:
+    docs = objects("infrastructure/databases/postgresql.yaml")
+    (ctr,) = statefulset("infrastructure/databases/postgresql.yaml")["spec"]["template"][
+        "spec"]["containers"]
+    env = {e["name"]: e for e in ctr["env"]}
+    for name in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD_FAMILY_ASSISTANT", "APP_DB_PASSWORD_N8N"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "postgresql-credentials"
+    (init,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    script = init["data"]["10-app-databases.sh"]
+    assert 'create family_assistant "$APP_DB_PASSWORD_FAMILY_ASSISTANT"' in script
+    assert 'create n8n "$APP_DB_PASSWORD_N8N"' in script
+    sealed = objects("clusters/homelab/secrets/databases.yaml")
+    (creds,) = [s for s in sealed if s["metadata"]["name"] == "postgresql-credentials"]
+    keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in env.values() if "valueFrom" in e}
+    assert keys <= set(creds["spec"]["encryptedData"])
+
+
+def test_redis_requires_its_password() -> None:
+    (ctr,) = statefulset("infrastructure/databases/redis.yaml")["spec"]["template"]["spec"][
+        "containers"]
+    assert "--requirepass" in ctr["args"]
+    assert ctr["args"][ctr["args"].index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert ctr["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "redis-credentials"
+
+
+def test_namespaces_enforce_restricted_pod_security() -> None:
+    for ns in objects("clusters/homelab/namespaces.yaml"):
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    names = {ns["metadata"]["name"] for ns in objects("clusters/homelab/namespaces.yaml")}
+    assert {"databases", "networking"} <= names

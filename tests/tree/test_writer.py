@@ -1,0 +1,223 @@
+"""The tree writer: deterministic, stage-then-swap, never touches what it does not own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homelab_charts import config
+from homelab_charts.base import Component, Folder, Manifest, TreeApp
+from homelab_charts.errors import ConfigError
+from homelab_charts.synth import build_homelab, synth_tree
+from homelab_charts.writer import HEADER, write_tree
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def small_tree(app: TreeApp, data: config.HomelabData) -> None:
+    folder = Folder(app, "demo", path="apps/demo", namespace="demo")
+    c = Component(folder, "settings")
+    Manifest(c, "cm", api_version="v1", kind="ConfigMap", name="settings",
+             body={"data": {"mode": "fast"}})
+
+
+@pytest.fixture(scope="module")
+def homelab_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    root = tmp_path_factory.mktemp("first")
+    synth_tree(root)
+    return snapshot(root)
+
+
+def test_two_syntheses_give_byte_identical_trees(tmp_path: Path, homelab_files) -> None:
+    synth_tree(tmp_path)
+    assert snapshot(tmp_path) == homelab_files
+    second = synth_tree(tmp_path)
+    assert not second.changes.changed
+    assert second.changes.unchanged == len(homelab_files)
+
+
+def test_another_process_with_another_hash_seed_writes_the_same_bytes(
+        tmp_path: Path, homelab_files) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-m", "homelab_charts", "synth", "-q", "--root",
+                    str(tmp_path)], check=True, env=env, cwd=REPO)
+    assert snapshot(tmp_path) == homelab_files
+
+
+def test_every_generated_file_starts_with_the_header(homelab_files) -> None:
+    for path, content in homelab_files.items():
+        assert content.startswith(HEADER.encode()), path
+
+
+def test_exception_while_building_leaves_the_tree_unchanged(tmp_path: Path) -> None:
+    synth_tree(tmp_path)
+    before = snapshot(tmp_path)
+
+    def half_then_crash(app: TreeApp, data: config.HomelabData) -> None:
+        build_homelab(app, data)
+        raise RuntimeError("injected failure after building the constructs")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        synth_tree(tmp_path, builder=half_then_crash)
+    assert snapshot(tmp_path) == before
+
+
+def test_exception_while_rendering_leaves_the_tree_unchanged(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    synth_tree(tmp_path)
+    before = snapshot(tmp_path)
+    calls = {"n": 0}
+    original = Manifest.render
+
+    def flaky(self: Manifest) -> dict:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("injected render failure")
+        return original(self)
+
+    monkeypatch.setattr(Manifest, "render", flaky)
+    with pytest.raises(RuntimeError, match="injected render failure"):
+        synth_tree(tmp_path)
+    assert snapshot(tmp_path) == before
+
+
+def test_failure_while_staging_replaces_nothing_and_leaves_no_temp_files(
+        tmp_path: Path, monkeypatch) -> None:
+    synth_tree(tmp_path, builder=small_tree)
+    before = snapshot(tmp_path)
+    files = {
+        "apps/demo/settings.yaml": HEADER + "---\nchanged: 1\n",
+        "apps/demo/kustomization.yaml": HEADER + "---\nchanged: 2\n",
+        "apps/demo/more.yaml": HEADER + "---\nnew: 3\n",
+    }
+    real_fdopen = os.fdopen
+    opened = {"n": 0}
+
+    def failing_fdopen(fd: int, *args, **kwargs):
+        opened["n"] += 1
+        if opened["n"] == 3:
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr("homelab_charts.writer.os.fdopen", failing_fdopen)
+    with pytest.raises(OSError, match="No space left"):
+        write_tree(tmp_path, files)
+    assert snapshot(tmp_path) == before
+
+
+def test_foreign_files_and_flux_system_survive(tmp_path: Path) -> None:
+    protected = {
+        "clusters/homelab/flux-system/gotk-components.yaml": b"# flux bootstrap\nkind: List\n",
+        # Even a file that looks generated is never touched inside flux-system/.
+        "clusters/homelab/flux-system/gotk-sync.yaml": (HEADER + "kind: Fake\n").encode(),
+        "clusters/homelab/flux-system/kustomization.yaml": b"resources: [gotk-sync.yaml]\n",
+        "apps/README.md": b"hand-written notes\n",
+        "infrastructure/databases/backup-cronjob.yaml": b"apiVersion: batch/v1\n",
+        "notes.txt": b"outside the tree\n",
+    }
+    for rel, content in protected.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(content)
+    synth_tree(tmp_path)
+    synth_tree(tmp_path, builder=small_tree)  # removes the homelab's files again
+    for rel, content in protected.items():
+        assert (tmp_path / rel).read_bytes() == content, rel
+    assert (tmp_path / "apps/demo/settings.yaml").exists()
+    assert not (tmp_path / "infrastructure/databases/postgresql.yaml").exists()
+
+
+def test_files_no_longer_produced_are_removed_with_their_empty_folders(tmp_path: Path) -> None:
+    stale = tmp_path / "apps/retired/retired.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(HEADER + "---\nkind: ConfigMap\n")
+    result = synth_tree(tmp_path, builder=small_tree)
+    assert result.changes.removed == ["apps/retired/retired.yaml"]
+    assert not stale.parent.exists()
+    assert (tmp_path / "apps").is_dir()
+
+
+def test_a_foreign_file_where_a_generated_one_goes_is_an_error(tmp_path: Path) -> None:
+    target = tmp_path / "apps/demo/settings.yaml"
+    target.parent.mkdir(parents=True)
+    target.write_text("# mine\nkind: ConfigMap\n")
+    with pytest.raises(ConfigError, match="not generated by homelab-charts") as err:
+        synth_tree(tmp_path, builder=small_tree)
+    assert err.value.where == "apps/demo/settings.yaml"
+    assert target.read_text() == "# mine\nkind: ConfigMap\n"
+    assert not (tmp_path / "apps/demo/kustomization.yaml").exists()
+
+
+def test_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "repo"
+    (root / "apps").mkdir(parents=True)
+    (root / "apps/demo").symlink_to(outside)
+    with pytest.raises(ConfigError, match="symbolic link"):
+        synth_tree(root, builder=small_tree)
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(("file", "needle"), [
+    ("clusters/homelab/flux-system/mine.yaml", "belongs to flux bootstrap"),
+    ("docs/mine.yaml", "outside the generated tree"),
+    ("/etc/mine.yaml", "must be a relative path"),
+    ("apps/../../mine.yaml", "must be a relative path"),
+    ("apps/mine.json", "must be a relative path ending in .yaml"),
+])
+def test_components_cannot_write_outside_the_tree(tmp_path: Path, file: str, needle: str) -> None:
+    def builder(app: TreeApp, data: config.HomelabData) -> None:
+        c = Component(app, "bad", file=file)
+        Manifest(c, "cm", api_version="v1", kind="ConfigMap", name="x", namespace="x")
+
+    with pytest.raises(ConfigError, match=needle) as err:
+        synth_tree(tmp_path, builder=builder)
+    assert err.value.where == "bad"
+    assert snapshot(tmp_path) == {}
+
+
+def test_two_components_with_one_file_is_an_error(tmp_path: Path) -> None:
+    def builder(app: TreeApp, data: config.HomelabData) -> None:
+        folder = Folder(app, "f", path="apps/x", namespace="x")
+        Component(folder, "a", file="apps/x/same.yaml")
+        Component(folder, "b", file="apps/x/same.yaml")
+
+    with pytest.raises(ConfigError, match="also produced by f/a"):
+        synth_tree(tmp_path, builder=builder)
+
+
+def test_a_plain_secret_with_data_fails_synthesis_naming_it(tmp_path: Path) -> None:
+    def builder(app: TreeApp, data: config.HomelabData) -> None:
+        small_tree(app, data)
+        folder = Folder(app, "leaky", path="apps/leaky", namespace="leaky")
+        c = Component(folder, "secret")
+        Manifest(c, "s", api_version="v1", kind="Secret", name="db-password",
+                 body={"stringData": {"password": "hunter2"}})
+
+    with pytest.raises(ConfigError) as err:
+        synth_tree(tmp_path, builder=builder)
+    message = str(err.value)
+    assert "Secret leaky/db-password" in message and "apps/leaky/secret.yaml" in message
+    assert "hunter2" not in message and "password" not in message.split("db-password")[1]
+    assert snapshot(tmp_path) == {}
+
+
+def test_kustomization_files_list_the_folder(tmp_path: Path) -> None:
+    synth_tree(tmp_path)
+    text = (tmp_path / "infrastructure/databases/kustomization.yaml").read_text()
+    assert text == (HEADER + "---\napiVersion: kustomize.config.k8s.io/v1beta1\n"
+                    "kind: Kustomization\nresources:\n- postgresql.yaml\n- qdrant.yaml\n"
+                    "- redis.yaml\n")
+    # No kustomization.yaml at the cluster root: bootstrap's flux-system Kustomization
+    # points there and Flux generates one over the whole folder.
+    assert not (tmp_path / "clusters/homelab/kustomization.yaml").exists()
