@@ -24,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {"a": ("homelab", 0), "b": ("homelab + 100 apps", 100), "c": ("~4,000 resources", 660)}
@@ -62,14 +64,14 @@ print(json.dumps({{"rss_kb": self_rss + child_rss}}))
 """
 
 
-def extra_apps_builder(count: int):  # noqa: ANN201 - returns a synth Builder
+def extra_apps_builder(count: int) -> Callable[[Any, Any], object]:
     """The homelab plus ``count`` generated apps (Deployment, Service, ConfigMap, Ingress)."""
     from homelab_charts.base import Component, Manifest
     from homelab_charts.config import Image
     from homelab_charts.synth import build_homelab
     from homelab_charts.workloads import Container, Port, Probe, WebService
 
-    def build(app, data):  # noqa: ANN001, ANN202
+    def build(app: Any, data: Any) -> object:
         cluster = build_homelab(app, data)
         if not count:
             return cluster
