@@ -16,7 +16,7 @@ from homelab_charts import __version__
 from homelab_charts.errors import HomelabError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate")
+COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph")
 
 
 def build_parser() -> argparse.ArgumentParser:

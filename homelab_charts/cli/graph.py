@@ -1,0 +1,74 @@
+"""``homelab-charts graph``: the Flux dependency graph (Kustomizations, HelmReleases and
+the sources they read), layered by ``dependsOn``, as Mermaid, DOT, SVG or JSON.
+
+Exit status: 0, or 1 when a reference points at an object missing from the tree or
+``dependsOn`` has a cycle (the graph is still written, the missing node drawn red);
+2 on bad input or when SVG rendering is unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+OUTPUTS = ("mermaid", "dot", "svg", "json")
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "graph", help="draw the Flux Kustomization/HelmRelease dependency graph",
+        description="Read the Flux Kustomizations, HelmReleases and sources of the tree and "
+                    "print their dependsOn/source graph, layered from infrastructure to "
+                    "apps. Exit status 1 when a reference is missing or dependsOn has a "
+                    "cycle.")
+    parser.add_argument("--output", choices=OUTPUTS, default="mermaid",
+                        help="mermaid (default), dot, svg (rendered by Graphviz) or json")
+    parser.add_argument("-o", "--out", type=Path, default=None, metavar="FILE",
+                        help="write to FILE (atomically) instead of standard output")
+    parser.add_argument("--ref", metavar="REF", default=None,
+                        help="read the tree committed at git revision REF instead of the "
+                             "files on disk")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="repository root (default: nearest folder with cdk8s.yaml "
+                             "or clusters/)")
+    parser.set_defaults(func=run)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file beside it and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    from homelab_charts.review.graph import build_graph, to_dot, to_json, to_mermaid, to_svg
+    from homelab_charts.review.tree import git_tree, read_disk_tree, repository_root, resolve_commit
+
+    out = out or sys.stdout
+    root = args.root.resolve() if args.root else repository_root()
+    if args.ref:
+        commit = resolve_commit(root, args.ref)
+        graph = build_graph(git_tree(root, commit), label=args.ref)
+    else:
+        graph = build_graph(read_disk_tree(root))
+    render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "json": to_json}
+    text = render[args.output](graph)
+    if args.out is not None:
+        write_atomically(args.out, text)
+    else:
+        out.write(text)
+    for problem in graph.problems:
+        print(f"homelab-charts graph: warning: {problem}", file=sys.stderr)
+    return 1 if graph.problems else 0

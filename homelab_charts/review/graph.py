@@ -1,0 +1,437 @@
+"""The Flux dependency graph of a tree: Kustomizations, HelmReleases and the sources they
+read, layered by ``dependsOn``; rendered as Mermaid, Graphviz DOT, SVG or JSON.
+
+Nodes are the tree's Flux Kustomizations (``kustomize.toolkit.fluxcd.io``), HelmReleases
+(``helm.toolkit.fluxcd.io``) and sources (``source.toolkit.fluxcd.io``: GitRepository,
+OCIRepository, HelmRepository, Bucket, HelmChart), plus the ``flux-system`` GitRepository
+that ``flux bootstrap`` creates (implicit: its file is bootstrap's). Every edge points
+downstream, the way changes flow:
+
+* ``dependsOn``: from the dependency to the object that waits for it;
+* ``source``: from a source to the Kustomization or HelmRelease reading it
+  (``sourceRef``, ``chart.spec.sourceRef``, ``chartRef``);
+* ``applies``: from a Kustomization to the HelmReleases in its ``spec.path`` folder.
+
+A reference to an object that is not in the tree becomes a node marked ``missing`` (drawn
+red) and a :attr:`FluxGraph.problems` entry, so no edge ever points nowhere.
+
+Layers: a Kustomization's layer is the length of its longest ``dependsOn`` chain (0 for one
+that depends on nothing); a HelmRelease sits in the layer of the Kustomization applying it
+(or later, if it depends on a HelmRelease of a later layer); sources form a column of their
+own before layer 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from homelab_charts.errors import ConfigError
+from homelab_charts.review.tree import (
+    FLUX_NAMESPACE,
+    HELM_TOOLKIT_GROUP,
+    KUSTOMIZE_TOOLKIT_GROUP,
+    SOURCE_TOOLKIT_GROUP,
+    FluxKustomization,
+    Owners,
+    TreeObject,
+    depends_on,
+    flux_kustomization,
+    source_ref,
+    tree_objects,
+)
+
+KUSTOMIZATION = "Kustomization"
+HELM_RELEASE = "HelmRelease"
+SOURCE_KINDS = ("GitRepository", "OCIRepository", "HelmRepository", "Bucket", "HelmChart")
+DEPENDS_ON = "dependsOn"
+SOURCE = "source"
+APPLIES = "applies"
+RELATIONS = (DEPENDS_ON, SOURCE, APPLIES)
+
+NodeKey = tuple[str, str, str]  # kind, namespace, name
+
+
+@dataclass(frozen=True)
+class Node:
+    kind: str
+    namespace: str
+    name: str
+    file: str | None = None
+    path: str | None = None  # a Kustomization's folder (normalised)
+    implicit: bool = False  # created by flux bootstrap, not in the tree
+    missing: bool = False  # referred to, but not in the tree
+
+    @property
+    def key(self) -> NodeKey:
+        return self.kind, self.namespace, self.name
+
+    @property
+    def role(self) -> str:
+        if self.kind == KUSTOMIZATION:
+            return "kustomization"
+        return "helmrelease" if self.kind == HELM_RELEASE else "source"
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    source: NodeKey
+    target: NodeKey
+    relation: str
+
+
+@dataclass
+class FluxGraph:
+    nodes: dict[NodeKey, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    layers: dict[NodeKey, int] = field(default_factory=dict)  # Kustomizations, HelmReleases
+    problems: list[str] = field(default_factory=list)
+
+    def layer_of(self, key: NodeKey) -> int | None:
+        return self.layers.get(key)
+
+    def layer_names(self) -> dict[int, str]:
+        """``layer N`` plus the top folders of its Kustomizations (``infrastructure``)."""
+        tops: dict[int, set[str]] = {}
+        for key, layer in self.layers.items():
+            node = self.nodes[key]
+            tops.setdefault(layer, set())
+            if node.path:
+                tops[layer].add(PurePosixPath(node.path).parts[0])
+        return {layer: f"layer {layer}" + (f" · {', '.join(sorted(t))}" if t else "")
+                for layer, t in sorted(tops.items())}
+
+
+def longest_path_layers(deps: Mapping[Any, Iterable[Any]]) -> tuple[dict[Any, int],
+                                                                     list[list[Any]]]:
+    """Longest-path depth of every key of ``deps`` (``key -> its dependencies``): 0 with no
+    dependency, else one more than its deepest dependency. Dependencies that are not keys
+    count as depth -1 (so their dependant is 0). Returns the depths and the cycles found
+    (a cycle's closing edge is ignored)."""
+    depth: dict[Any, int] = {}
+    cycles: list[list[Any]] = []
+    visiting: list[Any] = []
+    on_stack: set[Any] = set()
+
+    def visit(key: Any) -> int:
+        if key in depth:
+            return depth[key]
+        visiting.append(key)
+        on_stack.add(key)
+        best = 0
+        for dep in deps[key]:
+            if dep not in deps:
+                continue
+            if dep in on_stack:
+                cycles.append([*visiting[visiting.index(dep):], dep])
+                continue
+            best = max(best, visit(dep) + 1)
+        visiting.pop()
+        on_stack.discard(key)
+        depth[key] = best
+        return best
+
+    for key in deps:
+        visit(key)
+    return depth, cycles
+
+
+def _display(key: NodeKey) -> str:
+    kind, namespace, name = key
+    return f"{kind} {namespace}/{name}"
+
+
+def _is(obj: TreeObject, group: str, kinds: Iterable[str]) -> bool:
+    return obj.id.group == group and obj.id.kind in kinds
+
+
+def build_graph(files: Mapping[str, str], *, label: str = "") -> FluxGraph:
+    """The graph of the tree ``files`` (``{path: YAML text}``)."""
+    objects = tree_objects(files, label=label)
+    prefix = f"{label}:" if label else ""
+    graph = FluxGraph()
+
+    kustomizations: list[FluxKustomization] = []
+    releases: list[tuple[TreeObject, str]] = []
+    for obj in objects.values():
+        namespace = obj.id.namespace or FLUX_NAMESPACE
+        if _is(obj, KUSTOMIZE_TOOLKIT_GROUP, (KUSTOMIZATION,)):
+            k = flux_kustomization(obj, prefix)
+            kustomizations.append(k)
+            graph.nodes[(KUSTOMIZATION, k.namespace, k.name)] = Node(
+                KUSTOMIZATION, k.namespace, k.name, file=obj.file, path=k.path)
+        elif _is(obj, HELM_TOOLKIT_GROUP, (HELM_RELEASE,)):
+            releases.append((obj, namespace))
+            graph.nodes[(HELM_RELEASE, namespace, obj.id.name)] = Node(
+                HELM_RELEASE, namespace, obj.id.name, file=obj.file)
+        elif _is(obj, SOURCE_TOOLKIT_GROUP, SOURCE_KINDS):
+            graph.nodes[(obj.id.kind, namespace, obj.id.name)] = Node(
+                obj.id.kind, namespace, obj.id.name, file=obj.file)
+    bootstrap_source = ("GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE)
+    graph.nodes.setdefault(bootstrap_source, Node(*bootstrap_source, implicit=True))
+
+    edges: set[Edge] = set()
+
+    def link(source: NodeKey, target: NodeKey, relation: str, where: str, field: str) -> None:
+        for end in (source, target):
+            if end not in graph.nodes:
+                graph.nodes[end] = Node(*end, missing=True)
+            if graph.nodes[end].missing:
+                graph.problems.append(f"{where}: {field}: {_display(end)} is not in the tree")
+        edges.add(Edge(source, target, relation))
+
+    k_deps: dict[NodeKey, list[NodeKey]] = {}
+    for k in kustomizations:
+        me = (KUSTOMIZATION, k.namespace, k.name)
+        where = f"{prefix}{k.file}: Kustomization {k.name}"
+        link(k.source, me, SOURCE, where, "spec.sourceRef")
+        k_deps[me] = []
+        for i, (ns, name) in enumerate(k.depends_on):
+            dep = (KUSTOMIZATION, ns, name)
+            link(dep, me, DEPENDS_ON, where, f"spec.dependsOn[{i}]")
+            k_deps[me].append(dep)
+    for key in [k for k, n in graph.nodes.items() if n.missing and n.kind == KUSTOMIZATION]:
+        k_deps.setdefault(key, [])
+
+    owners = Owners(kustomizations)
+    r_deps: dict[NodeKey, list[NodeKey]] = {}
+    r_owner: dict[NodeKey, NodeKey | None] = {}
+    for obj, namespace in releases:
+        me = (HELM_RELEASE, namespace, obj.id.name)
+        where = f"{prefix}{obj.file}: HelmRelease {obj.id.name}"
+        spec = obj.body.get("spec")
+        if not isinstance(spec, Mapping):
+            raise ConfigError(where, "spec", "missing")
+        chart = spec.get("chart")
+        if spec.get("chartRef") is not None:
+            ref = source_ref(spec["chartRef"], namespace, where, "spec.chartRef")
+            link(ref, me, SOURCE, where, "spec.chartRef")
+        elif isinstance(chart, Mapping) and isinstance(chart.get("spec"), Mapping):
+            ref = source_ref(chart["spec"].get("sourceRef"), namespace, where,
+                             "spec.chart.spec.sourceRef")
+            link(ref, me, SOURCE, where, "spec.chart.spec.sourceRef")
+        else:
+            graph.problems.append(f"{where}: spec: neither chart.spec nor chartRef is set")
+        r_deps[me] = []
+        for i, (ns, name) in enumerate(depends_on(spec, namespace, where)):
+            dep = (HELM_RELEASE, ns, name)
+            link(dep, me, DEPENDS_ON, where, f"spec.dependsOn[{i}]")
+            r_deps[me].append(dep)
+        owner = owners.of(obj.file)
+        r_owner[me] = None
+        if owner is not None and not owner.bootstrap:
+            r_owner[me] = (KUSTOMIZATION, owner.namespace, owner.name)
+            edges.add(Edge(r_owner[me], me, APPLIES))
+
+    k_layers, k_cycles = longest_path_layers(k_deps)
+    graph.layers.update(k_layers)
+    r_layers: dict[NodeKey, int] = {}
+    r_cycles: list[list[NodeKey]] = []
+
+    def release_layer(key: NodeKey, stack: tuple[NodeKey, ...]) -> int:
+        if key in r_layers:
+            return r_layers[key]
+        owner = r_owner.get(key)
+        best = k_layers.get(owner, 0) if owner else 0
+        for dep in r_deps.get(key, ()):
+            if dep in stack:
+                r_cycles.append([*stack[stack.index(dep):], key, dep])
+                continue
+            if dep in r_deps:
+                best = max(best, release_layer(dep, (*stack, key)))
+        r_layers[key] = best
+        return best
+
+    for key in r_deps:
+        release_layer(key, ())
+    for key in graph.nodes:
+        if graph.nodes[key].kind == HELM_RELEASE and key not in r_layers:
+            r_layers[key] = 0  # a missing HelmRelease someone depends on
+    graph.layers.update(r_layers)
+    for cycle in (*k_cycles, *r_cycles):
+        graph.problems.append("dependsOn cycle (Flux waits forever): "
+                              + " -> ".join(_display(k) for k in cycle))
+
+    graph.edges = sorted(edges)
+    graph.nodes = dict(sorted(graph.nodes.items(), key=lambda item: _node_order(item[1])))
+    return graph
+
+
+_KIND_ORDER = {KUSTOMIZATION: 0, HELM_RELEASE: 1, **{k: 2 + i for i, k in enumerate(SOURCE_KINDS)}}
+
+
+def _node_order(node: Node) -> tuple[int, str, str, str]:
+    return _KIND_ORDER.get(node.kind, 99), node.kind, node.namespace, node.name
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+def _node_ids(graph: FluxGraph) -> dict[NodeKey, str]:
+    ids: dict[NodeKey, str] = {}
+    used: set[str] = set()
+    for key in graph.nodes:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(key))
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        used.add(candidate)
+        ids[key] = candidate
+    return ids
+
+
+def _sections(graph: FluxGraph) -> list[tuple[str, str, list[Node]]]:
+    """``(id, title, nodes)`` of the sources column and each layer, left to right."""
+    sources = [n for n in graph.nodes.values() if n.role == "source"]
+    out: list[tuple[str, str, list[Node]]] = []
+    if sources:
+        out.append(("sources", "sources", sources))
+    for layer, title in graph.layer_names().items():
+        members = [n for k, n in graph.nodes.items() if graph.layers.get(k) == layer]
+        out.append((f"layer{layer}", title, members))
+    return out
+
+
+def _subtitle(node: Node) -> str:
+    if node.missing:
+        return "missing from the tree"
+    if node.implicit:
+        return "flux bootstrap"
+    if node.kind == KUSTOMIZATION:
+        return f"./{node.path}" if node.path else "./"
+    return node.namespace
+
+
+def _mermaid_text(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "#quot;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+def to_mermaid(graph: FluxGraph) -> str:
+    """A Mermaid ``flowchart LR``: one subgraph per layer, sources first.
+
+    Solid arrows are ``dependsOn`` (dependency to dependant), dotted arrows sources read,
+    arrows ending in a circle a Kustomization applying a HelmRelease."""
+    ids = _node_ids(graph)
+    lines = ["flowchart LR"]
+    for section_id, title, members in _sections(graph):
+        lines.append(f'  subgraph {section_id}["{_mermaid_text(title)}"]')
+        for node in members:
+            text = (f"{_mermaid_text(node.kind)}<br/><b>{_mermaid_text(node.name)}</b><br/>"
+                    f"<small>{_mermaid_text(_subtitle(node))}</small>")
+            if node.role == "source":
+                shape = f'[("{text}")]'
+            elif node.role == "helmrelease":
+                shape = f'("{text}")'
+            else:
+                shape = f'["{text}"]'
+            lines.append(f"    {ids[node.key]}{shape}")
+        lines.append("  end")
+    arrows = {DEPENDS_ON: "-->", SOURCE: "-.->", APPLIES: "--o"}
+    lines.extend(f"  {ids[e.source]} {arrows[e.relation]} {ids[e.target]}" for e in graph.edges)
+    missing = [ids[k] for k, n in graph.nodes.items() if n.missing]
+    lines.append("  classDef missing stroke:#d00,stroke-width:2px,stroke-dasharray:4 3,"
+                 "color:#d00")
+    if missing:
+        lines.append(f"  class {','.join(missing)} missing")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_DOT_SHAPES = {
+    "kustomization": 'shape=box, style="filled", fillcolor="#e8f0fe", color="#3b6fd4"',
+    "helmrelease": 'shape=box, style="rounded,filled", fillcolor="#e6f4ea", color="#2f8f4e"',
+    "source": 'shape=cylinder, style="filled", fillcolor="#fef7e0", color="#b58900"',
+}
+_DOT_EDGES = {
+    DEPENDS_ON: 'color="#333333", penwidth=1.4',
+    SOURCE: 'style=dashed, color="#b58900", arrowhead=vee',
+    APPLIES: 'style=dotted, color="#2f8f4e", arrowhead=odot',
+}
+
+
+def to_dot(graph: FluxGraph) -> str:
+    """Graphviz DOT: clusters per layer, left to right."""
+    ids = _node_ids(graph)
+    lines = [
+        "digraph flux {",
+        '  graph [rankdir=LR, newrank=true, fontname="Helvetica", fontsize=12, '
+        'nodesep=0.3, ranksep=0.7, label="Flux dependencies: solid = dependsOn, '
+        'dashed = source, dotted = applies", labelloc=b];',
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    for section_id, title, members in _sections(graph):
+        lines.append(f"  subgraph cluster_{section_id} {{")
+        lines.append(f'    label={_dot_quote(title)}; style="rounded,dashed"; color="#999999";')
+        for node in members:
+            attrs = _DOT_SHAPES[node.role]
+            if node.missing:
+                attrs += ', color="#dd0000", fontcolor="#dd0000", style="dashed"'
+            label = f"{node.kind}\n{node.name}\n{_subtitle(node)}"
+            lines.append(f"    {ids[node.key]} [label={_dot_quote(label)}, {attrs}];")
+        lines.append("  }")
+    lines.extend(f"  {ids[e.source]} -> {ids[e.target]} [{_DOT_EDGES[e.relation]}];"
+                 for e in graph.edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+class RenderError(ConfigError):
+    """The SVG renderer (Graphviz) is not available or failed."""
+
+
+def to_svg(graph: FluxGraph) -> str:
+    """SVG rendered by Graphviz (the ``graphviz`` Python package and the ``dot`` program)."""
+    try:
+        import graphviz
+    except ImportError:
+        raise RenderError("graphviz", None, "the graphviz Python package is not installed "
+                                            "(pip install graphviz)") from None
+    try:
+        return graphviz.Source(to_dot(graph)).pipe(format="svg", encoding="utf-8")
+    except graphviz.ExecutableNotFound:
+        raise RenderError("dot", None, "the Graphviz `dot` program is not installed "
+                                       "(Debian/Ubuntu: apt-get install graphviz)") from None
+    except graphviz.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode("utf-8", "replace").strip()
+        raise RenderError("dot", None, f"failed: {detail or exc}") from None
+
+
+def to_json(graph: FluxGraph) -> str:
+    def node(n: Node) -> dict[str, Any]:
+        return {"kind": n.kind, "namespace": n.namespace, "name": n.name, "file": n.file,
+                "path": n.path, "layer": graph.layers.get(n.key), "implicit": n.implicit,
+                "missing": n.missing}
+
+    def ref(key: NodeKey) -> dict[str, str]:
+        return {"kind": key[0], "namespace": key[1], "name": key[2]}
+
+    doc = {
+        "nodes": [node(n) for n in graph.nodes.values()],
+        "edges": [{"from": ref(e.source), "to": ref(e.target), "relation": e.relation}
+                  for e in graph.edges],
+        "layers": {str(k): v for k, v in graph.layer_names().items()},
+        "problems": graph.problems,
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def kustomization_layers(kustomizations: Iterable[FluxKustomization]) -> dict[tuple[str, str],
+                                                                              int]:
+    """Layer of each Kustomization, by ``(namespace, name)`` (for ordering diff groups)."""
+    deps = {k.key: list(k.depends_on) for k in kustomizations}
+    return longest_path_layers(deps)[0]
+
+
+__all__ = [
+    "APPLIES", "DEPENDS_ON", "SOURCE", "Edge", "FluxGraph", "Node", "RenderError",
+    "build_graph", "kustomization_layers", "longest_path_layers", "to_dot", "to_json",
+    "to_mermaid", "to_svg",
+]
