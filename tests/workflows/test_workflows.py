@@ -196,3 +196,19 @@ def test_release_workflow() -> None:
         for step in steps(job):
             if "actions/checkout" in step.get("uses", ""):
                 assert step["with"]["fetch-depth"] == 0, f"{name}: versions need full history"
+
+
+def test_cli_commands_used_by_the_workflows_exist() -> None:
+    import argparse
+
+    from homelab_charts.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    used = set()
+    for path in FILES:
+        text = path.read_text()
+        used |= set(re.findall(r"scripts/run cli ([a-z][\w-]*)", text))
+        used |= set(re.findall(r"args=\(([a-z][\w-]*) ", text))
+    assert {"synth", "plan", "validate", "version", "release"} <= used
+    assert used <= set(sub.choices), used - set(sub.choices)
