@@ -10,13 +10,32 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from homelab_charts.apps import (
+    AppRelease,
+    FamilyAssistantBackend,
+    FamilyAssistantFrontend,
+    HomelabDashboard,
+    N8n,
+)
+from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS, skip_checkov
 from homelab_charts.base import Component, Folder, Manifest, app_of
 from homelab_charts.config import HomelabData
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
 from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
 from homelab_charts.infrastructure.networking import Traefik
+from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus
 from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.workloads import Port, Workload
+from homelab_charts.workloads.network import Network, Pods
+
+#: checkov skips on the database StatefulSets (their images' own users; docs/CHECKOV.md).
+DATABASE_SKIPS = {
+    "CKV_K8S_40": "the official image runs as its own low uid (postgres 70, redis 999, qdrant "
+                  "1000) owning the data folder; non-root, every capability dropped",
+    "CKV_K8S_35": "the official image reads its password from an environment variable; the "
+                  "Secret is per namespace and the pod mounts no service account token",
+}
 
 #: Pod Security Standards level enforced on every namespace of the tree.
 POD_SECURITY_LEVEL = "restricted"
@@ -110,10 +129,80 @@ class HomelabCluster(Construct):
             storage_class=storage,
         )
 
+        observability = self.layer("observability", "infrastructure/observability",
+                                   infrastructure_file)
+        self.loki = Loki(observability, "loki", image=data.infra_image("loki"),
+                         storage_class=storage)
+        self.prometheus = Prometheus(observability, "prometheus",
+                                     image=data.infra_image("prometheus"),
+                                     cluster_name=settings.name, storage_class=storage)
+        self.collector = OtelCollector(observability, "otel-collector",
+                                       image=data.infra_image("otel-collector"),
+                                       loki=self.loki, prometheus=self.prometheus)
+
+        family_assistant = self.layer("family-assistant", "apps/family-assistant",
+                                      self.apps_file)
+        self.family_assistant_backend = FamilyAssistantBackend(
+            family_assistant, "backend",
+            release=AppRelease.from_data(data, "family-assistant-backend"),
+            credentials=SealedSecret(self.secrets_file("family-assistant"),
+                                     "family-assistant-credentials",
+                                     name="family-assistant-credentials",
+                                     keys=["postgres-password", "redis-password",
+                                           "qdrant-api-key"]),
+            postgresql=self.postgresql, redis=self.redis, qdrant=self.qdrant,
+            collector=self.collector,
+        )
+        self.family_assistant_frontend = FamilyAssistantFrontend(
+            family_assistant, "frontend",
+            release=AppRelease.from_data(data, "family-assistant-frontend"),
+            backend=self.family_assistant_backend, collector=self.collector,
+            ingress=self.ingress,
+        )
+        dashboard = self.layer("homelab-dashboard", "apps/homelab-dashboard", self.apps_file)
+        self.dashboard = HomelabDashboard(
+            dashboard, "dashboard", release=AppRelease.from_data(data, "homelab-dashboard"),
+            collector=self.collector, ingress=self.ingress,
+        )
+        n8n = self.layer("n8n", "apps/n8n", self.apps_file)
+        self.n8n = N8n(
+            n8n, "n8n", release=AppRelease.from_data(data, "n8n"),
+            credentials=SealedSecret(self.secrets_file("n8n"), "n8n-credentials",
+                                     name="n8n-credentials",
+                                     keys=["db-password", "encryption-key"]),
+            postgresql=self.postgresql, ingress=self.ingress, storage_class=storage,
+        )
+
+        # Default deny everywhere but networking (see docs/NETWORK-POLICIES.md), then the
+        # flows the components declared, Prometheus' scrapes and its API access.
+        self.network = Network()
+        for isolated in (databases, observability, family_assistant, dashboard, n8n):
+            self.network.isolate(isolated)
+        self.network.wire(c for c in self.node.find_all() if isinstance(c, Component))
+        workloads = [w for w in self.node.find_all() if isinstance(w, Workload)]
+        for workload in workloads:
+            if workload.metrics_port is not None:
+                self.network.allow(self.prometheus.server, workload, workload.metrics_port)
+        self.network.allow(self.prometheus.server, self._ingress_metrics_pods(), "metrics")
+        self.network.allow_kube_api(self.prometheus.server)
+
+        for workload in workloads:
+            skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
+        for database in (self.postgresql, self.redis, self.qdrant):
+            skip_checkov(database.server.workload, DATABASE_SKIPS)
+
         Namespaces(cluster, "namespaces",
                    names=[layer.namespace for layer in self.layers if layer.namespace])
         for layer in self.layers:
             layer.resolve_dependencies()
+
+    def _ingress_metrics_pods(self) -> Pods:
+        """The ingress controller's pods and the metrics port its chart values annotate."""
+        values = self.ingress.release.body["spec"]["values"]
+        port = int(values["podAnnotations"]["prometheus.io/port"])
+        namespace = self.ingress.target_namespace or ""
+        return Pods.external("ingress-controller", namespace, self.ingress.pod_selector,
+                             ports=[Port("metrics", port)])
 
     def layer(self, id: str, path: str, flux_file: Component,
               namespace: str | None = None) -> Layer:

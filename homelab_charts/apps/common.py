@@ -1,0 +1,149 @@
+"""What the apps share: their release settings from the data file, OpenTelemetry
+environment, exposure through the ingress controller, and checkov skip annotations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from homelab_charts.base import Component, Manifest
+from homelab_charts.config import HomelabData, Image
+from homelab_charts.errors import ConfigError
+from homelab_charts.workloads import WebService
+from homelab_charts.workloads.network import Connection, Pods
+
+CHECKOV_SKIP_PREFIX = "checkov.io/skip"
+#: checkov checks skipped on every workload of the homelab, with the reason (docs/CHECKOV.md).
+HOMELAB_WIDE_SKIPS: Mapping[str, str] = {
+    "CKV_K8S_43": "images are pinned by explicit tags from the schema-checked data file; "
+                  "release tags carry the git SHA and are never reused",
+    "CKV_K8S_15": "IfNotPresent with immutable pinned tags; Always would make every restart "
+                  "depend on the registry being up",
+}
+
+
+@dataclass(frozen=True)
+class AppRelease:
+    """One service of the data file as the cluster's environment runs it."""
+
+    name: str
+    image: Image
+    replicas: int
+    host: str | None
+    otel: bool
+    environment: str
+
+    @classmethod
+    def from_data(cls, data: HomelabData, service: str) -> AppRelease:
+        svc = data.service(service)
+        environment = data.cluster.environment
+        settings = svc.env(environment)
+        return cls(name=service, image=svc.image_for(environment), replicas=settings.replicas,
+                   host=settings.host, otel=svc.otel, environment=environment)
+
+    @property
+    def version(self) -> str:
+        return self.image.tag
+
+    def require_host(self, where: str) -> str:
+        if not self.host:
+            raise ConfigError(where, f"services.{self.name}.environments.{self.environment}.host",
+                              "an exposed service needs a host name in the data file")
+        return self.host
+
+
+class Telemetry(Protocol):
+    """What an app needs of the OpenTelemetry Collector (see OtelCollector)."""
+
+    gateway: WebService
+
+    def port_name(self, protocol: str) -> str: ...
+
+    def endpoint(self, protocol: str) -> str: ...
+
+
+def otel_env(release: AppRelease, *, service_name: str, namespace: str, collector: Telemetry,
+             protocol: str) -> dict[str, str]:
+    """The OpenTelemetry SDK environment of an app.
+
+    ``OTEL_SDK_DISABLED`` follows the data file's ``otel`` switch (false -> "true"): the
+    rollback plan if instrumentation misbehaves, one line in the data file.
+    """
+    attributes = {
+        "service.namespace": namespace,
+        "service.version": release.version,
+        "deployment.environment": release.environment,
+    }
+    return {
+        "OTEL_SDK_DISABLED": "false" if release.otel else "true",
+        "OTEL_SERVICE_NAME": service_name,
+        "OTEL_RESOURCE_ATTRIBUTES": ",".join(f"{k}={v}" for k, v in attributes.items()),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint(protocol),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+    }
+
+
+def send_telemetry(component: Component, web: WebService, *, release: AppRelease,
+                   collector: Telemetry, protocol: str) -> list[Connection]:
+    """When the release's ``otel`` switch is on: the app uses the collector (Flux waits for
+    observability) and may reach its ``protocol`` port. Off, the app does not depend on
+    observability at all, so a broken collector cannot hold its rollback back."""
+    if not release.otel:
+        return []
+    if not isinstance(collector, Component):
+        raise ConfigError(component.where, "collector",
+                          "the OpenTelemetry Collector must be a Component construct")
+    component.use(collector)
+    return [Connection.to(web, collector.gateway, collector.port_name(protocol))]
+
+
+class IngressController(Protocol):
+    """What an exposed app needs of the ingress controller (see Traefik)."""
+
+    ingress_class: str
+    target_namespace: str | None
+    pod_selector: dict[str, str]
+
+
+def controller_pods(controller: IngressController) -> Pods:
+    """The ingress controller's pods, as a NetworkPolicy peer."""
+    if controller.target_namespace is None:
+        raise ConfigError(repr(controller), "target_namespace",
+                          "the ingress controller has no namespace")
+    return Pods.external("ingress-controller", controller.target_namespace,
+                         controller.pod_selector)
+
+
+def expose(component: Component, web: WebService, *, release: AppRelease,
+           controller: IngressController, port_name: str = "http") -> tuple[Manifest,
+                                                                              Connection]:
+    """An Ingress for ``web`` at the release's host, and the flow it needs from the
+    controller's pods. The component then uses the controller (Flux dependsOn)."""
+    if not isinstance(controller, Component):
+        raise ConfigError(component.where, "ingress", "the ingress controller must be a "
+                          "Component construct")
+    component.use(controller)
+    ingress = web.expose("ingress", host=release.require_host(component.where),
+                         port_name=port_name, ingress_class=controller.ingress_class)
+    return ingress, Connection.to(controller_pods(controller), web, port_name)
+
+
+def skip_checkov(manifest: Manifest, checks: Mapping[str, str]) -> None:
+    """Annotate ``manifest`` so checkov skips ``checks`` (ID -> reason) on it.
+
+    checkov reads ``checkov.io/skip<N>: <ID>=<reason>``; the reason may not contain '='.
+    """
+    existing = manifest.meta.get("annotations", {})
+    taken = {v.split("=", 1)[0] for k, v in existing.items()
+             if k.startswith(CHECKOV_SKIP_PREFIX)}
+    number = sum(1 for k in existing if k.startswith(CHECKOV_SKIP_PREFIX))
+    for check_id, reason in checks.items():
+        if "=" in reason or not reason.strip():
+            raise ConfigError(manifest.where, f"checkov {check_id}",
+                              "a skip needs a reason without '='")
+        if check_id in taken:
+            continue
+        number += 1
+        manifest.annotate(f"{CHECKOV_SKIP_PREFIX}{number}", f"{check_id}={reason}")
+        taken.add(check_id)

@@ -1,0 +1,133 @@
+"""Family Assistant (apps/family-assistant/): an API backend and a web frontend.
+
+The backend keeps its data in PostgreSQL (its own database and role), caches in Redis and
+stores embeddings in Qdrant, reaching each through its Service with credentials from the
+``family-assistant-credentials`` Secret. The frontend serves the UI and calls the backend
+at ``BACKEND_URL``; only the frontend is exposed.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from homelab_charts.apps.common import (
+    AppRelease,
+    IngressController,
+    Telemetry,
+    expose,
+    otel_env,
+    send_telemetry,
+    skip_checkov,
+)
+from homelab_charts.base import Component
+from homelab_charts.infrastructure.databases import PostgreSQL, Qdrant, Redis
+from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.workloads import Container, Port, Probe, Resources, WebService
+from homelab_charts.workloads.network import Connection
+from homelab_charts.workloads.spec import EnvValue
+
+PART_OF = "family-assistant"
+#: checkov CKV_K8S_35 on the backend: why its credentials are environment variables.
+ENV_SECRETS_REASON = ("the backend reads its credentials from environment variables; the "
+                      "Secret is per namespace and the pod mounts no service account token")
+
+
+class FamilyAssistantBackend(Component):
+    """The API (``backend.yaml``): port 8000 (``http``), ``/health``, metrics at ``/metrics``.
+
+    ``credentials`` must hold ``postgres-password`` (the same value as the database's
+    role password), ``redis-password`` and ``qdrant-api-key``.
+    """
+
+    PORT = 8000
+
+    def __init__(self, scope: Construct, id: str, *, release: AppRelease,
+                 credentials: Credentials, postgresql: PostgreSQL, redis: Redis,
+                 qdrant: Qdrant, collector: Telemetry, database: str = "family_assistant",
+                 resources: Resources | None = None) -> None:
+        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": PART_OF})
+        name = release.name
+        db = postgresql.database(database)
+        self.use(credentials.component, postgresql, redis, qdrant)
+        env: dict[str, EnvValue] = {
+            "APP_ENV": release.environment,
+            "PORT": str(self.PORT),
+            "DATABASE_HOST": postgresql.host,
+            "DATABASE_PORT": str(postgresql.PORT),
+            "DATABASE_NAME": db.name,
+            "DATABASE_USER": db.name,
+            "DATABASE_PASSWORD": secret_key(credentials, "postgres-password"),
+            "REDIS_HOST": redis.host,
+            "REDIS_PORT": str(redis.PORT),
+            "REDIS_PASSWORD": secret_key(credentials, "redis-password"),
+            "QDRANT_URL": qdrant.server.url("http"),
+            "QDRANT_API_KEY": secret_key(credentials, "qdrant-api-key"),
+            **otel_env(release, service_name=name, namespace=self.default_namespace or "",
+                       collector=collector, protocol="grpc"),
+        }
+        self.web = WebService(
+            self, "server", name=name, replicas=release.replicas, component="backend",
+            container=Container(
+                image=release.image,
+                ports=(Port("http", self.PORT),),
+                env=env,
+                resources=resources or Resources("100m", "1", "256Mi", "512Mi"),
+                startup=Probe.http("/health", "http", period_seconds=5, failure_threshold=30),
+                readiness=Probe.http("/health", "http", period_seconds=10),
+                liveness=Probe.http("/health", "http", period_seconds=20, failure_threshold=6),
+                writable_paths={"tmp": "/tmp"},
+            ),
+            metrics_port="http",
+        )
+        self.service = self.web.service
+        self.connections: list[Connection] = [
+            Connection.to(self.web, postgresql.server, "postgresql"),
+            Connection.to(self.web, redis.server, "redis"),
+            Connection.to(self.web, qdrant.server, "http"),
+        ]
+        self.connections += send_telemetry(self, self.web, release=release,
+                                           collector=collector, protocol="grpc")
+        skip_checkov(self.web.workload, {"CKV_K8S_35": ENV_SECRETS_REASON})
+
+    def url(self) -> str:
+        return self.web.url("http")
+
+
+class FamilyAssistantFrontend(Component):
+    """The web UI (``frontend.yaml``): port 8080, ``/healthz``, exposed at the release host."""
+
+    PORT = 8080
+
+    def __init__(self, scope: Construct, id: str, *, release: AppRelease,
+                 backend: FamilyAssistantBackend, collector: Telemetry,
+                 ingress: IngressController, resources: Resources | None = None) -> None:
+        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": PART_OF})
+        self.use(backend)
+        env: dict[str, EnvValue] = {
+            "PORT": str(self.PORT),
+            "BACKEND_URL": backend.url(),
+            **otel_env(release, service_name=release.name,
+                       namespace=self.default_namespace or "", collector=collector,
+                       protocol="http/protobuf"),
+        }
+        self.web = WebService(
+            self, "server", name=release.name, replicas=release.replicas, component="frontend",
+            container=Container(
+                image=release.image,
+                ports=(Port("http", self.PORT),),
+                env=env,
+                resources=resources or Resources("50m", "500m", "64Mi", "256Mi"),
+                readiness=Probe.http("/healthz", "http", period_seconds=10),
+                liveness=Probe.http("/healthz", "http", period_seconds=20, failure_threshold=6),
+                writable_paths={"tmp": "/tmp"},
+            ),
+        )
+        self.service = self.web.service
+        self.ingress, from_controller = expose(self, self.web, release=release,
+                                               controller=ingress)
+        self.connections: list[Connection] = [
+            Connection.to(self.web, backend.web, "http"),
+            from_controller,
+        ]
+        self.connections += send_telemetry(self, self.web, release=release,
+                                           collector=collector, protocol="http/protobuf")

@@ -1,0 +1,124 @@
+"""n8n (apps/n8n/): workflow automation on PostgreSQL, with a persistent data folder.
+
+One replica (n8n's regular mode keeps in-process state; scaling out needs queue mode and
+Redis), a Deployment with the ``Recreate`` strategy and a ReadWriteOnce claim mounted at
+``/home/node/.n8n`` (settings, binary data, community nodes). The database password and
+the encryption key are read from files of the ``n8n-credentials`` Secret (n8n's
+``*_FILE`` variables), not from environment variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from homelab_charts.apps.common import AppRelease, IngressController, expose, skip_checkov
+from homelab_charts.base import Component, Manifest
+from homelab_charts.errors import ConfigError
+from homelab_charts.infrastructure.databases import PostgreSQL
+from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, WebService
+from homelab_charts.workloads.network import Connection
+from homelab_charts.workloads.spec import EnvValue, quantity
+
+DATA_PATH = "/home/node/.n8n"
+SECRETS_PATH = "/run/secrets/n8n"
+#: checkov CKV_K8S_40 on n8n: why it runs as uid 1000.
+IMAGE_USER_REASON = ("n8n's image runs as its node user (uid 1000) whose home holds the data "
+                     "folder; the pod is still non-root with every capability dropped")
+
+
+class N8n(Component):
+    """n8n (``n8n.yaml``): port 5678, ``/healthz`` and ``/healthz/readiness``, metrics on.
+
+    ``credentials`` must declare ``db-password`` (the same value as PostgreSQL's ``n8n``
+    role password) and ``encryption-key``.
+    """
+
+    PORT = 5678
+
+    def __init__(self, scope: Construct, id: str, *, release: AppRelease,
+                 credentials: SealedSecret, postgresql: PostgreSQL,
+                 ingress: IngressController, database: str = "n8n",
+                 storage_size: str = "5Gi", storage_class: str | None = None,
+                 resources: Resources | None = None, timezone: str = "Europe/Berlin") -> None:
+        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "n8n"})
+        if release.replicas != 1:
+            raise ConfigError(self.where,
+                              f"services.{release.name}.environments.{release.environment}"
+                              ".replicas",
+                              f"{release.replicas}: n8n runs exactly 1 replica (one "
+                              "ReadWriteOnce data volume; scaling needs queue mode)")
+        try:
+            quantity(storage_size, "storage_size")
+        except ConfigError as exc:
+            raise ConfigError(self.where, "storage_size", exc.message) from None
+        db = postgresql.database(database)
+        host = release.require_host(self.where)
+        self.use(credentials.component, postgresql)
+        name = release.name
+        secret_items = [{"key": credentials.key_ref(key)["key"], "path": key}
+                        for key in ("db-password", "encryption-key")]
+        claim = Manifest(self, "data", api_version="v1", kind="PersistentVolumeClaim",
+                         name=f"{name}-data", body={"spec": {
+                             "accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": storage_size}},
+                             **({"storageClassName": storage_class} if storage_class else {}),
+                         }})
+        volumes: tuple[dict[str, Any], ...] = (
+            {"name": "data", "persistentVolumeClaim": {"claimName": claim.object_name}},
+            {"name": "credentials", "secret": {"secretName": credentials.secret_name,
+                                               "items": secret_items, "defaultMode": 0o440}},
+        )
+        mounts: tuple[dict[str, Any], ...] = (
+            {"name": "data", "mountPath": DATA_PATH},
+            {"name": "credentials", "mountPath": SECRETS_PATH, "readOnly": True},
+        )
+        env: dict[str, EnvValue] = {
+            "DB_TYPE": "postgresdb",
+            "DB_POSTGRESDB_HOST": postgresql.host,
+            "DB_POSTGRESDB_PORT": str(postgresql.PORT),
+            "DB_POSTGRESDB_DATABASE": db.name,
+            "DB_POSTGRESDB_USER": db.name,
+            "DB_POSTGRESDB_PASSWORD_FILE": f"{SECRETS_PATH}/db-password",
+            "N8N_ENCRYPTION_KEY_FILE": f"{SECRETS_PATH}/encryption-key",
+            "N8N_PORT": str(self.PORT),
+            "N8N_HOST": host,
+            "N8N_PROTOCOL": "https",
+            "WEBHOOK_URL": f"https://{host}/",
+            "N8N_PROXY_HOPS": "1",
+            "N8N_METRICS": "true",
+            "N8N_DIAGNOSTICS_ENABLED": "false",
+            "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
+            "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "true",
+            "N8N_RUNNERS_ENABLED": "true",
+            "GENERIC_TIMEZONE": timezone,
+            "TZ": timezone,
+        }
+        self.web = WebService(
+            self, "server", name=name, replicas=1, component="automation",
+            strategy="Recreate", volumes=volumes, volume_mounts=mounts,
+            container=Container(
+                image=release.image,
+                ports=(Port("http", self.PORT),),
+                env=env,
+                resources=resources or Resources("100m", "1", "256Mi", "1Gi"),
+                # Database migrations run before the server listens.
+                startup=Probe.http("/healthz", "http", period_seconds=5, failure_threshold=60),
+                readiness=Probe.http("/healthz/readiness", "http", period_seconds=10),
+                liveness=Probe.http("/healthz", "http", period_seconds=20, failure_threshold=6),
+                writable_paths={"tmp": "/tmp", "cache": "/home/node/.cache"},
+                run_as=RunAs(user=1000, group=1000, fs_group=1000),
+            ),
+            metrics_port="http",
+        )
+        self.service = self.web.service
+        self.claim = claim
+        self.ingress, from_controller = expose(self, self.web, release=release,
+                                               controller=ingress)
+        self.connections: list[Connection] = [
+            Connection.to(self.web, postgresql.server, "postgresql"),
+            from_controller,
+        ]
+        skip_checkov(self.web.workload, {"CKV_K8S_40": IMAGE_USER_REASON})

@@ -1,0 +1,69 @@
+"""Configuration files generated as data: a Python dict, dumped to YAML into a ConfigMap.
+
+The dict is the source of truth (tests read it back from the generated ConfigMap); the
+pod template carries a checksum of the file so a configuration change rolls the pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from constructs import Construct
+
+from homelab_charts.base import Manifest
+from homelab_charts.errors import ConfigError
+
+CHECKSUM_ANNOTATION = "checksum/config"
+#: Prometheus/Loki durations (Go model.Duration): units y, w, d, h, m, s, ms, largest first.
+_DURATION = re.compile(r"^(?!$)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
+_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1,
+                   "ms": 0.001}
+
+
+def dump(config: Mapping[str, Any]) -> str:
+    """The YAML text of ``config`` (keys in the order they were built)."""
+    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False, width=4096)
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def duration_seconds(where: str, field: str, value: str) -> float:
+    """Seconds in a Prometheus/Loki duration such as ``15d`` or ``168h``; else a ConfigError."""
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise ConfigError(where, field,
+                          f"{value!r} is not a duration such as 15d, 168h or 1w2d "
+                          "(units y, w, d, h, m, s, ms; largest first)")
+    total = 0.0
+    for number, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", value):
+        total += int(number) * _DURATION_UNITS[unit]
+    if total <= 0:
+        raise ConfigError(where, field, f"{value!r} must be longer than zero")
+    return total
+
+
+class ConfigDocument(Manifest):
+    """A ConfigMap holding one file, ``key``, rendered from ``config``."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str, key: str,
+                 config: Mapping[str, Any]) -> None:
+        self.config = config
+        self.text = dump(config)
+        self.key = key
+        super().__init__(scope, id, api_version="v1", kind="ConfigMap", name=name,
+                         body={"data": {key: self.text}})
+
+    @property
+    def checksum(self) -> str:
+        return checksum(self.text)
+
+    def update(self, config: Mapping[str, Any]) -> None:
+        """Replace the file's content (before the tree is rendered)."""
+        self.config = config
+        self.text = dump(config)
+        self.body["data"] = {self.key: self.text}

@@ -1,0 +1,217 @@
+"""The OpenTelemetry Collector in gateway mode: one Deployment and Service for every app.
+
+Raw manifests (a Deployment through :class:`~homelab_charts.workloads.WebService`)
+rather than the opentelemetry-collector Helm chart or the operator: the chart's values
+would hold the whole collector configuration anyway, and here that configuration is a
+Python dict (:func:`collector_config`) checked by :func:`pipeline_errors` before it is
+written into a ConfigMap.
+
+Pipelines: OTLP in (gRPC 4317, HTTP 4318) ->
+``memory_limiter`` (first, so the collector refuses data instead of being OOM-killed) ->
+``probabilistic_sampler`` (traces only, 10%) -> ``batch`` -> logs to Loki (its OTLP
+endpoint), metrics to Prometheus (remote write), traces to the ``debug`` exporter, or to
+Jaeger (OTLP) once ``jaeger_endpoint`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from constructs import Construct
+
+from homelab_charts.base import Component
+from homelab_charts.config import Image
+from homelab_charts.errors import ConfigError
+from homelab_charts.infrastructure.observability.config_data import (
+    CHECKSUM_ANNOTATION,
+    ConfigDocument,
+)
+from homelab_charts.infrastructure.observability.loki import Loki
+from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
+from homelab_charts.workloads import (
+    ConfigFile,
+    Container,
+    FieldRef,
+    Port,
+    Probe,
+    Resources,
+    RunAs,
+    WebService,
+)
+from homelab_charts.workloads.network import Connection
+from homelab_charts.workloads.spec import quantity
+
+CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
+#: OTLP protocols an SDK may use (``OTEL_EXPORTER_OTLP_PROTOCOL``) -> collector port name.
+PROTOCOL_PORTS = {"grpc": "otlp-grpc", "http/protobuf": "otlp-http"}
+#: Share of the memory limit the memory_limiter allows (hard limit) and keeps for spikes.
+MEMORY_LIMITER_SHARE = 0.8
+MEMORY_SPIKE_SHARE = 0.2
+PIPELINE_SECTIONS = ("receivers", "processors", "exporters")
+
+
+def pipeline_errors(config: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``config``'s pipelines: undefined or empty references.
+
+    Every pipeline needs at least one receiver and one exporter, and may name only
+    receivers, processors and exporters defined in the top-level sections; service
+    extensions must be defined under ``extensions``.
+    """
+    errors: list[str] = []
+    service = config.get("service")
+    if not isinstance(service, Mapping) or not isinstance(service.get("pipelines"), Mapping):
+        return ["service.pipelines is missing"]
+    pipelines = service["pipelines"]
+    if not pipelines:
+        errors.append("service.pipelines is empty")
+    for name, pipeline in pipelines.items():
+        signal = str(name).split("/", 1)[0]
+        if signal not in ("traces", "metrics", "logs", "profiles"):
+            errors.append(f"pipeline {name}: {signal!r} is not a signal type")
+        if not isinstance(pipeline, Mapping):
+            errors.append(f"pipeline {name}: not a mapping")
+            continue
+        for section in PIPELINE_SECTIONS:
+            defined = config.get(section) or {}
+            names = pipeline.get(section, [])
+            if section != "processors" and not names:
+                errors.append(f"pipeline {name}: no {section}")
+            errors.extend(f"pipeline {name}: {section[:-1]} {ref!r} is not defined "
+                          f"under {section}" for ref in names if ref not in defined)
+            if len(set(names)) != len(names):
+                errors.append(f"pipeline {name}: {section} listed twice")
+    defined_extensions = config.get("extensions") or {}
+    errors.extend(f"extension {ext!r} is not defined under extensions"
+                  for ext in service.get("extensions", []) if ext not in defined_extensions)
+    return errors
+
+
+def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage: float,
+                     memory_limit_mib: int, jaeger_endpoint: str | None,
+                     ports: Mapping[str, int]) -> dict[str, Any]:
+    """The collector's configuration file, as data."""
+    listen = "${env:POD_IP}"
+    if jaeger_endpoint:
+        traces_exporter = "otlp/jaeger"
+        traces_config: dict[str, Any] = {"endpoint": jaeger_endpoint,
+                                         "tls": {"insecure": True}}
+    else:
+        traces_exporter = "debug"
+        traces_config = {"verbosity": "basic"}
+    return {
+        "extensions": {"health_check": {"endpoint": f"{listen}:{ports['health']}"}},
+        "receivers": {"otlp": {"protocols": {
+            "grpc": {"endpoint": f"{listen}:{ports['otlp-grpc']}"},
+            "http": {"endpoint": f"{listen}:{ports['otlp-http']}"},
+        }}},
+        "processors": {
+            "memory_limiter": {
+                "check_interval": "1s",
+                "limit_mib": int(memory_limit_mib * MEMORY_LIMITER_SHARE),
+                "spike_limit_mib": int(memory_limit_mib * MEMORY_SPIKE_SHARE),
+            },
+            "probabilistic_sampler": {"sampling_percentage": sampling_percentage},
+            "batch": {"send_batch_size": 1024, "send_batch_max_size": 2048, "timeout": "5s"},
+        },
+        "exporters": {
+            "otlphttp/loki": {"endpoint": loki_url},
+            "prometheusremotewrite": {
+                "endpoint": prometheus_url,
+                "resource_to_telemetry_conversion": {"enabled": True},
+            },
+            traces_exporter: traces_config,
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {
+                "logs": {"level": "info"},
+                "metrics": {"level": "normal", "readers": [{"pull": {"exporter": {
+                    "prometheus": {"host": listen, "port": ports["metrics"]}}}}]},
+            },
+            "pipelines": {
+                "traces": {"receivers": ["otlp"],
+                           "processors": ["memory_limiter", "probabilistic_sampler", "batch"],
+                           "exporters": [traces_exporter]},
+                "metrics": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                            "exporters": ["prometheusremotewrite"]},
+                "logs": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                         "exporters": ["otlphttp/loki"]},
+            },
+        },
+    }
+
+
+class OtelCollector(Component):
+    """The collector (``otel-collector.yaml``) every app sends traces, metrics and logs to.
+
+    ``resources`` default to the issue's numbers (CPU 200m/1, memory 256Mi/512Mi); the
+    memory_limiter is sized from the memory *limit*: it refuses data above 80% of it and
+    starts shedding at 60%, and ``GOMEMLIMIT`` makes the Go runtime collect before that.
+    ``jaeger_endpoint`` (``host:4317``) switches traces from the debug exporter to Jaeger.
+    Prometheus gets a dedicated scrape job for the collector's own metrics.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, image: Image, loki: Loki,
+                 prometheus: Prometheus, sampling_percentage: float = 10.0,
+                 jaeger_endpoint: str | None = None, replicas: int = 1,
+                 resources: Resources | None = None, name: str = "otel-collector") -> None:
+        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "observability"})
+        if isinstance(sampling_percentage, bool) or not 0 < sampling_percentage <= 100:
+            raise ConfigError(self.where, "sampling_percentage",
+                              f"{sampling_percentage!r} must be above 0 and at most 100")
+        if jaeger_endpoint is not None and (":" not in jaeger_endpoint
+                                            or "://" in jaeger_endpoint):
+            raise ConfigError(self.where, "jaeger_endpoint",
+                              f"{jaeger_endpoint!r} must be host:port of Jaeger's OTLP gRPC "
+                              "receiver, e.g. jaeger-collector.observability.svc:4317")
+        resources = resources or Resources("200m", "1", "256Mi", "512Mi")
+        memory_limit_mib = int(quantity(resources.memory_limit, "memory_limit") / 2**20)
+        self.use(loki, prometheus)
+        ports = (Port("otlp-grpc", 4317), Port("otlp-http", 4318), Port("metrics", 8888),
+                 Port("health", 13133))
+        self.config = collector_config(
+            loki_url=loki.otlp_logs_url, prometheus_url=prometheus.remote_write_url,
+            sampling_percentage=sampling_percentage, memory_limit_mib=memory_limit_mib,
+            jaeger_endpoint=jaeger_endpoint, ports={p.name: p.port for p in ports})
+        errors = pipeline_errors(self.config)
+        if errors:
+            raise ConfigError(self.where, "config", "; ".join(errors))
+        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+                                config=self.config)
+        go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
+        self.gateway = WebService(
+            self, "gateway", name=name, replicas=replicas, component="collector",
+            container=Container(
+                image=image,
+                args=(f"--config={CONFIG_PATH}",),
+                ports=ports,
+                env={"POD_IP": FieldRef("status.podIP"), "GOMEMLIMIT": f"{go_limit}MiB"},
+                resources=resources,
+                readiness=Probe.http("/", "health", period_seconds=10),
+                liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
+                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                writable_paths={"tmp": "/tmp"},
+                # The image's otel user.
+                run_as=RunAs(user=10001, group=10001),
+            ),
+            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+        )
+        self.service = self.gateway.service
+        self.connections: list[Connection] = [
+            Connection.to(self.gateway, loki.server, "http"),
+            Connection.to(self.gateway, prometheus.server, "http"),
+        ]
+        prometheus.scrape(ScrapeTarget.of("otel-collector", self.gateway, "metrics"))
+
+    def port_name(self, protocol: str) -> str:
+        """The collector port an SDK using ``protocol`` (grpc, http/protobuf) connects to."""
+        try:
+            return PROTOCOL_PORTS[protocol]
+        except KeyError:
+            raise ConfigError(self.where, "protocol",
+                              f"{protocol!r} is not one of {', '.join(PROTOCOL_PORTS)}") from None
+
+    def endpoint(self, protocol: str) -> str:
+        """``OTEL_EXPORTER_OTLP_ENDPOINT`` for an SDK using ``protocol``."""
+        return self.gateway.url(self.port_name(protocol))

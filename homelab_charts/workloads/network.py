@@ -1,0 +1,285 @@
+"""NetworkPolicy building blocks: default deny, DNS, and allows built from construct references.
+
+A namespace is *isolated* by giving its folder a :class:`NetworkPolicies` component
+(``network-policies.yaml``): a ``default-deny`` policy (no ingress, no egress for any pod)
+and ``allow-dns`` (egress to kube-dns in ``kube-system`` on UDP and TCP 53). Every other
+flow is opened by :meth:`Network.allow` from a *source* group of pods to a *target* group
+on one named port of the target::
+
+    network = Network()
+    network.isolate(databases_folder)
+    network.isolate(apps_folder)
+    network.allow(backend, postgresql.server, "postgresql")
+
+``allow`` writes both halves: an ingress rule on the target side (in the target's
+namespace) and an egress rule on the source side (in the source's namespace). A side whose
+namespace is not isolated by this tree (for example ``networking``, where the ingress
+controller runs from a Helm chart) gets no rule: adding an egress policy there would
+isolate those pods and cut every flow the tree does not know about.
+
+Peers are always ``namespaceSelector`` (``kubernetes.io/metadata.name``) AND
+``podSelector`` (the workload's selector labels); ports are the *container* port numbers,
+since NetworkPolicies are evaluated after a Service has translated its port.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from constructs import Construct
+
+from homelab_charts.base import Component, Folder, Manifest, construct_path
+from homelab_charts.errors import ConfigError
+from homelab_charts.workloads.spec import Port
+from homelab_charts.workloads.workload import Workload
+
+NETWORK_API = "networking.k8s.io/v1"
+#: The label every namespace carries with its own name (set by the API server).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS: Mapping[str, str] = {"k8s-app": "kube-dns"}
+DNS_PORT = 53
+#: Ports the Kubernetes API server answers on (443 behind the ``kubernetes`` Service,
+#: 6443 on the nodes, where k3s and kubeadm listen).
+KUBE_API_PORTS = (443, 6443)
+FILE_ID = "network-policies"
+
+
+@dataclass(frozen=True)
+class Pods:
+    """A group of pods a NetworkPolicy can name: a namespace, selector labels, named ports.
+
+    Build it from a workload construct with :meth:`of`, or describe pods the tree does not
+    create itself (the ingress controller's, from its Helm chart) directly.
+    """
+
+    name: str
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    ports: tuple[Port, ...] = ()
+    where: str = ""
+
+    @classmethod
+    def of(cls, workload: Workload) -> Pods:
+        return cls(name=workload.name, namespace=workload.namespace or "",
+                   labels=tuple(sorted(workload.selector.items())),
+                   ports=tuple(workload.container.ports), where=workload.node.path)
+
+    @classmethod
+    def external(cls, name: str, namespace: str, labels: Mapping[str, str],
+                 ports: Iterable[Port] = ()) -> Pods:
+        if not labels:
+            raise ConfigError(name, "labels", "a group of pods needs selector labels")
+        return cls(name=name, namespace=namespace, labels=tuple(sorted(labels.items())),
+                   ports=tuple(ports), where=name)
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def port(self, name: str) -> Port:
+        for port in self.ports:
+            if port.name == name:
+                return port
+        raise ConfigError(self.where or self.name, "ports",
+                          f"no port named {name!r} (has {[p.name for p in self.ports]})")
+
+    def peer(self) -> dict[str, Any]:
+        """The ``from``/``to`` entry selecting exactly these pods, in any namespace."""
+        return {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: self.namespace}},
+            "podSelector": {"matchLabels": self.selector},
+        }
+
+
+PodsLike = Workload | Pods
+
+
+def as_pods(value: PodsLike) -> Pods:
+    if isinstance(value, Pods):
+        return value
+    if isinstance(value, Workload):
+        return Pods.of(value)
+    raise ConfigError(repr(value), None, "expected a workload construct or a Pods group")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """``source`` pods open connections to ``target`` pods on the target's ``port``."""
+
+    source: Pods
+    target: Pods
+    port: str
+
+    @classmethod
+    def to(cls, source: PodsLike, target: PodsLike, port: str) -> Connection:
+        target_pods = as_pods(target)
+        target_pods.port(port)  # fails now, naming the construct, if the port is unknown
+        return cls(as_pods(source), target_pods, port)
+
+
+class Wired(Protocol):
+    """A component that declares the connections its pods make or accept."""
+
+    connections: list[Connection]
+
+
+def _port_rule(port: Port) -> dict[str, Any]:
+    return {"protocol": port.protocol, "port": port.port}
+
+
+@dataclass
+class _Rules:
+    # peer (as canonical JSON) -> {(protocol, port)}
+    by_peer: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+
+    def add(self, peer: Mapping[str, Any], ports: Iterable[Port]) -> None:
+        key = json.dumps(peer, sort_keys=True)
+        self.by_peer.setdefault(key, set()).update((p.protocol, p.port) for p in ports)
+
+    def render(self, direction: str) -> list[dict[str, Any]]:
+        out = []
+        for key in sorted(self.by_peer):
+            ports = [{"protocol": proto, "port": number}
+                     for proto, number in sorted(self.by_peer[key], key=lambda p: (p[1], p[0]))]
+            out.append({direction: [json.loads(key)], "ports": ports})
+        return out
+
+
+class AllowPolicy(Manifest):
+    """The NetworkPolicy ``allow-<pods>``: every flow into and out of one group of pods.
+
+    Rules are added while the cluster is wired and rendered at the end, sorted, so the
+    file does not depend on the order in which connections were declared.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, pods: Pods) -> None:
+        super().__init__(scope, id, api_version=NETWORK_API, kind="NetworkPolicy",
+                         name=f"allow-{pods.name}", namespace=pods.namespace)
+        self.pods = pods
+        self.ingress = _Rules()
+        self.egress = _Rules()
+
+    def render_body(self) -> dict[str, Any]:
+        types = [t for t, rules in (("Ingress", self.ingress), ("Egress", self.egress))
+                 if rules.by_peer]
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": self.pods.selector},
+                                "policyTypes": types}
+        if self.ingress.by_peer:
+            spec["ingress"] = self.ingress.render("from")
+        if self.egress.by_peer:
+            spec["egress"] = self.egress.render("to")
+        return {"spec": spec}
+
+
+class NetworkPolicies(Component):
+    """``network-policies.yaml`` of a folder: default deny, DNS, then one allow per pod group."""
+
+    def __init__(self, scope: Folder, id: str = FILE_ID, *, allow_dns: bool = True) -> None:
+        super().__init__(scope, id)
+        namespace = self.default_namespace
+        if namespace is None:
+            raise ConfigError(self.where, "namespace",
+                              "NetworkPolicies need a folder with a namespace")
+        self.policy_namespace = namespace
+        Manifest(self, "default-deny", api_version=NETWORK_API, kind="NetworkPolicy",
+                 name="default-deny", body={"spec": {
+                     "podSelector": {},
+                     "policyTypes": ["Ingress", "Egress"],
+                 }})
+        if allow_dns:
+            dns = Pods.external("kube-dns", DNS_NAMESPACE, DNS_POD_LABELS)
+            Manifest(self, "allow-dns", api_version=NETWORK_API, kind="NetworkPolicy",
+                     name="allow-dns", body={"spec": {
+                         "podSelector": {},
+                         "policyTypes": ["Egress"],
+                         "egress": [{"to": [dns.peer()], "ports": [
+                             {"protocol": "UDP", "port": DNS_PORT},
+                             {"protocol": "TCP", "port": DNS_PORT},
+                         ]}],
+                     }})
+        self._policies: dict[tuple[tuple[str, str], ...], AllowPolicy] = {}
+
+    def policy_for(self, pods: Pods) -> AllowPolicy:
+        """The allow policy of ``pods`` (created on first use)."""
+        if pods.namespace != self.policy_namespace:
+            raise ConfigError(self.where, "namespace",
+                              f"pods {pods.name} run in {pods.namespace}, "
+                              f"not {self.policy_namespace}")
+        policy = self._policies.get(pods.labels)
+        if policy is None:
+            policy = AllowPolicy(self, f"allow-{pods.name}", pods=pods)
+            self._policies[pods.labels] = policy
+        return policy
+
+
+class Network:
+    """Which namespaces are isolated, and the allows between their pods.
+
+    Not a construct: the cluster definition holds one and feeds it connections declared by
+    components (see :meth:`wire`).
+    """
+
+    def __init__(self) -> None:
+        self._by_namespace: dict[str, NetworkPolicies] = {}
+
+    def isolate(self, folder: Folder, *, allow_dns: bool = True) -> NetworkPolicies:
+        """Default-deny ``folder``'s namespace; return its NetworkPolicies component."""
+        if folder.namespace is None:
+            raise ConfigError(construct_path(folder), "namespace",
+                              "only a folder with a namespace can be isolated")
+        if folder.namespace in self._by_namespace:
+            raise ConfigError(construct_path(folder), "namespace",
+                              f"namespace {folder.namespace} is already isolated by "
+                              f"{self._by_namespace[folder.namespace].where}")
+        policies = NetworkPolicies(folder, allow_dns=allow_dns)
+        self._by_namespace[folder.namespace] = policies
+        return policies
+
+    def isolated(self, namespace: str) -> bool:
+        return namespace in self._by_namespace
+
+    def policies(self, namespace: str) -> NetworkPolicies | None:
+        return self._by_namespace.get(namespace)
+
+    def allow(self, source: PodsLike, target: PodsLike, port: str) -> None:
+        """Let ``source`` pods connect to ``target`` pods on the target's named ``port``."""
+        self.add(Connection.to(source, target, port))
+
+    def add(self, connection: Connection) -> None:
+        src, dst = connection.source, connection.target
+        port = dst.port(connection.port)
+        src_policies = self._by_namespace.get(src.namespace)
+        dst_policies = self._by_namespace.get(dst.namespace)
+        if src_policies is None and dst_policies is None:
+            raise ConfigError(dst.where or dst.name, "network",
+                              f"allow {src.name} -> {dst.name}:{connection.port} has no effect: "
+                              f"neither {src.namespace} nor {dst.namespace} is isolated")
+        if dst_policies is not None:
+            dst_policies.policy_for(dst).ingress.add(src.peer(), [port])
+        if src_policies is not None:
+            src_policies.policy_for(src).egress.add(dst.peer(), [port])
+
+    def allow_kube_api(self, source: PodsLike) -> None:
+        """Let ``source`` reach the Kubernetes API server (any address, its ports only).
+
+        The API server runs on the nodes, outside any pod network; its address is
+        cluster-specific, so the rule is limited by port (``KUBE_API_PORTS``) only.
+        """
+        pods = as_pods(source)
+        policies = self._by_namespace.get(pods.namespace)
+        if policies is None:
+            raise ConfigError(pods.where or pods.name, "network",
+                              f"{pods.namespace} is not isolated; nothing to allow")
+        peer = {"ipBlock": {"cidr": "0.0.0.0/0"}}
+        policies.policy_for(pods).egress.add(
+            peer, [Port(f"api-{n}", n) for n in KUBE_API_PORTS])
+
+    def wire(self, components: Iterable[Component]) -> None:
+        """Turn every connection declared by ``components`` into allow rules."""
+        for component in components:
+            for connection in getattr(component, "connections", ()):
+                self.add(connection)
