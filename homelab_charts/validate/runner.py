@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from homelab_charts.errors import ConfigError
@@ -43,7 +43,6 @@ class Options:
     kustomize: bool = True
     flux: bool = True
     policy: bool = True
-    notes: list[str] = field(default_factory=list)
 
 
 def find_root(start: Path) -> Path:
