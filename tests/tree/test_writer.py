@@ -214,10 +214,12 @@ def test_a_plain_secret_with_data_fails_synthesis_naming_it(tmp_path: Path) -> N
 
 def test_kustomization_files_list_the_folder(tmp_path: Path) -> None:
     synth_tree(tmp_path)
-    text = (tmp_path / "infrastructure/databases/kustomization.yaml").read_text()
+    folder = tmp_path / "infrastructure/databases"
+    text = (folder / "kustomization.yaml").read_text()
+    files = sorted(p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert {"postgresql.yaml", "qdrant.yaml", "redis.yaml"} <= set(files)
     assert text == (HEADER + "---\napiVersion: kustomize.config.k8s.io/v1beta1\n"
-                    "kind: Kustomization\nresources:\n- postgresql.yaml\n- qdrant.yaml\n"
-                    "- redis.yaml\n")
+                    "kind: Kustomization\nresources:\n" + "".join(f"- {f}\n" for f in files))
     # No kustomization.yaml at the cluster root: bootstrap's flux-system Kustomization
     # points there and Flux generates one over the whole folder.
     assert not (tmp_path / "clusters/homelab/kustomization.yaml").exists()
