@@ -100,16 +100,36 @@ class _Parser(CParser, Resolver):  # type: ignore[misc]
 
 
 _IN_PROGRESS = object()
+#: Values an alias-heavy document may expand to (a "billion laughs" guard).
+MAX_ALIAS_EXPANSION = 1_000_000
+
+
+def _size(value: Any, sizes: dict[int, int]) -> int:
+    """Number of values in ``value`` once expanded (memoised per shared object)."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return 1
+    key = id(value)
+    done = sizes.get(key)
+    if done is None:
+        done = 1 + sum(_size(v, sizes) for v in items)
+        sizes[key] = done
+    return done
 
 
 class _Builder:
     """Turns a composed node graph into JSON-like Python values."""
 
-    __slots__ = ("memo", "strict")
+    __slots__ = ("expanded", "memo", "sizes", "strict")
 
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.memo: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+        self.expanded = 0
 
     def build(self, node: Node) -> Any:
         cls = node.__class__
@@ -125,6 +145,12 @@ class _Builder:
             if done is _IN_PROGRESS:
                 raise YamlError("recursive alias: a node contains itself",
                                 node.start_mark.line + 1)
+            # An alias shares the value; validators walk it once per use. Bound the
+            # expanded size so that an alias bomb is an error, not a hang.
+            self.expanded += _size(done, self.sizes)
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise YamlError(f"aliases expand the document beyond {MAX_ALIAS_EXPANSION:,} "
+                                "values", node.start_mark.line + 1)
             return done
         memo[key] = _IN_PROGRESS
         if cls is MappingNode:
