@@ -385,6 +385,11 @@ def _longest_backtick_run(lines: list[str]) -> int:
     return best
 
 
+_OMITTED_NOTE = ("_{} object diff(s) left out to fit a comment; run `homelab-charts diff` "
+                 "locally for all of them._")
+_TABLE_OMITTED = "_Object list left out to fit a comment; run `homelab-charts diff` locally._"
+
+
 def format_markdown(result: TreeDiff, *, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: a summary line, then one collapsible section a Kustomization
     with a table of objects and each changed object's diff (collapsed)."""
@@ -416,22 +421,29 @@ def format_markdown(result: TreeDiff, *, limit: int = MARKDOWN_LIMIT) -> str:
                           opening, *change.diff, closing, "", "</details>", ""])
         sections.append((table, diffs))
     tail = ["</details>", ""]
-    size = sum(len(line) + 1 for line in head)
-    size += sum(len(line) + 1 for table, _ in sections for line in [*table, *tail])
+
+    def cost(lines: list[str]) -> int:
+        return sum(len(line) + 1 for line in lines)
+
+    # Tables first: if even they do not fit, the last groups keep their counts only.
+    reserve = cost(head) + len(_OMITTED_NOTE) + 16  # the note, with room for its number
+    tables = [table for table, _ in sections]
+    for i in range(len(tables) - 1, -1, -1):
+        if reserve + sum(cost([*t, *tail]) for t in tables) <= limit:
+            break
+        tables[i] = [*tables[i][:1], "", _TABLE_OMITTED, ""]
+    budget = limit - reserve - sum(cost([*t, *tail]) for t in tables)
     omitted = 0
-    budget = limit - size - 200
     body: list[str] = []
-    for table, diffs in sections:
+    for table, (_, diffs) in zip(tables, sections, strict=True):
         body.extend(table)
         for block in diffs:
-            cost = sum(len(line) + 1 for line in block)
-            if cost <= budget:
+            if cost(block) <= budget:
                 body.extend(block)
-                budget -= cost
+                budget -= cost(block)
             else:
                 omitted += 1
         body.extend(tail)
     if omitted:
-        body.append(f"_{omitted} object diff(s) left out to fit a comment; run "
-                    "`homelab-charts diff` locally for all of them._")
+        body.append(_OMITTED_NOTE.format(omitted))
     return "\n".join([*head, *body]) + "\n"

@@ -278,9 +278,14 @@ def file_objects(rel: str, text: str, *, where: str | None = None) -> list[TreeO
 def tree_objects(files: Mapping[str, str], *, label: str = "",
                  advance: Callable[[], None] | None = None) -> dict[ObjectId, TreeObject]:
     """Every object of a tree by its identity. ``label`` prefixes file names in errors
-    (``abc1234:apps/x.yaml``); ``advance`` is called once a file (a progress bar)."""
+    (``abc1234:apps/x.yaml``); ``advance`` is called once a file (a progress bar).
+    Files that are not part of the tree (bootstrap's, not YAML) are skipped."""
     found: dict[ObjectId, TreeObject] = {}
     for rel, text in files.items():
+        if not is_tree_file(rel):
+            if advance is not None:
+                advance()
+            continue
         where = f"{label}:{rel}" if label else rel
         for obj in file_objects(rel, text, where=where):
             if obj.id in found:
