@@ -270,11 +270,18 @@ def _node_order(node: Node) -> tuple[int, str, str, str]:
 
 # -- rendering ----------------------------------------------------------------------------
 
+_ID_PREFIX = {KUSTOMIZATION: "ks", HELM_RELEASE: "hr", "GitRepository": "git",
+              "OCIRepository": "oci", "HelmRepository": "helmrepo", "Bucket": "bucket",
+              "HelmChart": "chart"}
+
+
 def _node_ids(graph: FluxGraph) -> dict[NodeKey, str]:
     ids: dict[NodeKey, str] = {}
     used: set[str] = set()
     for key in graph.nodes:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(key))
+        kind, namespace, name = key
+        short = _ID_PREFIX.get(kind, kind.lower())
+        base = re.sub(r"[^A-Za-z0-9_]", "_", f"{short}_{namespace}_{name}")
         candidate, n = base, 2
         while candidate in used:
             candidate, n = f"{base}_{n}", n + 1
@@ -333,9 +340,9 @@ def to_mermaid(graph: FluxGraph) -> str:
     arrows = {DEPENDS_ON: "-->", SOURCE: "-.->", APPLIES: "--o"}
     lines.extend(f"  {ids[e.source]} {arrows[e.relation]} {ids[e.target]}" for e in graph.edges)
     missing = [ids[k] for k, n in graph.nodes.items() if n.missing]
-    lines.append("  classDef missing stroke:#d00,stroke-width:2px,stroke-dasharray:4 3,"
-                 "color:#d00")
     if missing:
+        lines.append("  classDef missing stroke:#d00,stroke-width:2px,stroke-dasharray:4 3,"
+                     "color:#d00")
         lines.append(f"  class {','.join(missing)} missing")
     return "\n".join(lines) + "\n"
 
@@ -361,7 +368,7 @@ def to_dot(graph: FluxGraph) -> str:
     ids = _node_ids(graph)
     lines = [
         "digraph flux {",
-        '  graph [rankdir=LR, newrank=true, fontname="Helvetica", fontsize=12, '
+        '  graph [rankdir=LR, fontname="Helvetica", fontsize=12, '
         'nodesep=0.3, ranksep=0.7, label="Flux dependencies: solid = dependsOn, '
         'dashed = source, dotted = applies", labelloc=b];',
         '  node [fontname="Helvetica", fontsize=11];',
@@ -369,7 +376,8 @@ def to_dot(graph: FluxGraph) -> str:
     ]
     for section_id, title, members in _sections(graph):
         lines.append(f"  subgraph cluster_{section_id} {{")
-        lines.append(f'    label={_dot_quote(title)}; style="rounded,dashed"; color="#999999";')
+        lines.append(f'    label={_dot_quote(title)}; labelloc=t; labeljust=l; '
+                     'style="rounded,dashed"; color="#999999";')
         for node in members:
             attrs = _DOT_SHAPES[node.role]
             if node.missing:

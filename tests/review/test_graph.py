@@ -257,7 +257,8 @@ def test_mermaid_declares_every_node_once_in_its_layer() -> None:
     assert len(re.findall(r"^  \w+ (?:-->|-\.->|--o) \w+$", text, re.M)) == len(graph.edges)
     # the shop Kustomization is inside the layer 2 subgraph
     layer2 = text.split('subgraph layer2["layer 2 · apps"]')[1].split("  end")[0]
-    assert "Kustomization_flux_system_shop[" in layer2
+    assert "ks_flux_system_shop[" in layer2
+    assert "classDef" not in text  # nothing missing
 
 
 def test_dot_is_valid_graphviz_and_svg_renders() -> None:
