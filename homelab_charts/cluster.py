@@ -173,7 +173,8 @@ class HomelabCluster(Construct):
             postgresql=self.postgresql, ingress=self.ingress, storage_class=storage,
         )
 
-        # Default deny everywhere but networking (see docs/NETWORK-POLICIES.md), then the
+        # Default deny in every namespace but networking (Traefik's chart-made pods need
+        # the API server and every app; see homelab_charts/workloads/network.py), then the
         # flows the components declared, Prometheus' scrapes and its API access.
         self.network = Network()
         for isolated in (databases, observability, family_assistant, dashboard, n8n):

@@ -13,9 +13,15 @@ on one named port of the target::
 
 ``allow`` writes both halves: an ingress rule on the target side (in the target's
 namespace) and an egress rule on the source side (in the source's namespace). A side whose
-namespace is not isolated by this tree (for example ``networking``, where the ingress
-controller runs from a Helm chart) gets no rule: adding an egress policy there would
-isolate those pods and cut every flow the tree does not know about.
+namespace is not isolated by this tree gets no rule: an egress policy there would isolate
+those pods and cut every flow the tree does not know about.
+
+The homelab isolates every app and database namespace and ``observability``, not
+``networking``: Traefik runs from its Helm chart, talks to the API server (whose address
+is cluster-specific) and must accept traffic from outside the cluster on its entry points;
+a default deny there would take the whole ingress down on the first unlisted flow. The
+apps' side still admits only the controller's pods, so ``networking`` gains nothing from
+the apps' openness.
 
 Peers are always ``namespaceSelector`` (``kubernetes.io/metadata.name``) AND
 ``podSelector`` (the workload's selector labels); ports are the *container* port numbers,

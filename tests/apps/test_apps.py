@@ -1,0 +1,195 @@
+"""The apps: images, replicas and hosts from the data file, OpenTelemetry, n8n, exposure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homelab_charts import config
+from homelab_charts.apps.common import AppRelease, skip_checkov
+from homelab_charts.cli import main
+from homelab_charts.errors import ConfigError
+from homelab_charts.synth import render
+from tests.apps.tree import edited_data, homelab_tree
+from tests.helpers import new_component
+
+APPS = ("family-assistant-backend", "family-assistant-frontend", "homelab-dashboard")
+
+
+def test_images_replicas_and_hosts_come_from_the_data_file() -> None:
+    data = config.load()
+    tree = homelab_tree()
+    for name in (*APPS, "n8n"):
+        service = data.service(name)
+        settings = service.env("prod")
+        pod = tree.pod(name)
+        assert pod.containers[0]["image"] == f"{service.image}:{settings.tag}"
+        assert pod.workload["spec"]["replicas"] == settings.replicas
+        if settings.host:
+            ingress = tree.get("Ingress", pod.namespace, name)
+            assert ingress["spec"]["rules"][0]["host"] == settings.host
+
+
+def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
+    def to_dev(doc: dict[str, Any]) -> None:
+        doc["cluster"]["environment"] = "dev"
+        doc["cluster"]["ingressClassName"] = "internal"
+
+    tree = homelab_tree(edited_data(tmp_path, to_dev))
+    backend = tree.pod("family-assistant-backend")
+    assert backend.containers[0]["image"].endswith(":v2.1.0-a3f5c2b-dev")
+    assert backend.workload["spec"]["replicas"] == 1
+    assert "deployment.environment=dev" in backend.env()["OTEL_RESOURCE_ATTRIBUTES"]
+    hosts = {i["spec"]["rules"][0]["host"] for i in tree.of_kind("Ingress")}
+    assert hosts == {"assistant.dev.homelab.lan", "dashboard.dev.homelab.lan",
+                     "n8n.dev.homelab.lan"}
+    assert {i["spec"]["ingressClassName"] for i in tree.of_kind("Ingress")} == {"internal"}
+
+
+def test_otel_environment_of_each_app() -> None:
+    tree = homelab_tree()
+    data = config.load()
+    for name in APPS:
+        env = tree.pod(name).env()
+        tag = data.service(name).env("prod").tag
+        assert env["OTEL_SDK_DISABLED"] == "false"
+        assert env["OTEL_SERVICE_NAME"] == name
+        attributes = dict(kv.split("=", 1) for kv in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+        assert attributes["service.version"] == tag
+        assert attributes["deployment.environment"] == "prod"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith(
+            "http://otel-collector.observability.svc.cluster.local:")
+    backend = tree.pod("family-assistant-backend").env()
+    assert backend["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4317")
+    assert backend["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    frontend = tree.pod("family-assistant-frontend").env()
+    assert frontend["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4318")
+    assert not any(k.startswith("OTEL_") for k in tree.pod("n8n").env())
+
+
+def test_the_otel_switch_disables_the_sdk_of_that_app_only(tmp_path: Path) -> None:
+    def rollback(doc: dict[str, Any]) -> None:
+        doc["services"]["homelab-dashboard"]["otel"] = False
+
+    tree = homelab_tree(edited_data(tmp_path, rollback))
+    assert tree.pod("homelab-dashboard").env()["OTEL_SDK_DISABLED"] == "true"
+    assert tree.pod("family-assistant-backend").env()["OTEL_SDK_DISABLED"] == "false"
+    depends = {d["name"] for d in
+               tree.flux_kustomizations()["homelab-dashboard"]["spec"]["dependsOn"]}
+    assert depends == {"networking"}
+    collector = tree.get("NetworkPolicy", "observability", "allow-otel-collector")
+    sources = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for rule in collector["spec"]["ingress"] for peer in rule["from"]}
+    assert "homelab-dashboard" not in sources
+    assert "family-assistant" in sources
+
+
+def test_backend_reaches_databases_through_services_with_secret_credentials() -> None:
+    env = homelab_tree().pod("family-assistant-backend").env()
+    assert env["DATABASE_HOST"] == "postgresql.databases.svc.cluster.local"
+    assert env["DATABASE_NAME"] == env["DATABASE_USER"] == "family_assistant"
+    assert env["REDIS_HOST"] == "redis.databases.svc.cluster.local"
+    assert env["QDRANT_URL"] == "http://qdrant.databases.svc.cluster.local:6333"
+    for var, key in (("DATABASE_PASSWORD", "postgres-password"),
+                     ("REDIS_PASSWORD", "redis-password"), ("QDRANT_API_KEY", "qdrant-api-key")):
+        assert env[var] == {"secretKeyRef": {"name": "family-assistant-credentials",
+                                             "key": key}}
+    frontend = homelab_tree().pod("family-assistant-frontend").env()
+    assert frontend["BACKEND_URL"] == \
+        "http://family-assistant-backend.family-assistant.svc.cluster.local:8000"
+
+
+def test_n8n_uses_postgresql_a_persistent_folder_and_secret_files() -> None:
+    tree = homelab_tree()
+    pod = tree.pod("n8n")
+    env = pod.env()
+    assert env["DB_TYPE"] == "postgresdb"
+    assert env["DB_POSTGRESDB_HOST"] == "postgresql.databases.svc.cluster.local"
+    assert env["DB_POSTGRESDB_PORT"] == "5432"
+    assert env["DB_POSTGRESDB_DATABASE"] == env["DB_POSTGRESDB_USER"] == "n8n"
+    assert env["N8N_PORT"] == "5678"
+    assert not any(isinstance(v, dict) for v in env.values()), "no secrets in env"
+    mounts = {m["mountPath"]: m["name"] for m in pod.containers[0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod.spec["volumes"]}
+    data = volumes[mounts["/home/node/.n8n"]]
+    claim = tree.get("PersistentVolumeClaim", "n8n", data["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    secret_dir = env["N8N_ENCRYPTION_KEY_FILE"].rsplit("/", 1)[0]
+    assert env["DB_POSTGRESDB_PASSWORD_FILE"].rsplit("/", 1)[0] == secret_dir
+    secret = volumes[mounts[secret_dir]]["secret"]
+    assert secret["secretName"] == "n8n-credentials"
+    assert {i["path"] for i in secret["items"]} == {"db-password", "encryption-key"}
+    assert pod.spec["securityContext"]["runAsUser"] == 1000
+    assert pod.workload["spec"]["strategy"] == {"type": "Recreate"}
+    probe = pod.containers[0]["readinessProbe"]["httpGet"]
+    assert probe == {"path": "/healthz/readiness", "port": "http"}
+
+
+def test_n8n_refuses_more_than_one_replica(tmp_path: Path) -> None:
+    def scale(doc: dict[str, Any]) -> None:
+        doc["services"]["n8n"]["environments"]["prod"]["replicas"] = 2
+
+    with pytest.raises(ConfigError, match=r"services\.n8n\.environments\.prod\.replicas.*"
+                                          r"exactly 1 replica"):
+        render(config.load(edited_data(tmp_path, scale)))
+
+
+def test_an_exposed_app_without_a_host_is_a_clear_error(tmp_path: Path) -> None:
+    def no_host(doc: dict[str, Any]) -> None:
+        del doc["services"]["homelab-dashboard"]["environments"]["prod"]["host"]
+
+    with pytest.raises(ConfigError, match=r"homelab-dashboard\.environments\.prod\.host"):
+        render(config.load(edited_data(tmp_path, no_host)))
+
+
+def test_a_malformed_tag_fails_synthesis_naming_file_and_field(tmp_path: Path,
+                                                                 capsys) -> None:
+    def bad_tag(doc: dict[str, Any]) -> None:
+        doc["services"]["family-assistant-backend"]["environments"]["prod"]["tag"] = "v2.1-prod"
+
+    data = edited_data(tmp_path, bad_tag)
+    (tmp_path / "cdk8s.yaml").write_text("app: x\n")
+    code = main(["synth", "--root", str(tmp_path), "--data", str(data)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert str(data) in err
+    assert "services.family-assistant-backend.environments.prod.tag" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "apps").exists()
+
+
+def test_app_release_reads_one_service_for_the_cluster_environment() -> None:
+    release = AppRelease.from_data(config.load(), "homelab-dashboard")
+    assert release.version == release.image.tag
+    assert release.environment == "prod"
+    no_host = AppRelease("x", release.image, 1, None, True, "prod")
+    with pytest.raises(ConfigError, match=r"services\.x\.environments\.prod\.host"):
+        no_host.require_host("apps/x")
+
+
+def test_checkov_skips_are_numbered_annotations_with_reasons() -> None:
+    from homelab_charts.base import Manifest
+
+    _, chart = new_component()
+    obj = Manifest(chart, "cm", api_version="v1", kind="ConfigMap", name="x")
+    skip_checkov(obj, {"CKV_K8S_43": "pinned tags", "CKV_K8S_15": "immutable tags"})
+    skip_checkov(obj, {"CKV_K8S_43": "again", "CKV_K8S_40": "image user"})
+    assert obj.meta["annotations"] == {
+        "checkov.io/skip1": "CKV_K8S_43=pinned tags",
+        "checkov.io/skip2": "CKV_K8S_15=immutable tags",
+        "checkov.io/skip3": "CKV_K8S_40=image user",
+    }
+    with pytest.raises(ConfigError, match="reason"):
+        skip_checkov(obj, {"CKV_K8S_8": "a=b"})
+
+
+def test_every_failing_checkov_check_is_skipped_with_a_reason_in_the_tree() -> None:
+    tree = homelab_tree()
+    for pod in tree.pods():
+        annotations = pod.workload["metadata"].get("annotations", {})
+        skips = {v.split("=", 1)[0]: v.split("=", 1)[1] for k, v in annotations.items()
+                 if k.startswith("checkov.io/skip")}
+        assert {"CKV_K8S_43", "CKV_K8S_15"} <= set(skips), pod.ident
+        assert all(len(reason) > 20 for reason in skips.values())

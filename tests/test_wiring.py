@@ -1,0 +1,434 @@
+"""The generated tree is wired together: names, selectors, ports, policies and dependsOn agree.
+
+These tests read the objects the code generates (as Flux would apply them), not the
+constructs: every reference an app makes (environment, mounted configuration, Ingress,
+scrape annotations) must land on a Service and pods that exist, the NetworkPolicies must
+allow exactly those flows, and Flux must deploy what an app uses before the app.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from homelab_charts.validate import policy
+from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
+from homelab_charts.validate.schemas import SchemaStore, default_locations
+from tests.apps.tree import SVC_DNS, Pod, Tree, edited_data, homelab_tree, matches
+from tests.conftest import CRD_SCHEMAS, REPO_ROOT
+
+INGRESS_CONTROLLER = ("networking", {"app.kubernetes.io/name": "traefik"})
+KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
+
+
+@pytest.fixture(scope="module", params=["packaged", "otel-off"])
+def tree(request, tmp_path_factory) -> Tree:
+    """The homelab as shipped, and with every app's OpenTelemetry switch off."""
+    if request.param == "packaged":
+        return homelab_tree()
+
+    def otel_off(doc: dict[str, Any]) -> None:
+        for service in doc["services"].values():
+            service["otel"] = False
+
+    return homelab_tree(edited_data(tmp_path_factory.mktemp("data"), otel_off))
+
+
+# --- endpoints and flows -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A pod template of the tree, or pods outside it (ingress controller, kube-dns, API)."""
+
+    ident: str
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    ports: frozenset[tuple[int, str]]
+    outside: bool = False
+
+
+def endpoints(tree: Tree) -> dict[str, Endpoint]:
+    out = {p.ident: Endpoint(p.ident, p.namespace, tuple(sorted(p.labels.items())),
+                             frozenset(p.port_numbers())) for p in tree.pods()}
+    release = tree.get("HelmRelease", INGRESS_CONTROLLER[0], "traefik")
+    metrics = int(release["spec"]["values"]["podAnnotations"]["prometheus.io/port"])
+    out["ingress-controller"] = Endpoint(
+        "ingress-controller", INGRESS_CONTROLLER[0],
+        tuple(INGRESS_CONTROLLER[1].items()), frozenset({(metrics, "TCP")}), outside=True)
+    out["kube-dns"] = Endpoint("kube-dns", KUBE_DNS[0], tuple(KUBE_DNS[1].items()),
+                               frozenset({(53, "UDP"), (53, "TCP")}), outside=True)
+    out["kube-api"] = Endpoint("kube-api", "", (), frozenset({(443, "TCP"), (6443, "TCP")}),
+                               outside=True)
+    return out
+
+
+Flow = tuple[str, str, int, str]  # source ident, target ident, port, protocol
+
+
+def service_flows(tree: Tree, source: Pod, service: str, namespace: str,
+                  port: int | None) -> set[Flow]:
+    """Flows from ``source`` to the pods behind Service ``namespace/service`` on ``port``."""
+    svc = tree.services().get((namespace, service))
+    assert svc is not None, f"{source.ident} refers to Service {namespace}/{service}, " \
+                            "which is not in the tree"
+    ports = svc["spec"]["ports"]
+    chosen = [p for p in ports if port is None or p["port"] == port]
+    assert chosen, f"{source.ident}: Service {namespace}/{service} has no port {port}"
+    pods = tree.service_pods(svc)
+    assert pods, f"Service {namespace}/{service} selects no pod"
+    flows = set()
+    for sp in chosen:
+        for pod in pods:
+            number, proto = pod.ports()[sp["targetPort"]]
+            flows.add((source.ident, pod.ident, number, proto))
+    return flows
+
+
+def references(tree: Tree, pod: Pod) -> Iterable[tuple[str, str, int | None]]:
+    """Every Service the pod's environment or mounted configuration names."""
+    env = pod.env()
+    disabled = env.get("OTEL_SDK_DISABLED") == "true"
+    for name, value in env.items():
+        if not isinstance(value, str) or (disabled and name.startswith("OTEL_")):
+            continue
+        for svc, ns, port in SVC_DNS.findall(value):
+            if port:
+                yield svc, ns, int(port)
+            elif name.endswith("_HOST"):
+                pair = env.get(name[: -len("_HOST")] + "_PORT")
+                assert isinstance(pair, str), f"{pod.ident}: {name} has no matching _PORT"
+                yield svc, ns, int(pair)
+            else:
+                yield svc, ns, None
+    for text in tree.config_maps_of(pod):
+        for svc, ns, port in SVC_DNS.findall(text):
+            yield svc, ns, int(port) if port else None
+
+
+def needed_flows(tree: Tree) -> set[Flow]:
+    """What the wiring needs: references, Ingress backends, scrapes, DNS, the API server."""
+    pods = {p.ident: p for p in tree.pods()}
+    flows: set[Flow] = set()
+    for pod in pods.values():
+        for svc, ns, port in references(tree, pod):
+            flows |= service_flows(tree, pod, svc, ns, port)
+        flows |= {(pod.ident, "kube-dns", 53, "UDP"), (pod.ident, "kube-dns", 53, "TCP")}
+    controller = Pod("Deployment", "ingress-controller", INGRESS_CONTROLLER[0],
+                     INGRESS_CONTROLLER[1], {}, {}, {})
+    for ingress in tree.of_kind("Ingress"):
+        ns = ingress["metadata"]["namespace"]
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                flows |= {("ingress-controller", *f[1:]) for f in service_flows(
+                    tree, controller, backend["name"], ns, backend["port"]["number"])}
+    prometheus = pods["observability/prometheus"]
+    for pod in pods.values():
+        if pod.annotations.get("prometheus.io/scrape") == "true" and pod is not prometheus:
+            flows.add((prometheus.ident, pod.ident,
+                       int(pod.annotations["prometheus.io/port"]), "TCP"))
+    config = tree.get("ConfigMap", "observability", "prometheus-config")["data"]
+    import yaml
+
+    scrape = yaml.safe_load(config["prometheus.yml"])
+    for job in scrape["scrape_configs"]:
+        for sd in job.get("kubernetes_sd_configs", []):
+            names = sd.get("namespaces", {}).get("names")
+            selectors = sd.get("selectors")
+            if not names or not selectors:
+                continue
+            labels = dict(item.split("=", 1) for item in selectors[0]["label"].split(","))
+            port_name = job["relabel_configs"][0]["regex"]
+            for pod in pods.values():
+                if pod.namespace in names and matches(labels, pod.labels):
+                    number, proto = pod.ports()[port_name]
+                    flows.add((prometheus.ident, pod.ident, number, proto))
+    release = tree.get("HelmRelease", "networking", "traefik")
+    if release["spec"]["values"]["podAnnotations"].get("prometheus.io/scrape") == "true":
+        port = int(release["spec"]["values"]["podAnnotations"]["prometheus.io/port"])
+        flows.add((prometheus.ident, "ingress-controller", port, "TCP"))
+    flows |= {(prometheus.ident, "kube-api", 443, "TCP"), (prometheus.ident, "kube-api", 6443,
+                                                            "TCP")}
+    return flows
+
+
+# --- a small NetworkPolicy evaluator -----------------------------------------------
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    wanted = selector.get("matchLabels", {})
+    assert not selector.get("matchExpressions"), "only matchLabels are generated"
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _peer_matches(peer: dict[str, Any], ep: Endpoint) -> bool:
+    if "ipBlock" in peer:
+        return ep.ident == "kube-api" or peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+    if ep.ident == "kube-api":
+        return False
+    ns_sel = peer.get("namespaceSelector")
+    ns_ok = (_selects(ns_sel, {"kubernetes.io/metadata.name": ep.namespace})
+             if ns_sel is not None else None)
+    pod_sel = peer.get("podSelector")
+    pod_ok = _selects(pod_sel, dict(ep.labels)) if pod_sel is not None else True
+    return bool(ns_ok and pod_ok)  # every generated peer names its namespace
+
+
+def _port_matches(rule: dict[str, Any], port: int, proto: str) -> bool:
+    ports = rule.get("ports")
+    if not ports:
+        return True
+    return any(p.get("protocol", "TCP") == proto and p.get("port") == port for p in ports)
+
+
+def _side_allows(policies: list[dict[str, Any]], ep: Endpoint, direction: str, other: Endpoint,
+                 port: int, proto: str) -> bool:
+    kind, peers_key = ("Ingress", "from") if direction == "ingress" else ("Egress", "to")
+    selecting = [p for p in policies
+                 if p["metadata"]["namespace"] == ep.namespace and not ep.outside
+                 and kind in p["spec"]["policyTypes"]
+                 and _selects(p["spec"]["podSelector"], dict(ep.labels))]
+    if not selecting:
+        return True  # not isolated in that direction
+    return any(_port_matches(rule, port, proto)
+               and any(_peer_matches(peer, other) for peer in rule.get(peers_key, []))
+               for p in selecting for rule in p["spec"].get(direction, []))
+
+
+def allowed_flows(tree: Tree) -> set[Flow]:
+    policies = tree.of_kind("NetworkPolicy")
+    eps = endpoints(tree)
+    out: set[Flow] = set()
+    for src in eps.values():
+        for dst in eps.values():
+            if src is dst or (src.outside and dst.outside):
+                continue
+            for port, proto in dst.ports:
+                if _side_allows(policies, src, "egress", dst, port, proto) and \
+                        _side_allows(policies, dst, "ingress", src, port, proto):
+                    out.add((src.ident, dst.ident, port, proto))
+    return out
+
+
+# --- the tests ----------------------------------------------------------------------
+
+def test_app_environments_point_at_services_that_exist(tree: Tree) -> None:
+    apps = [p for p in tree.pods() if p.namespace in ("family-assistant", "homelab-dashboard",
+                                                      "n8n")]
+    assert len(apps) == 4
+    for pod in apps:
+        refs = list(references(tree, pod))
+        # The dashboard only talks to the collector, not at all with OpenTelemetry off.
+        assert refs or pod.env().get("OTEL_SDK_DISABLED") == "true", \
+            f"{pod.ident} refers to no Service"
+        for svc, ns, port in refs:
+            assert service_flows(tree, pod, svc, ns, port)
+    backend = {(s, n) for s, n, _ in references(tree, tree.pod("family-assistant-backend"))}
+    assert {("postgresql", "databases"), ("redis", "databases"),
+            ("qdrant", "databases")} <= backend
+    frontend = {(s, n) for s, n, _ in references(tree, tree.pod("family-assistant-frontend"))}
+    assert ("family-assistant-backend", "family-assistant") in frontend
+
+
+def test_secret_references_name_declared_sealed_secret_keys(tree: Tree) -> None:
+    sealed = {(s["metadata"]["namespace"], s["metadata"]["name"]): set(s["spec"]["encryptedData"])
+              for s in tree.of_kind("SealedSecret")}
+    checked = 0
+    for pod in tree.pods():
+        for value in pod.env().values():
+            if isinstance(value, dict) and "secretKeyRef" in value:
+                ref = value["secretKeyRef"]
+                assert ref["key"] in sealed[(pod.namespace, ref["name"])], (pod.ident, ref)
+                checked += 1
+        for volume in pod.spec.get("volumes", []):
+            if "secret" in volume:
+                keys = sealed[(pod.namespace, volume["secret"]["secretName"])]
+                assert {i["key"] for i in volume["secret"]["items"]} <= keys
+                checked += 1
+    assert checked >= 9
+
+
+def test_every_service_selects_pods_on_named_ports(tree: Tree) -> None:
+    services = tree.services()
+    assert len(services) >= 13
+    for (ns, name), svc in services.items():
+        pods = tree.service_pods(svc)
+        assert pods, f"Service {ns}/{name} selects no pod template"
+        for port in svc["spec"]["ports"]:
+            for pod in pods:
+                assert port["targetPort"] in pod.ports(), (ns, name, port, pod.ident)
+
+
+def test_every_ingress_routes_to_a_service_port(tree: Tree) -> None:
+    services = tree.services()
+    ingresses = tree.of_kind("Ingress")
+    assert sorted(i["metadata"]["name"] for i in ingresses) == [
+        "family-assistant-frontend", "homelab-dashboard", "n8n"]
+    for ingress in ingresses:
+        ns = ingress["metadata"]["namespace"]
+        for rule in ingress["spec"]["rules"]:
+            backend = rule["http"]["paths"][0]["backend"]["service"]
+            svc = services[(ns, backend["name"])]
+            assert backend["port"]["number"] in {p["port"] for p in svc["spec"]["ports"]}
+
+
+def test_network_policy_allows_match_real_pods_and_ports(tree: Tree) -> None:
+    eps = endpoints(tree)
+    policies = tree.of_kind("NetworkPolicy")
+    for pol in policies:
+        where = f"{pol['metadata']['namespace']}/{pol['metadata']['name']}"
+        spec = pol["spec"]
+        local = [e for e in eps.values() if not e.outside
+                 and e.namespace == pol["metadata"]["namespace"]
+                 and _selects(spec["podSelector"], dict(e.labels))]
+        assert local, f"{where} selects no pod"
+        for rule in spec.get("ingress", []):
+            peers = [e for e in eps.values() for p in rule["from"] if _peer_matches(p, e)]
+            assert peers, f"{where}: an ingress rule matches no pod"
+            for port in rule["ports"]:
+                assert all((port["port"], port["protocol"]) in e.ports for e in local), \
+                    f"{where}: ingress port {port} is not a container port of its pods"
+        for rule in spec.get("egress", []):
+            peers = [e for e in eps.values() for p in rule["to"] if _peer_matches(p, e)]
+            assert peers, f"{where}: an egress rule matches no pod"
+            for port in rule["ports"]:
+                assert any((port["port"], port["protocol"]) in e.ports for e in peers), \
+                    f"{where}: egress port {port} is not a port of the pods it names"
+
+
+def test_every_app_and_database_namespace_is_default_deny(tree: Tree) -> None:
+    for ns in ("databases", "observability", "family-assistant", "homelab-dashboard", "n8n"):
+        deny = tree.get("NetworkPolicy", ns, "default-deny")
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        tree.get("NetworkPolicy", ns, "allow-dns")
+
+
+def test_network_policies_allow_exactly_the_flows_the_wiring_needs(tree: Tree) -> None:
+    needed = needed_flows(tree)
+    allowed = allowed_flows(tree)
+    missing = sorted(needed - allowed)
+    extra = sorted(allowed - needed)
+    assert not missing, f"needed but denied: {missing}"
+    assert not extra, f"allowed but not needed: {extra}"
+    # Spot checks that the evaluator itself is not vacuous.
+    assert ("family-assistant/family-assistant-frontend",
+            "family-assistant/family-assistant-backend", 8000, "TCP") in allowed
+    assert ("family-assistant/family-assistant-frontend", "databases/postgresql", 5432,
+            "TCP") not in allowed
+    assert ("n8n/n8n", "databases/redis", 6379, "TCP") not in allowed
+    assert ("ingress-controller", "family-assistant/family-assistant-backend", 8000,
+            "TCP") not in allowed
+
+
+def test_flux_depends_on_covers_what_each_layer_uses(tree: Tree) -> None:
+    kustomizations = tree.flux_kustomizations()
+    folder_of = {k["spec"]["path"].removeprefix("./"): name for name, k in kustomizations.items()}
+    layer_of_pod: dict[str, str] = {}
+    for path, obj in tree.objects:
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            ident = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            layer_of_pod[ident] = folder_of[str(PurePosixPath(path).parent)]
+    layer_of_pod["ingress-controller"] = folder_of["infrastructure/networking"]
+    needed: dict[str, set[str]] = {}
+    for src, dst, _, _ in needed_flows(tree):
+        # Flows the Ingress controller and Prometheus open are not deploy-time needs.
+        if src in layer_of_pod and dst in layer_of_pod and src not in (
+                "observability/prometheus", "ingress-controller"):
+            needed.setdefault(layer_of_pod[src], set()).add(layer_of_pod[dst])
+    for path, obj in tree.objects:
+        if obj["kind"] == "Ingress":
+            layer = folder_of[str(PurePosixPath(path).parent)]
+            needed.setdefault(layer, set()).add(folder_of["infrastructure/networking"])
+    for layer, uses in needed.items():
+        depends = {d["name"] for d in kustomizations[layer]["spec"].get("dependsOn", [])}
+        assert uses - {layer} <= depends, f"{layer} uses {uses - {layer}}, dependsOn {depends}"
+    assert needed["family-assistant"] >= {"databases", "networking"}
+    assert needed["n8n"] >= {"databases", "networking"}
+
+
+def test_apps_depend_on_observability_only_when_they_send_telemetry(tree: Tree) -> None:
+    kustomizations = tree.flux_kustomizations()
+    for app, pods in (("family-assistant", ["family-assistant-backend",
+                                            "family-assistant-frontend"]),
+                      ("homelab-dashboard", ["homelab-dashboard"])):
+        sends = any(tree.pod(p).env()["OTEL_SDK_DISABLED"] == "false" for p in pods)
+        depends = {d["name"] for d in kustomizations[app]["spec"]["dependsOn"]}
+        assert ("observability" in depends) == sends, app
+
+
+def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tree) -> None:
+    objects = [obj for _, obj in tree.objects]
+    findings = policy.check(objects)
+    assert not findings, "\n".join(map(str, findings))
+    for pod in tree.pods():
+        assert pod.spec["securityContext"]["runAsNonRoot"] is True
+        assert pod.spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in pod.containers:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, pod.ident
+            assert sc["capabilities"] == {"drop": ["ALL"]}, pod.ident
+            assert sc["readOnlyRootFilesystem"] is True, pod.ident
+            assert sc.get("runAsUser", pod.spec["securityContext"]["runAsUser"]) != 0
+            for kind in ("requests", "limits"):
+                assert set(c["resources"][kind]) == {"cpu", "memory"}, pod.ident
+            assert "livenessProbe" in c and "readinessProbe" in c, pod.ident
+            image = c["image"]
+            repo, _, tag = image.rpartition(":")
+            assert repo and "/" not in tag and tag not in ("", "latest"), image
+
+
+def test_policy_check_catches_a_broken_workload() -> None:
+    deployment = json.loads(json.dumps(homelab_tree().pod("homelab-dashboard").workload))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "registry.homelab.lan:5000/homelab-dashboard:latest"
+    del container["livenessProbe"]
+    del container["resources"]["limits"]
+    rules = {f.rule for f in policy.check([deployment])}
+    assert {"IMG-001", "PRB-001", "RES-002"} <= rules
+
+
+def test_every_generated_object_validates_strictly_against_its_schema() -> None:
+    tree = homelab_tree()
+    store = SchemaStore(default_locations(REPO_ROOT), kubernetes_version="1.33.0", strict=True)
+    crds = CRD_SCHEMAS.is_dir()
+    validator = SchemaValidator(SchemaOptions(store=store, strict=True,
+                                              ignore_missing_schemas=not crds))
+    checked = skipped = 0
+    for path, text in tree.files.items():
+        if PurePosixPath(path).name == "kustomization.yaml":
+            continue
+        for result in validator.validate_text(text, path):
+            assert not result.problems, f"{path} {result.kind}/{result.name}: " + "; ".join(
+                f"{p.path}: {p.message}" for p in result.problems)
+            skipped += result.skipped
+            checked += not result.skipped
+    assert checked >= 60
+    if not crds:
+        pytest.skip(f"{skipped} custom resources not checked: CRD schemas absent at "
+                    f"{CRD_SCHEMAS} (../shared)")
+
+
+def test_the_committed_tree_matches_the_rendered_one() -> None:
+    for path, text in homelab_tree().files.items():
+        assert (Path(REPO_ROOT) / path).read_text(encoding="utf-8") == text, path
+
+
+def test_the_exactness_check_notices_a_widened_policy() -> None:
+    tree = homelab_tree()
+    widened = Tree(dict(tree.files))
+    for _, obj in widened.objects:
+        if obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == "allow-postgresql":
+            obj["spec"]["ingress"][0]["from"][0]["podSelector"] = {}  # any pod of that ns
+        if obj["kind"] == "NetworkPolicy" and \
+                obj["metadata"]["name"] == "allow-family-assistant-frontend":
+            obj["spec"]["egress"].append(
+                {"to": [{"namespaceSelector": {"matchLabels": {
+                    "kubernetes.io/metadata.name": "databases"}}}],
+                 "ports": [{"protocol": "TCP", "port": 5432}]})
+    extra = allowed_flows(widened) - needed_flows(widened)
+    assert ("family-assistant/family-assistant-frontend", "databases/postgresql", 5432,
+            "TCP") in extra
