@@ -114,7 +114,16 @@ def test_least_privilege_permissions(path: Path) -> None:
                     ("build-service.yaml", "build", "security-events"),
                     ("release.yaml", "build", "security-events"),
                     ("release.yaml", "release", "contents"),
+                    ("ci.yaml", "pr-diff", "pull-requests"),
                 }, f"{path.name}: job {name} may not write {scope}"
+
+
+def test_pull_requests_get_one_object_diff_comment() -> None:
+    job = load("ci.yaml")["jobs"]["pr-diff"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    text = run_text(job)
+    assert "diff --against" in text and "--output markdown" in text
+    assert "<!-- homelab-charts diff -->" in text and "PATCH" in text
 
 
 def test_ci_workflow() -> None:
