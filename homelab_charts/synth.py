@@ -27,9 +27,10 @@ def build_app(data: HomelabData, builder: Builder = build_homelab) -> TreeApp:
     return app
 
 
-def render(data: HomelabData, builder: Builder = build_homelab) -> dict[str, str]:
+def render(data: HomelabData, builder: Builder = build_homelab, *,
+           progress: bool = False) -> dict[str, str]:
     """Every generated file (relative path -> content), in memory."""
-    return render_files(build_app(data, builder).components)
+    return render_files(build_app(data, builder).components, progress=progress)
 
 
 @dataclass
@@ -39,13 +40,14 @@ class SynthResult:
 
 
 def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False,
-               builder: Builder = build_homelab) -> SynthResult:
+               builder: Builder = build_homelab, progress: bool = False) -> SynthResult:
     """Synthesize the tree under ``root`` (write it, or with ``check`` only compare).
 
-    ``data_file`` defaults to the packaged data file.
+    ``data_file`` defaults to the packaged data file; ``progress`` draws a bar on stderr
+    for long runs in a terminal.
     """
     data = config.load(data_file)
-    files = render(data, builder)
+    files = render(data, builder, progress=progress)
     changes = plan(root, files) if check else write_tree(root, files)
     return SynthResult(files, changes)
 

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from homelab_charts.synth import find_root, synth_tree
 
     root = args.root.resolve() if args.root else find_root()
-    result = synth_tree(root, data_file=args.data, check=args.check)
+    result = synth_tree(root, data_file=args.data, check=args.check, progress=not args.quiet)
     changes = result.changes
     if args.check:
         if not changes.changed:

@@ -78,6 +78,7 @@ def handle(args: argparse.Namespace) -> int:
         skip=frozenset(k for group in args.skip for k in group),
         reject=frozenset(k for group in args.reject for k in group),
         engine=args.engine, kustomize=args.kustomize, flux=args.flux, policy=args.policy,
+        progress=args.output == "text",
     )
     started = time.perf_counter()
     report = validate(options)

@@ -3,5 +3,5 @@
 * :mod:`~homelab_charts.review.tree` reads trees (disk, git revision, in-memory synthesis);
 * :mod:`~homelab_charts.review.diff` compares two trees object by object;
 * :mod:`~homelab_charts.review.graph` draws the Flux dependency graph;
-* :mod:`~homelab_charts.review.progress` is the terminal progress bar other commands share.
+* :mod:`~homelab_charts.progress` is the terminal progress bar other commands share.
 """

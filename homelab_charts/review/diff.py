@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from homelab_charts.progress import Progress
 from homelab_charts.review.graph import kustomization_layers
-from homelab_charts.review.progress import Progress
 from homelab_charts.review.tree import (
     FluxKustomization,
     ObjectId,

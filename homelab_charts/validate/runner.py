@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homelab_charts.errors import ConfigError
+from homelab_charts.progress import track
 from homelab_charts.validate import flux, kubeconform, kustomize, policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
@@ -43,6 +44,8 @@ class Options:
     kustomize: bool = True
     flux: bool = True
     policy: bool = True
+    #: Draw a progress bar on stderr (only in a terminal, and only for long runs).
+    progress: bool = False
 
 
 def find_root(start: Path) -> Path:
@@ -143,7 +146,7 @@ def validate(options: Options) -> Report:
             store=store, strict=options.strict,
             ignore_missing_schemas=options.ignore_missing_schemas,
             skip=options.skip, reject=options.reject))
-        for path in files:
+        for path in track(files, "validating", enabled=options.progress):
             report.results.extend(validator.validate_text(contents[path], names[path]))
     report.files.update(names[p] for p in files)
 

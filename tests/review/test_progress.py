@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from homelab_charts.review import progress as progress_module
-from homelab_charts.review.progress import Progress, track
+from homelab_charts import progress as progress_module
+from homelab_charts.progress import Progress, track
 
 
 class FakeTerminal(io.StringIO):
