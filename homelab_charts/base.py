@@ -243,3 +243,26 @@ class Manifest(ApiObject):
     def to_json(self) -> Any:
         # Called by cdk8s (Chart.to_json, App.synth) across jsii: hand it a copy.
         return copy.deepcopy(self.render())
+
+
+CHECKOV_SKIP_PREFIX = "checkov.io/skip"
+
+
+def skip_checkov(manifest: Manifest, checks: Mapping[str, str]) -> None:
+    """Annotate ``manifest`` so checkov skips ``checks`` (ID -> reason) on it.
+
+    checkov reads ``checkov.io/skip<N>: <ID>=<reason>``; the reason may not contain '='.
+    """
+    existing = manifest.meta.get("annotations", {})
+    taken = {v.split("=", 1)[0] for k, v in existing.items()
+             if k.startswith(CHECKOV_SKIP_PREFIX)}
+    number = sum(1 for k in existing if k.startswith(CHECKOV_SKIP_PREFIX))
+    for check_id, reason in checks.items():
+        if "=" in reason or not reason.strip():
+            raise ConfigError(manifest.where, f"checkov {check_id}",
+                              "a skip needs a reason without '='")
+        if check_id in taken:
+            continue
+        number += 1
+        manifest.annotate(f"{CHECKOV_SKIP_PREFIX}{number}", f"{check_id}={reason}")
+        taken.add(check_id)

@@ -17,8 +17,8 @@ from homelab_charts.apps import (
     HomelabDashboard,
     N8n,
 )
-from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS, skip_checkov
-from homelab_charts.base import Component, Folder, Manifest, app_of
+from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
+from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
 from homelab_charts.config import HomelabData
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference

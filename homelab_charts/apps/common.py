@@ -13,7 +13,6 @@ from homelab_charts.errors import ConfigError
 from homelab_charts.workloads import WebService
 from homelab_charts.workloads.network import Connection, Pods
 
-CHECKOV_SKIP_PREFIX = "checkov.io/skip"
 #: checkov checks skipped on every workload of the homelab, with the reason (docs/CHECKOV.md).
 HOMELAB_WIDE_SKIPS: Mapping[str, str] = {
     "CKV_K8S_43": "images are pinned by explicit tags from the schema-checked data file; "
@@ -127,23 +126,3 @@ def expose(component: Component, web: WebService, *, release: AppRelease,
     ingress = web.expose("ingress", host=release.require_host(component.where),
                          port_name=port_name, ingress_class=controller.ingress_class)
     return ingress, Connection.to(controller_pods(controller), web, port_name)
-
-
-def skip_checkov(manifest: Manifest, checks: Mapping[str, str]) -> None:
-    """Annotate ``manifest`` so checkov skips ``checks`` (ID -> reason) on it.
-
-    checkov reads ``checkov.io/skip<N>: <ID>=<reason>``; the reason may not contain '='.
-    """
-    existing = manifest.meta.get("annotations", {})
-    taken = {v.split("=", 1)[0] for k, v in existing.items()
-             if k.startswith(CHECKOV_SKIP_PREFIX)}
-    number = sum(1 for k in existing if k.startswith(CHECKOV_SKIP_PREFIX))
-    for check_id, reason in checks.items():
-        if "=" in reason or not reason.strip():
-            raise ConfigError(manifest.where, f"checkov {check_id}",
-                              "a skip needs a reason without '='")
-        if check_id in taken:
-            continue
-        number += 1
-        manifest.annotate(f"{CHECKOV_SKIP_PREFIX}{number}", f"{check_id}={reason}")
-        taken.add(check_id)

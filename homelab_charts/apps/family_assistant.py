@@ -17,9 +17,8 @@ from homelab_charts.apps.common import (
     expose,
     otel_env,
     send_telemetry,
-    skip_checkov,
 )
-from homelab_charts.base import Component
+from homelab_charts.base import Component, skip_checkov
 from homelab_charts.infrastructure.databases import PostgreSQL, Qdrant, Redis
 from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
 from homelab_charts.workloads import Container, Port, Probe, Resources, WebService

@@ -13,8 +13,8 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.apps.common import AppRelease, IngressController, expose, skip_checkov
-from homelab_charts.base import Component, Manifest
+from homelab_charts.apps.common import AppRelease, IngressController, expose
+from homelab_charts.base import Component, Manifest, skip_checkov
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.databases import PostgreSQL
 from homelab_charts.secrets.sealed_secret import SealedSecret

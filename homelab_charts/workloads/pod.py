@@ -92,8 +92,13 @@ def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], where
                  annotations: Mapping[str, str] | None = None,
                  extra_mounts: Sequence[Mapping[str, Any]] = (),
                  extra_volumes: Sequence[Mapping[str, Any]] = (),
-                 termination_grace_period_seconds: int = 30) -> dict[str, Any]:
-    """The ``spec.template`` of a Deployment or StatefulSet running ``spec``."""
+                 termination_grace_period_seconds: int = 30,
+                 service_account: str | None = None) -> dict[str, Any]:
+    """The ``spec.template`` of a Deployment or StatefulSet running ``spec``.
+
+    The pod gets no API token unless ``service_account`` names the account whose token it
+    needs (mounted then: the workload talks to the API server on purpose).
+    """
     paths = list(spec.writable_paths.values()) + [f.mount_path for f in spec.config_files]
     if len(set(paths)) != len(paths):
         raise ConfigError(where, "volumeMounts", "two volumes are mounted at the same path")
@@ -115,13 +120,16 @@ def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], where
         pod_security["fsGroup"] = spec.run_as.fs_group
         pod_security["fsGroupChangePolicy"] = "OnRootMismatch"
     pod_security["seccompProfile"] = {"type": "RuntimeDefault"}
-    pod: dict[str, Any] = {
-        "automountServiceAccountToken": False,
+    pod: dict[str, Any] = {}
+    if service_account is not None:
+        pod["serviceAccountName"] = service_account
+    pod.update({
+        "automountServiceAccountToken": service_account is not None,
         "enableServiceLinks": False,
         "securityContext": pod_security,
         "terminationGracePeriodSeconds": termination_grace_period_seconds,
         "containers": [render_container(name, spec, where=where, extra_mounts=extra_mounts)],
-    }
+    })
     if volumes:
         pod["volumes"] = volumes
     metadata: dict[str, Any] = {"labels": dict(labels)}

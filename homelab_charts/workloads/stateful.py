@@ -26,7 +26,8 @@ class StatefulService(Workload):
                  data_path: str, storage_size: str = "5Gi", storage_class: str | None = None,
                  component: str = "database", metrics_port: str | None = None,
                  pod_annotations: Mapping[str, str] | None = None,
-                 termination_grace_period_seconds: int = 60) -> None:
+                 termination_grace_period_seconds: int = 60,
+                 service_account: str | None = None) -> None:
         super().__init__(scope, id, name=name, container=container, component=component,
                          metrics_port=metrics_port, pod_annotations=pod_annotations)
         try:
@@ -49,6 +50,7 @@ class StatefulService(Workload):
             annotations=self.pod_annotations,
             extra_mounts=[{"name": "data", "mountPath": data_path}],
             termination_grace_period_seconds=termination_grace_period_seconds,
+            service_account=service_account,
         )
         self.workload = Manifest(self, "statefulset", api_version="apps/v1", kind="StatefulSet",
                                  name=name, labels=self.pod_labels, body={"spec": {

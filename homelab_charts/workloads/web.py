@@ -29,7 +29,8 @@ class WebService(Workload):
                  pod_annotations: Mapping[str, str] | None = None,
                  strategy: str = "RollingUpdate",
                  volumes: tuple[Mapping[str, Any], ...] = (),
-                 volume_mounts: tuple[Mapping[str, Any], ...] = ()) -> None:
+                 volume_mounts: tuple[Mapping[str, Any], ...] = (),
+                 service_account: str | None = None) -> None:
         super().__init__(scope, id, name=name, container=container, component=component,
                          metrics_port=metrics_port, metrics_path=metrics_path,
                          pod_annotations=pod_annotations)
@@ -41,7 +42,7 @@ class WebService(Workload):
         self.service = self._service("service", name)
         template = pod_template(name, container, labels=self.pod_labels, where=self.node.path,
                                 annotations=self.pod_annotations, extra_mounts=volume_mounts,
-                                extra_volumes=volumes)
+                                extra_volumes=volumes, service_account=service_account)
         rollout: dict[str, Any] = {"type": strategy}
         if strategy == "RollingUpdate":
             rollout["rollingUpdate"] = {"maxSurge": 1, "maxUnavailable": 0}

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from homelab_charts import config
-from homelab_charts.apps.common import AppRelease, skip_checkov
+from homelab_charts.apps.common import AppRelease
+from homelab_charts.base import skip_checkov
 from homelab_charts.cli import main
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import render

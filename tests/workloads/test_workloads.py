@@ -133,3 +133,16 @@ def test_workload_errors_name_the_construct_path() -> None:
     with pytest.raises(ConfigError, match="not a Kubernetes quantity"):
         StatefulService(c, "db2", name="db2", data_path="/d", storage_size="10 GB",
                         container=container())
+
+
+def test_no_api_token_unless_a_service_account_is_asked_for() -> None:
+    _, c = new_component()
+    plain = WebService(c, "plain", name="plain", container=container())
+    scraper = WebService(c, "scraper", name="scraper", container=container(),
+                         service_account="scraper")
+    plain_pod = plain.workload.render()["spec"]["template"]["spec"]
+    scraper_pod = scraper.workload.render()["spec"]["template"]["spec"]
+    assert plain_pod["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in plain_pod
+    assert scraper_pod["automountServiceAccountToken"] is True
+    assert scraper_pod["serviceAccountName"] == "scraper"

@@ -18,8 +18,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.apps.common import skip_checkov
-from homelab_charts.base import Component, Manifest
+from homelab_charts.base import Component, Manifest, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.config_data import (
@@ -193,11 +192,9 @@ class Prometheus(Component):
             ),
             data_path=DATA_PATH, storage_size=storage_size, storage_class=storage_class,
             pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            # The one pod that talks to the API server: its own account, token mounted.
+            service_account=account.object_name,
         )
-        # The one pod that talks to the API server: its own account, token mounted.
-        pod = self.server.workload.body["spec"]["template"]["spec"]
-        pod["serviceAccountName"] = account.object_name
-        pod["automountServiceAccountToken"] = True
         skip_checkov(self.server.workload, {"CKV_K8S_38": TOKEN_REASON})
         self.service_account = account
         self.service = self.server.service
