@@ -22,6 +22,7 @@ from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checko
 from homelab_charts.config import HomelabData
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
+from homelab_charts.flux.images import ImagePolicy, ImageRepository
 from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus
@@ -173,6 +174,9 @@ class HomelabCluster(Construct):
             postgresql=self.postgresql, ingress=self.ingress, storage_class=storage,
         )
 
+        self.image_policies: dict[str, ImagePolicy] = (
+            self.image_automation(cluster) if settings.image_automation else {})
+
         # Default deny in every namespace but networking (Traefik's chart-made pods need
         # the API server and every app; see homelab_charts/workloads/network.py), then the
         # flows the components declared, Prometheus' scrapes and its API access.
@@ -204,6 +208,24 @@ class HomelabCluster(Construct):
         namespace = self.ingress.target_namespace or ""
         return Pods.external("ingress-controller", namespace, self.ingress.pod_selector,
                              ports=[Port("metrics", port)])
+
+    def image_automation(self, cluster: Folder) -> dict[str, ImagePolicy]:
+        """An ImageRepository and an ImagePolicy (the cluster's environment) per image this
+        monorepo builds, in ``clusters/<name>/image-automation.yaml`` (opt-in: the data
+        file's ``cluster.imageAutomation``). Flux then reports each service's newest build;
+        docs/RELEASING.md tells how to let it write tags back."""
+        component = Component(cluster, "image-automation")
+        environment = self.data.cluster.environment
+        policies: dict[str, ImagePolicy] = {}
+        for name, service in sorted(self.data.services.items()):
+            if service.upstream:
+                continue
+            repository = ImageRepository(component, f"{name}-repository", name=name,
+                                         image=service.image)
+            policies[name] = ImagePolicy(component, f"{name}-policy",
+                                         name=f"{name}-{environment}", repository=repository,
+                                         environment=environment)
+        return policies
 
     def layer(self, id: str, path: str, flux_file: Component,
               namespace: str | None = None) -> Layer:

@@ -77,6 +77,8 @@ class ClusterSettings:
     environment: str
     ingress_class_name: str = "traefik"
     storage_class_name: str = "local-path"
+    #: Flux image automation (ImageRepository + ImagePolicy per built service): off.
+    image_automation: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         environment=c["environment"],
         ingress_class_name=c.get("ingressClassName", "traefik"),
         storage_class_name=c.get("storageClassName", "local-path"),
+        image_automation=bool(c.get("imageAutomation", False)),
     )
     for name, svc in services.items():
         if cluster.environment not in svc.environments:
