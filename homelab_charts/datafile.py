@@ -10,8 +10,6 @@ atomically: a bad tag never lands and a crash never leaves half a file.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 from homelab_charts import config
 from homelab_charts.errors import ConfigError
+from homelab_charts.fsutil import atomic_write_text
 
 
 def _yaml() -> YAML:
@@ -62,25 +61,6 @@ def check_text(path: Path, text: str) -> config.HomelabData:
     return config.parse(document, path)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: temp file in the same folder, fsync, os.replace."""
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def edit(path: str | Path, change: Callable[[Any], None]) -> config.HomelabData:
     """Apply ``change`` to the round-trip document of ``path``, check it, write it back.
 
@@ -94,7 +74,7 @@ def edit(path: str | Path, change: Callable[[Any], None]) -> config.HomelabData:
     text = _dump(document)
     data = check_text(file, text)
     if text != original:
-        write_atomic(file, text)
+        atomic_write_text(file, text)
     return data
 
 

@@ -27,13 +27,13 @@ from cryptography.x509.oid import NameOID
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from homelab_charts.fsutil import atomic_write_text  # noqa: E402
 from homelab_charts.secrets.crypto import SealingCertificate, SealScope  # noqa: E402
 from homelab_charts.secrets.store import (  # noqa: E402
     DEFAULT_CERT,
     STORE_DIR,
     SealedDocument,
     store_path,
-    write_atomic,
 )
 
 #: (namespace, name) -> keys: the credentials the homelab's components read.
@@ -92,7 +92,7 @@ def main() -> int:
         documents.append(doc.with_values(cert.public_key, values,
                                          key_fingerprint=cert.fingerprint))
         del values
-    write_atomic(DEFAULT_CERT, pem.decode("ascii"))
+    atomic_write_text(DEFAULT_CERT, pem.decode("ascii"), mode=0o644, parents=True)
     for doc in documents:
         path = store_path(STORE_DIR, doc.namespace, doc.name)
         doc.write(path)

@@ -9,11 +9,11 @@ Exit status: 0, or 1 when a reference points at an object missing from the tree 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any
+
+from homelab_charts.fsutil import atomic_write_text
 
 OUTPUTS = ("mermaid", "dot", "svg", "json")
 
@@ -38,20 +38,6 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file beside it and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from homelab_charts.review.graph import build_graph, to_dot, to_json, to_mermaid, to_svg
     from homelab_charts.review.tree import git_tree, read_disk_tree, repository_root, resolve_commit
@@ -66,7 +52,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "json": to_json}
     text = render[args.output](graph)
     if args.out is not None:
-        write_atomically(args.out, text)
+        atomic_write_text(args.out, text, mode=0o644, parents=True)
     else:
         out.write(text)
     for problem in graph.problems:

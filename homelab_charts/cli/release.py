@@ -24,6 +24,7 @@ from typing import Any
 from homelab_charts import config
 from homelab_charts.config import ENVIRONMENTS
 from homelab_charts.errors import ConfigError
+from homelab_charts.fsutil import atomic_write_text
 
 DATA_FILE = Path("homelab_charts/data/homelab.yaml")
 #: How many commits of the data file's history ``rollback --previous`` looks through.
@@ -102,7 +103,7 @@ def pin_tag(root: Path, data_file: Path, service: str, env: str, tag: str, *,
     try:
         (synthesize or synthesize_tree)(root, data_file)
     except BaseException:
-        datafile.write_atomic(data_file, original)
+        atomic_write_text(data_file, original)
         raise
     return Pinned(service, env, tag, previous, written=True)
 

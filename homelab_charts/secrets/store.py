@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +20,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from homelab_charts.errors import ConfigError
+from homelab_charts.fsutil import atomic_write_text
 from homelab_charts.secrets.crypto import (
     CLUSTER_WIDE_ANNOTATION,
     GCM_TAG_BYTES,
@@ -135,7 +133,7 @@ class SealedDocument:
 
     def write(self, path: Path) -> None:
         """Write the file atomically (a temporary file in the same folder, then rename)."""
-        write_atomic(path, self.dump())
+        atomic_write_text(path, self.dump(), mode=0o644, parents=True)
 
     # -- sealing and unsealing ---------------------------------------------------------
     def with_values(self, public_key: rsa.RSAPublicKey, values: Mapping[str, bytes], *,
@@ -281,23 +279,6 @@ def iter_store(store: Path = STORE_DIR) -> Iterator[tuple[Path, SealedDocument]]
                               f"holds {doc.namespace or ''}/{doc.name}, which belongs in "
                               f"{expected.relative_to(store)}")
         yield path, doc
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once: nothing half-written on error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def load_key_backup(data: bytes, source: str) -> list[rsa.RSAPrivateKey]:

@@ -167,7 +167,7 @@ def test_write_is_atomic(cert, tmp_path, monkeypatch):
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr("homelab_charts.secrets.store.os.replace", boom)
+    monkeypatch.setattr("homelab_charts.fsutil.os.replace", boom)
     with pytest.raises(OSError):
         sealed(cert).write(path)
     assert path.read_bytes() == before

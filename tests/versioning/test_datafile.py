@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from homelab_charts import datafile
+from homelab_charts import datafile, fsutil
 from homelab_charts.config import DEFAULT_DATA_FILE
 from homelab_charts.errors import ConfigError
 
@@ -94,7 +94,7 @@ def test_mode_is_kept_and_write_is_atomic(data, monkeypatch):
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(datafile.os, "replace", boom)
+    monkeypatch.setattr(fsutil.os, "replace", boom)
     with pytest.raises(OSError):
         datafile.set_service_tag(data, "homelab-dashboard", "dev", "v1.6.0-1234567-dev")
     assert data.read_bytes() == before
