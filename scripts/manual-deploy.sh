@@ -44,21 +44,8 @@ prune_kinds_default=(
 )
 never_prune='^(namespace|persistentvolumeclaim|secret|customresourcedefinition\.apiextensions\.k8s\.io)$'
 
-usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-die() { # die CODE MESSAGE...
-  local code=$1
-  shift
-  echo "$prog: error: $*" >&2
-  exit "$code"
-}
-
-note() { echo "$prog: $*" >&2; }
-
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-code_root=$(cd "$script_dir/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 root=$code_root
 cluster=homelab
 dry_run=false
@@ -75,15 +62,11 @@ while [ $# -gt 0 ]; do
     --only|--root|--cluster|--timeout|--field-manager)
       [ $# -ge 2 ] || die 2 "$1 needs a value"
       case $1 in
-        --only)
-          case $2 in
-            secrets|infrastructure|apps) only+=("$2") ;;
-            *) die 2 "--only takes secrets, infrastructure or apps, not '$2'" ;;
-          esac ;;
+        --only) check_layer "$2"; only+=("$2") ;;
         --root) root=$2 ;;
         --cluster) cluster=$2 ;;
         --timeout)
-          [[ $2 =~ ^[0-9]+(s|m|h)$ ]] || die 2 "--timeout takes a duration such as 90s or 5m, not '$2'"
+          check_duration "$2" 5m
           timeout=$2 ;;
         --field-manager) field_manager=$2 ;;
       esac
@@ -95,27 +78,14 @@ while [ $# -gt 0 ]; do
 done
 
 # --- prerequisites ------------------------------------------------------------------------
-command -v kubectl >/dev/null 2>&1 \
-  || die 2 "kubectl not found on PATH: install kubectl (1.32 or newer) and point it at the cluster"
+require_kubectl
 command -v git >/dev/null 2>&1 || die 2 "git not found on PATH"
-[ -d "$root" ] || die 2 "--root $root: no such directory"
+require_dir "$root"
 root=$(cd "$root" && pwd)
 git -C "$root" rev-parse --verify -q HEAD >/dev/null 2>&1 \
   || die 2 "$root is not a Git repository with a commit: the manual path applies commits only"
 
-py=${HOMELAB_CHARTS_PYTHON:-}
-if [ -z "$py" ]; then
-  if [ -x "$code_root/.venv/bin/python" ]; then py=$code_root/.venv/bin/python
-  else py=$(command -v python3 || true)
-  fi
-fi
-if [ -z "$py" ] || ! "$py" -c 'import yaml' >/dev/null 2>&1; then
-  die 2 "needs Python 3 with PyYAML to read the tree (run 'scripts/run cli --help' once to create .venv)"
-fi
-
-plan_tool() {
-  PYTHONPATH="$code_root${PYTHONPATH:+:$PYTHONPATH}" "$py" -m homelab_charts.cli.plan "$@"
-}
+find_python
 
 cd "$root"
 
@@ -133,9 +103,7 @@ if [ -z "$(git branch -r --contains HEAD 2>/dev/null)" ]; then
   note "warning: commit ${commit:0:7} is on no remote branch; push it, or Flux will undo it when it syncs again"
 fi
 
-only_args=()
-for layer in "${only[@]+"${only[@]}"}"; do only_args+=(--only "$layer"); done
-plan_out=$(plan_tool --root "$root" --cluster "$cluster" "${only_args[@]+"${only_args[@]}"}") \
+plan_out=$(plan_steps "$root" "$cluster" "${only[@]+"${only[@]}"}") \
   || die 2 "cannot compute the apply order (see the error above)"
 steps=()
 while IFS= read -r line; do
@@ -144,11 +112,9 @@ while IFS= read -r line; do
 done <<<"$plan_out"
 [ ${#steps[@]} -gt 0 ] || die 2 "nothing to apply in clusters/$cluster (layers: ${only[*]:-all})"
 
-context=$(kubectl config current-context 2>/dev/null || echo "?")
+context=$(current_context)
 if ! $dry_run; then
-  if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then
-    die 2 "cannot reach the cluster of context '$context' (kubectl version: ${err%%$'\n'*})"
-  fi
+  require_cluster "$context"
 fi
 
 # --- helpers ------------------------------------------------------------------------------

@@ -16,19 +16,8 @@ set -euo pipefail
 
 prog=verify-deployment
 
-usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-die() { # die CODE MESSAGE...
-  local code=$1
-  shift
-  echo "$prog: error: $*" >&2
-  exit "$code"
-}
-
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-code_root=$(cd "$script_dir/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 root=$code_root
 cluster=homelab
 timeout=2m
@@ -41,15 +30,11 @@ while [ $# -gt 0 ]; do
     --only|--root|--cluster|--timeout)
       [ $# -ge 2 ] || die 2 "$1 needs a value"
       case $1 in
-        --only)
-          case $2 in
-            secrets|infrastructure|apps) only+=("$2") ;;
-            *) die 2 "--only takes secrets, infrastructure or apps, not '$2'" ;;
-          esac ;;
+        --only) check_layer "$2"; only+=("$2") ;;
         --root) root=$2 ;;
         --cluster) cluster=$2 ;;
         --timeout)
-          [[ $2 =~ ^[0-9]+(s|m|h)$ ]] || die 2 "--timeout takes a duration such as 90s or 2m, not '$2'"
+          check_duration "$2" 2m
           timeout=$2 ;;
       esac
       shift ;;
@@ -59,35 +44,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-command -v kubectl >/dev/null 2>&1 \
-  || die 2 "kubectl not found on PATH: install kubectl (1.32 or newer) and point it at the cluster"
-[ -d "$root" ] || die 2 "--root $root: no such directory"
+require_kubectl
+require_dir "$root"
 root=$(cd "$root" && pwd)
 
-py=${HOMELAB_CHARTS_PYTHON:-}
-if [ -z "$py" ]; then
-  if [ -x "$code_root/.venv/bin/python" ]; then py=$code_root/.venv/bin/python
-  else py=$(command -v python3 || true)
-  fi
-fi
-if [ -z "$py" ] || ! "$py" -c 'import yaml' >/dev/null 2>&1; then
-  die 2 "needs Python 3 with PyYAML to read the tree (run 'scripts/run cli --help' once to create .venv)"
-fi
-
-plan_tool() {
-  PYTHONPATH="$code_root${PYTHONPATH:+:$PYTHONPATH}" "$py" -m homelab_charts.cli.plan "$@"
-}
+find_python
 
 cd "$root"
-only_args=()
-for layer in "${only[@]+"${only[@]}"}"; do only_args+=(--only "$layer"); done
-plan_out=$(plan_tool --root "$root" --cluster "$cluster" "${only_args[@]+"${only_args[@]}"}") \
+plan_out=$(plan_steps "$root" "$cluster" "${only[@]+"${only[@]}"}") \
   || die 2 "cannot read the tree (see the error above)"
 
-context=$(kubectl config current-context 2>/dev/null || echo "?")
-if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then
-  die 2 "cannot reach the cluster of context '$context' (kubectl version: ${err%%$'\n'*})"
-fi
+context=$(current_context)
+require_cluster "$context"
 
 passed=0
 failed=0

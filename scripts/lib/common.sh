@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# Shared by scripts/manual-deploy.sh and scripts/verify-deployment.sh; sourced, never run.
+#
+# The sourcing script sets `prog` (the name its messages start with) first. This file sets
+# `code_root` (the checkout these scripts belong to) and, through find_python, `py`.
+
+: "${prog:?set prog before sourcing scripts/lib/common.sh}"
+code_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+usage() { # the header comment of the script that was run, without its leading '# '
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[-1]}"
+}
+
+die() { # die CODE MESSAGE...
+  local code=$1
+  shift
+  echo "$prog: error: $*" >&2
+  exit "$code"
+}
+
+note() { echo "$prog: $*" >&2; }
+
+check_layer() { # check_layer VALUE: die 2 unless VALUE is a layer --only takes
+  case $1 in
+    secrets|infrastructure|apps) ;;
+    *) die 2 "--only takes secrets, infrastructure or apps, not '$1'" ;;
+  esac
+}
+
+check_duration() { # check_duration VALUE EXAMPLE: die 2 unless VALUE is a --timeout duration
+  [[ $1 =~ ^[0-9]+(s|m|h)$ ]] || die 2 "--timeout takes a duration such as 90s or $2, not '$1'"
+}
+
+require_kubectl() {
+  command -v kubectl >/dev/null 2>&1 \
+    || die 2 "kubectl not found on PATH: install kubectl (1.32 or newer) and point it at the cluster"
+}
+
+require_dir() { # require_dir DIR: die 2 unless the --root DIR exists
+  [ -d "$1" ] || die 2 "--root $1: no such directory"
+}
+
+find_python() { # set py: $HOMELAB_CHARTS_PYTHON, .venv's, or python3; die 2 without PyYAML
+  py=${HOMELAB_CHARTS_PYTHON:-}
+  if [ -z "$py" ]; then
+    if [ -x "$code_root/.venv/bin/python" ]; then py=$code_root/.venv/bin/python
+    else py=$(command -v python3 || true)
+    fi
+  fi
+  if [ -z "$py" ] || ! "$py" -c 'import yaml' >/dev/null 2>&1; then
+    die 2 "needs Python 3 with PyYAML to read the tree (run 'scripts/run cli --help' once to create .venv)"
+  fi
+}
+
+plan_tool() { # homelab_charts.cli.plan of this checkout, run by $py
+  PYTHONPATH="$code_root${PYTHONPATH:+:$PYTHONPATH}" "$py" -m homelab_charts.cli.plan "$@"
+}
+
+plan_steps() { # plan_steps ROOT CLUSTER [LAYER]...: the steps of the tree, in apply order
+  local args=(--root "$1" --cluster "$2") layer
+  shift 2
+  for layer in "$@"; do args+=(--only "$layer"); done
+  plan_tool "${args[@]}"
+}
+
+current_context() { kubectl config current-context 2>/dev/null || echo "?"; }
+
+require_cluster() { # require_cluster CONTEXT: die 2 unless the cluster answers
+  local err
+  if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then
+    die 2 "cannot reach the cluster of context '$1' (kubectl version: ${err%%$'\n'*})"
+  fi
+}
