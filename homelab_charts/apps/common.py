@@ -1,5 +1,6 @@
 """What the apps share: their release settings from the data file, OpenTelemetry
-environment, exposure through the ingress controller, and checkov skip annotations."""
+environment, exposure through the ingress controller, the web UI they serve, and checkov
+skip annotations."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Protocol
 from homelab_charts.base import Component, Manifest
 from homelab_charts.config import HomelabData, Image
 from homelab_charts.errors import ConfigError
-from homelab_charts.workloads import WebService
+from homelab_charts.workloads import Container, Port, Probe, Resources, WebService
 from homelab_charts.workloads.network import Connection, Pods
+from homelab_charts.workloads.spec import EnvValue
 
 #: checkov checks skipped on every workload of the homelab, with the reason (docs/CHECKOV.md).
 HOMELAB_WIDE_SKIPS: Mapping[str, str] = {
@@ -126,3 +128,52 @@ def expose(component: Component, web: WebService, *, release: AppRelease,
     ingress = web.expose("ingress", host=release.require_host(component.where),
                          port_name=port_name, ingress_class=controller.ingress_class)
     return ingress, Connection.to(controller_pods(controller), web, port_name)
+
+
+#: What a web UI sends its telemetry with (browsers' OTLP exporters speak HTTP).
+WEB_UI_OTEL_PROTOCOL = "http/protobuf"
+
+
+@dataclass(frozen=True)
+class WebUI:
+    """An app's web UI as :func:`web_ui` made it."""
+
+    web: WebService
+    ingress: Manifest
+    #: From the ingress controller, then (when ``otel`` is on) to the collector.
+    connections: list[Connection]
+
+
+def web_ui(component: Component, *, release: AppRelease, collector: Telemetry,
+           ingress: IngressController, part: str, port: int, resources: Resources,
+           env: Mapping[str, EnvValue] | None = None) -> WebUI:
+    """The web UI of an app, served by ``component``: one container on ``port`` (``http``)
+    with ``/healthz`` readiness and liveness probes and a writable ``/tmp``, its
+    environment ``PORT``, then ``env``, then the OpenTelemetry SDK's (OTLP over HTTP), a
+    WebService ``server`` labelled ``component: part``, exposed at the release's host
+    through ``ingress``, sending telemetry when the release's ``otel`` switch is on."""
+    container_env: dict[str, EnvValue] = {
+        "PORT": str(port),
+        **(env or {}),
+        **otel_env(release, service_name=release.name,
+                   namespace=component.default_namespace or "", collector=collector,
+                   protocol=WEB_UI_OTEL_PROTOCOL),
+    }
+    web = WebService(
+        component, "server", name=release.name, replicas=release.replicas, component=part,
+        container=Container(
+            image=release.image,
+            ports=(Port("http", port),),
+            env=container_env,
+            resources=resources,
+            readiness=Probe.http("/healthz", "http", period_seconds=10),
+            liveness=Probe.http("/healthz", "http", period_seconds=20, failure_threshold=6),
+            writable_paths={"tmp": "/tmp"},
+        ),
+    )
+    ingress_object, from_controller = expose(component, web, release=release,
+                                             controller=ingress)
+    connections = [from_controller]
+    connections += send_telemetry(component, web, release=release, collector=collector,
+                                  protocol=WEB_UI_OTEL_PROTOCOL)
+    return WebUI(web=web, ingress=ingress_object, connections=connections)

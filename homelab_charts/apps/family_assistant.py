@@ -14,9 +14,9 @@ from homelab_charts.apps.common import (
     AppRelease,
     IngressController,
     Telemetry,
-    expose,
     otel_env,
     send_telemetry,
+    web_ui,
 )
 from homelab_charts.base import Component, skip_checkov
 from homelab_charts.infrastructure.databases import PostgreSQL, Qdrant, Redis
@@ -102,31 +102,13 @@ class FamilyAssistantFrontend(Component):
                  ingress: IngressController, resources: Resources | None = None) -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": PART_OF})
         self.use(backend)
-        env: dict[str, EnvValue] = {
-            "PORT": str(self.PORT),
-            "BACKEND_URL": backend.url(),
-            **otel_env(release, service_name=release.name,
-                       namespace=self.default_namespace or "", collector=collector,
-                       protocol="http/protobuf"),
-        }
-        self.web = WebService(
-            self, "server", name=release.name, replicas=release.replicas, component="frontend",
-            container=Container(
-                image=release.image,
-                ports=(Port("http", self.PORT),),
-                env=env,
-                resources=resources or Resources("50m", "500m", "64Mi", "256Mi"),
-                readiness=Probe.http("/healthz", "http", period_seconds=10),
-                liveness=Probe.http("/healthz", "http", period_seconds=20, failure_threshold=6),
-                writable_paths={"tmp": "/tmp"},
-            ),
-        )
+        ui = web_ui(self, release=release, collector=collector, ingress=ingress,
+                    part="frontend", port=self.PORT, env={"BACKEND_URL": backend.url()},
+                    resources=resources or Resources("50m", "500m", "64Mi", "256Mi"))
+        self.web = ui.web
         self.service = self.web.service
-        self.ingress, from_controller = expose(self, self.web, release=release,
-                                               controller=ingress)
+        self.ingress = ui.ingress
         self.connections: list[Connection] = [
             Connection.to(self.web, backend.web, "http"),
-            from_controller,
+            *ui.connections,
         ]
-        self.connections += send_telemetry(self, self.web, release=release,
-                                           collector=collector, protocol="http/protobuf")
