@@ -32,6 +32,7 @@ from typing import IO, Any
 
 import yaml
 
+from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError, HomelabError
 
 LAYERS = ("secrets", "infrastructure", "apps")
@@ -97,15 +98,6 @@ def _load_documents(file: Path, rel: str) -> list[Any]:
         raise ConfigError(where, None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
-def _field(doc: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 def _read_kustomizations(root: Path, cluster_dir: str, layer: str,
                          start: int) -> list[_FluxKustomization]:
     rel = f"{cluster_dir}/{layer}.yaml"
@@ -118,11 +110,11 @@ def _read_kustomizations(root: Path, cluster_dir: str, layer: str,
             raise ConfigError(rel, f"document {n + 1}",
                               f"expected a Flux Kustomization ({FLUX_KUSTOMIZE_GROUP}), "
                               f"found {api or '?'} {doc.get('kind', '?')}")
-        name = _field(doc, "metadata.name")
+        name = field_at(doc, "metadata.name")
         if not isinstance(name, str) or not name:
             raise ConfigError(rel, f"document {n + 1}: metadata.name", "missing")
         where = f"{rel}: Kustomization {name}"
-        namespace = _field(doc, "metadata.namespace") or FLUX_NAMESPACE
+        namespace = field_at(doc, "metadata.namespace") or FLUX_NAMESPACE
         spec = doc.get("spec")
         if not isinstance(spec, Mapping):
             raise ConfigError(where, "spec", "missing")
@@ -254,7 +246,7 @@ def rendered_objects(stream: IO[str] | str, *, where: str = "<stdin>",
     for n, doc in enumerate(_flatten(docs)):
         if not isinstance(doc, Mapping):
             raise ConfigError(where, f"document {n + 1}", "is not a mapping")
-        kind, api, name = doc.get("kind"), doc.get("apiVersion"), _field(doc, "metadata.name")
+        kind, api, name = doc.get("kind"), doc.get("apiVersion"), field_at(doc, "metadata.name")
         if not all(isinstance(v, str) and v for v in (kind, api, name)):
             raise ConfigError(where, f"document {n + 1}",
                               "needs apiVersion, kind and metadata.name")
@@ -262,7 +254,7 @@ def rendered_objects(stream: IO[str] | str, *, where: str = "<stdin>",
         ref = f"{kind.lower()}.{group}/{name}" if group else f"{kind.lower()}/{name}"
         namespace = None
         if kind not in CLUSTER_SCOPED_KINDS:
-            namespace = target_namespace or _field(doc, "metadata.namespace") or None
+            namespace = target_namespace or field_at(doc, "metadata.namespace") or None
         flags = "-"
         if kind == "Service" and not group:
             spec = doc.get("spec") or {}

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from homelab_charts.docpath import field_at
 from homelab_charts.progress import Progress
 from homelab_charts.review.graph import kustomization_layers
 from homelab_charts.review.tree import (
@@ -60,20 +61,11 @@ def _secret_fields(obj_id: ObjectId) -> tuple[tuple[str, ...], ...]:
     return ()
 
 
-def _get(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = body
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 def secret_values(obj: TreeObject) -> dict[str, Any]:
     """``{"spec.encryptedData.<key>": value}`` of every secret value of the object."""
     values: dict[str, Any] = {}
     for path in _secret_fields(obj.id):
-        found = _get(obj.body, path)
+        found = field_at(obj.body, path)
         if isinstance(found, Mapping):
             for key, value in found.items():
                 values[f"{'.'.join(path)}.{key}"] = value
@@ -90,7 +82,7 @@ def redacted(obj: TreeObject) -> Mapping[str, Any]:
     body = copy.deepcopy(dict(obj.body))
     placeholder = SEALED_PLACEHOLDER if obj.id.kind == "SealedSecret" else SECRET_PLACEHOLDER
     for path in fields:
-        parent = _get(body, path[:-1])
+        parent = field_at(body, path[:-1])
         if not isinstance(parent, dict) or path[-1] not in parent:
             continue
         found = parent[path[-1]]

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
 
 #: The folders of the generated tree (the tree writer's ``OWNED_ROOTS``).
@@ -220,15 +221,6 @@ def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
 
 
-def _field(doc: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 def load_documents(text: str, where: str) -> list[Any]:
     """The non-empty documents of a YAML stream, or a ConfigError naming file and line."""
     try:
@@ -264,10 +256,10 @@ def file_objects(rel: str, text: str, *, where: str | None = None) -> list[TreeO
             raise ConfigError(where, f"document {n}: kind", "missing")
         if api_group(api) == KUSTOMIZE_CONFIG_GROUP:
             continue
-        name = _field(doc, "metadata.name")
+        name = field_at(doc, "metadata.name")
         if not isinstance(name, str) or not name:
             raise ConfigError(where, f"document {n} ({kind}): metadata.name", "missing")
-        namespace = _field(doc, "metadata.namespace")
+        namespace = field_at(doc, "metadata.namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise ConfigError(where, f"{kind} {name}: metadata.namespace", "must be a string")
         oid = ObjectId(api_group(api), kind, namespace or "", name)
