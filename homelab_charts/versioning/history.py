@@ -70,10 +70,10 @@ class VersionPlan:
         }
 
 
-def latest_version(git: Git, service: str, commit: str) -> tuple[str, semver.Version] | None:
-    """The highest ``<service>/vX.Y.Z`` tag reachable from ``commit``, with its version."""
+def _highest(names: Iterable[str], service: str) -> tuple[str, semver.Version] | None:
+    """The tag of ``names`` with the highest version (tags not of ``service`` are ignored)."""
     best: tuple[str, semver.Version] | None = None
-    for name in git.tags_merged(commit, f"{git_tag_prefix(service)}*"):
+    for name in names:
         try:
             _, version = parse_git_tag(name, service=service)
         except TagError:
@@ -83,17 +83,14 @@ def latest_version(git: Git, service: str, commit: str) -> tuple[str, semver.Ver
     return best
 
 
+def latest_version(git: Git, service: str, commit: str) -> tuple[str, semver.Version] | None:
+    """The highest ``<service>/vX.Y.Z`` tag reachable from ``commit``, with its version."""
+    return _highest(git.tags_merged(commit, f"{git_tag_prefix(service)}*"), service)
+
+
 def version_at(git: Git, service: str, commit: str) -> tuple[str, semver.Version] | None:
     """The highest ``<service>/vX.Y.Z`` tag on ``commit`` itself."""
-    found: tuple[str, semver.Version] | None = None
-    for name in git.tags_at(commit, f"{git_tag_prefix(service)}*"):
-        try:
-            _, version = parse_git_tag(name, service=service)
-        except TagError:
-            continue
-        if found is None or version > found[1]:
-            found = (name, version)
-    return found
+    return _highest(git.tags_at(commit, f"{git_tag_prefix(service)}*"), service)
 
 
 def relevant_commits(git: Git, commit: str, since: str | None, paths: PathSet,

@@ -239,3 +239,13 @@ def test_new_branch_without_a_base_changes_everything(repo):
     repo.commit("init", DASH_FILE)
     names = [s.name for s in changed(repo, "0" * 40)]
     assert names == [BACKEND, "family-assistant-frontend", DASH]
+
+
+def test_highest_tag_of_a_service_ignores_other_and_invalid_tags() -> None:
+    from homelab_charts.versioning.history import _highest
+
+    names = [f"{DASH}/v1.9.0", f"{DASH}/v1.10.0", f"{DASH}/v1.2.0", "n8n/v9.0.0",
+             f"{DASH}/v2.0", f"{DASH}/latest", f"{DASH}-old/v5.0.0"]
+    assert _highest(names, DASH) == (f"{DASH}/v1.10.0", V(1, 10, 0))
+    assert _highest(["n8n/v9.0.0", f"{DASH}/oops"], DASH) is None
+    assert _highest([], DASH) is None
