@@ -116,12 +116,23 @@ def _json_path(parts: Any) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
+def _message(error: Any) -> str:
+    """jsonschema's message, in words for the rules whose default wording is obscure."""
+    if error.validator == "not" and isinstance(error.instance, str):
+        return f"{error.instance!r} is a moving tag: pin an explicit version"
+    if error.validator == "pattern":
+        description = error.schema.get("description")
+        hint = f" ({description})" if description else ""
+        return f"{error.instance!r} does not match {error.validator_value!r}{hint}"
+    return str(error.message)
+
+
 def parse(document: Any, source: str | Path) -> HomelabData:
     """Check ``document`` (the loaded YAML) and build the typed view of it."""
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
     if errors:
         err = errors[0]
-        raise ConfigError(str(source), _json_path(err.absolute_path), err.message)
+        raise ConfigError(str(source), _json_path(err.absolute_path), _message(err))
 
     services: dict[str, Service] = {}
     for name, raw in document["services"].items():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from homelab_charts.errors import HomelabError
 from homelab_charts.synth import find_root, synth_tree
-from homelab_charts.writer import HEADER
+from homelab_charts.writer import HEADER, KUSTOMIZATION_FILE
 
 
 def main() -> int:
@@ -31,11 +31,16 @@ def main() -> int:
               file=sys.stderr)
         return 1
     outdir.mkdir(parents=True, exist_ok=True)
-    flat = "".join(content[len(HEADER):] for content in result.files.values())
+    # The objects only: kustomization.yaml files are kustomize's build files, not objects.
+    flat = "".join(content[len(HEADER):] for path, content in result.files.items()
+                   if not path.endswith("/" + KUSTOMIZATION_FILE))
     (outdir / "homelab.k8s.yaml").write_text(HEADER + flat, encoding="utf-8")
     changes = result.changes
-    print(f"homelab-charts: {len(result.files)} files, {len(changes.written)} written, "
-          f"{len(changes.removed)} removed")
+    # On stderr: the cdk8s CLI does not show the app's standard output.
+    print(f"homelab-charts: {root}: {len(result.files)} generated files under clusters/, "
+          f"infrastructure/ and apps/ ({len(changes.written)} written, "
+          f"{len(changes.removed)} removed); objects also in {outdir / 'homelab.k8s.yaml'}",
+          file=sys.stderr)
     return 0
 
 

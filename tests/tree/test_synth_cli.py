@@ -95,3 +95,5 @@ def test_cdk8s_synth_writes_the_same_tree_and_keeps_other_files(tmp_path: Path) 
     assert (tmp_path / "README.md").read_text() == "mine\n"
     flat = (tmp_path / "dist" / "homelab.k8s.yaml").read_text()
     assert flat.startswith(HEADER) and "kind: StatefulSet" in flat
+    assert "kustomize.config.k8s.io" not in flat  # build files are not objects
+    assert "generated files under clusters/" in proc.stderr
