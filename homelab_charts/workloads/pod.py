@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from constructs import Construct
+
+from homelab_charts.base import construct_path
 from homelab_charts.errors import ConfigError
 from homelab_charts.workloads.spec import Container, render_env
 
@@ -45,10 +48,10 @@ def container_security_context() -> dict[str, Any]:
     }
 
 
-def render_container(name: str, spec: Container, *, where: str,
+def render_container(name: str, spec: Container, *, owner: Construct,
                      extra_mounts: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     if spec.liveness is None or spec.readiness is None:
-        raise ConfigError(where, "liveness/readiness",
+        raise ConfigError(construct_path(owner), "liveness/readiness",
                           "every long-running container needs both probes")
     out: dict[str, Any] = {"name": name, "image": spec.image.ref, "imagePullPolicy": "IfNotPresent"}
     if spec.command:
@@ -64,7 +67,7 @@ def render_container(name: str, spec: Container, *, where: str,
         try:
             out["env"] = render_env(spec.env)
         except ConfigError as exc:
-            raise ConfigError(where, f"env.{exc.field}", exc.message) from None
+            raise ConfigError(construct_path(owner), f"env.{exc.field}", exc.message) from None
     out["resources"] = spec.resources.render()
     if spec.startup is not None:
         out["startupProbe"] = spec.startup.render()
@@ -88,7 +91,7 @@ def _config_volume(config_map: str) -> str:
     return f"cm-{config_map}"[:63]
 
 
-def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], where: str,
+def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], owner: Construct,
                  annotations: Mapping[str, str] | None = None,
                  extra_mounts: Sequence[Mapping[str, Any]] = (),
                  extra_volumes: Sequence[Mapping[str, Any]] = (),
@@ -101,7 +104,8 @@ def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], where
     """
     paths = list(spec.writable_paths.values()) + [f.mount_path for f in spec.config_files]
     if len(set(paths)) != len(paths):
-        raise ConfigError(where, "volumeMounts", "two volumes are mounted at the same path")
+        raise ConfigError(construct_path(owner), "volumeMounts",
+                          "two volumes are mounted at the same path")
     volumes: list[dict[str, Any]] = list(extra_volumes)
     volumes += [{"name": vol, "emptyDir": {"sizeLimit": "256Mi"}}
                 for vol in spec.writable_paths]
@@ -128,7 +132,7 @@ def pod_template(name: str, spec: Container, *, labels: Mapping[str, str], where
         "enableServiceLinks": False,
         "securityContext": pod_security,
         "terminationGracePeriodSeconds": termination_grace_period_seconds,
-        "containers": [render_container(name, spec, where=where, extra_mounts=extra_mounts)],
+        "containers": [render_container(name, spec, owner=owner, extra_mounts=extra_mounts)],
     })
     if volumes:
         pod["volumes"] = volumes

@@ -46,7 +46,7 @@ class StatefulService(Workload):
         if storage_class:
             claim_spec["storageClassName"] = storage_class
         template = pod_template(
-            name, container, labels=self.pod_labels, where=self.node.path,
+            name, container, labels=self.pod_labels, owner=self,
             annotations=self.pod_annotations,
             extra_mounts=[{"name": "data", "mountPath": data_path}],
             termination_grace_period_seconds=termination_grace_period_seconds,

@@ -40,7 +40,7 @@ class WebService(Workload):
                               f"{strategy!r} must be RollingUpdate or Recreate")
         self.replicas = replicas
         self.service = self._service("service", name)
-        template = pod_template(name, container, labels=self.pod_labels, where=self.node.path,
+        template = pod_template(name, container, labels=self.pod_labels, owner=self,
                                 annotations=self.pod_annotations, extra_mounts=volume_mounts,
                                 extra_volumes=volumes, service_account=service_account)
         rollout: dict[str, Any] = {"type": strategy}

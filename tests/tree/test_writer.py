@@ -223,3 +223,17 @@ def test_kustomization_files_list_the_folder(tmp_path: Path) -> None:
     # No kustomization.yaml at the cluster root: bootstrap's flux-system Kustomization
     # points there and Flux generates one over the whole folder.
     assert not (tmp_path / "clusters/homelab/kustomization.yaml").exists()
+
+
+def test_cdk8s_sees_each_manifest_as_the_tree_writer_does() -> None:
+    """Manifest hands its props to cdk8s directly: Node's view must match Python's."""
+    app = TreeApp()
+    folder = Folder(app, "demo", path="apps/demo", namespace="demo")
+    c = Component(folder, "settings")
+    cm = Manifest(c, "cm", api_version="v1", kind="ConfigMap", name="settings",
+                  body={"data": {"mode": "fast"}})
+    ns = Manifest(c, "ns", api_version="v1", kind="Namespace", name="demo")
+    assert (cm.name, cm.api_version, cm.kind, cm.metadata.namespace) == (
+        "settings", "v1", "ConfigMap", "demo")
+    assert ns.metadata.namespace is None
+    assert c.to_json() == [cm.render(), ns.render()]

@@ -264,7 +264,7 @@ def test_rollback(repo, cli, capsys, synth_calls):
         (DASH, "v1.4.1-0abcdef-dev", "is a dev build; --env prod needs a tag ending in -prod"),
         (DASH, "v1.4-0abcdef-prod", "must have three numbers"),
         (DASH, "v1.4.1-0ABCDEF-prod", "must be lower case"),
-        ("n8n", "latest", "should not be valid"),
+        ("n8n", "latest", "is a moving tag"),
         ("nope", "v1.4.1-0abcdef-prod", "no such service"),
     ],
 )

@@ -68,7 +68,7 @@ def test_upstream_tags_that_look_like_numbers_are_quoted(data):
     [
         ("homelab-dashboard", "prod", "v1.5.0-1234567-dev", "is a dev build, not a prod build"),
         ("homelab-dashboard", "prod", "v1.5-1234567-prod", "is not a release tag"),
-        ("homelab-dashboard", "prod", "latest", "'latest' should not be valid"),
+        ("homelab-dashboard", "prod", "latest", "'latest' is a moving tag"),
         ("n8n", "prod", "latest", "services.n8n.environments.prod.tag"),
         ("nope", "prod", "v1.0.0-1234567-prod", "services.nope: no such service"),
         ("homelab-dashboard", "qa", "v1.0.0-1234567-dev", "has no settings for environment"),
