@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,19 +113,25 @@ def pin_tag(root: Path, data_file: Path, service: str, env: str, tag: str, *,
 
 def plan_release(root: Path, data_file: Path, service: str, env: str, *,
                  bump: str | None = None, sha: str | None = None, ref: str | None = None,
-                 allow_empty: bool = False,
+                 allow_empty: bool = False, baseline_envs: Sequence[str] | None = None,
                  environ: Mapping[str, str] | None = None) -> tuple[str, Any]:
-    """The tag to release ``service`` to ``env`` with, and the version plan behind it."""
+    """The tag to release ``service`` to ``env`` with, and the version plan behind it.
+
+    The version counts from the higher of the service's latest git tag and what the data
+    file pins for ``baseline_envs`` (default: ``env``; the highest of them when several).
+    """
     from homelab_charts.versioning import (
         Bump,
         Git,
         ReleaseTag,
+        VersionPlan,
         next_version,
         parse_tag,
         release_paths,
         resolve_sha,
     )
     from homelab_charts.versioning.changes import data_file_path
+    from homelab_charts.versioning.pins import data_file_baseline
 
     data, svc = _own_service(data_file, service, env)
     if svc.upstream:
@@ -146,20 +152,30 @@ def plan_release(root: Path, data_file: Path, service: str, env: str, *,
         commit = env_vars["GITHUB_SHA"]
     else:
         commit = "HEAD"
-    ignore = [p for p in (data_file_path(root, data_file),) if p]
+    pinned = parse_tag(svc.env(env).tag)
+    if bump is None and not baseline_envs and pinned.sha == short:
+        # A build of this very commit is already pinned (a re-run): release it as is.
+        full = git.resolve(commit)
+        return pinned.format(), VersionPlan(
+            service, full, pinned.version, None, pinned.version, None,
+            f"{env} already pins {pinned}, a build of this commit",
+            counted_from=f"{pinned} in {data_file.name}")
+    relative = data_file_path(root, data_file)
+    ignore = [p for p in (relative,) if p]
+    baseline = data_file_baseline(git, data, relative, service,
+                                  tuple(baseline_envs) if baseline_envs else (env,))
     plan = next_version(
         git, service, release_paths(data, service), commit=commit,
         bump=None if bump is None else Bump.parse(bump), allow_empty=allow_empty,
-        ignore=ignore,
+        ignore=ignore, baseline=baseline,
     )
-    pinned = parse_tag(svc.env(env).tag)
-    if plan.version < pinned.version:
+    if plan.version < baseline.version:  # only a tagged commit can be lower
+        runs = baseline.envs[0]
         raise ConfigError(
-            str(data_file), f"services.{service}.environments.{env}.tag",
-            f"a release never goes back: {env} runs {pinned.version} but the next version "
-            f"from git is {plan.version} ({plan.reason}); tag the version in use "
-            f"(git tag -a {service}/v{pinned.version} -m v{pinned.version} <commit>) "
-            "or use `homelab-charts rollback` for a deliberate downgrade",
+            str(data_file), f"services.{service}.environments.{runs}.tag",
+            f"a release never goes back: {runs} runs {baseline.version} but the next "
+            f"version is {plan.version} ({plan.reason}); use `homelab-charts rollback` "
+            "for a deliberate downgrade",
         )
     if not plan.commit.startswith(short):
         _say(f"warning: building commit {short} but its version was read at "
@@ -189,6 +205,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
                               f"({existing[:7]})")
         create_git_tag = existing is None
     pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
+    _note_other_environment(data_file, args.env)
     if create_git_tag and args.dry_run:
         _say(f"would create git tag {plan.git_tag} at {plan.commit[:7]}")
     elif create_git_tag:
@@ -198,6 +215,14 @@ def _cmd_release(args: argparse.Namespace) -> int:
     _report(pinned, args.dry_run)
     print(tag)
     return 0
+
+
+def _note_other_environment(data_file: Path, env: str) -> None:
+    """Say so when ``env`` is not the environment this repository's cluster runs."""
+    data = config.load(data_file)
+    if env != data.cluster.environment:
+        _say(f"{data.cluster.name} runs {data.cluster.environment}: the {env} tag is "
+             "recorded in the data file; no generated file changes")
 
 
 def _report(pinned: Pinned, dry_run: bool) -> None:
@@ -228,31 +253,39 @@ def check_rollback_tag(data_file: Path, service: str, env: str, tag: str) -> Non
 
 
 def previous_tag(root: Path, data_file: Path, service: str, env: str) -> str:
-    """The tag ``service`` had in ``env`` before the current one, from the data file's history."""
-    import yaml
+    """The tag ``service`` had in ``env`` before the current one, from the data file's history.
 
+    The last :data:`ROLLBACK_HISTORY` commits of the data file are read, newest first; the
+    first tag there that differs from the current one is the answer.
+    """
     from homelab_charts import datafile
     from homelab_charts.versioning import Git
     from homelab_charts.versioning.changes import data_file_path
+    from homelab_charts.versioning.pins import data_file_history, tag_in
 
     current = datafile.get_service_tag(data_file, service, env)
     relative = data_file_path(root, data_file)
     if relative is None:
-        raise ConfigError("--previous", None, f"{data_file} is not inside {root}")
+        raise ConfigError("--previous", None,
+                          f"{data_file} is not inside {root}: it has no git history; "
+                          "use --to TAG")
     git = Git(root)
-    out = git.run("log", f"--max-count={ROLLBACK_HISTORY}", "--format=%H", "--", relative)
-    for commit in out.split():
-        text = git.run("show", f"{commit}:{relative}", check=False)
-        try:
-            document = yaml.safe_load(text) or {}
-            tag = document["services"][service]["environments"][env]["tag"]
-        except (yaml.YAMLError, KeyError, TypeError):
-            continue
-        if str(tag) != current:
-            return str(tag)
+    seen = 0
+    for _, document in data_file_history(git, relative, max_count=ROLLBACK_HISTORY):
+        seen += 1
+        tag = tag_in(document, service, env)
+        if tag is not None and tag != current:
+            return tag
+    if seen == 0:
+        why = "the data file has no committed history"
+    elif seen < ROLLBACK_HISTORY:
+        why = (f"its tag never changed in the {seen} commit(s) of {relative}"
+               + (" (a shallow clone: fetch the whole history)" if git.is_shallow() else ""))
+    else:
+        why = f"its tag is the same in the last {ROLLBACK_HISTORY} commits of {relative}"
     raise ConfigError("--previous", None,
-                      f"no earlier tag of {service} {env} in the last {ROLLBACK_HISTORY} "
-                      f"commits of {relative}; pass --to TAG")
+                      f"the data file's history has no earlier {env} tag for {service} "
+                      f"({why}); use --to TAG")
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
@@ -276,6 +309,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     except TagError:
         pass  # upstream tags: no order to check
     pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
+    _note_other_environment(data_file, args.env)
     _report(pinned, args.dry_run)
     print(tag)
     return 0
@@ -309,9 +343,13 @@ def _cmd_version_next(args: argparse.Namespace) -> int:
     root = repo_root(args.root)
     data_file = data_path(root, args.data)
     env = args.env or ENVIRONMENTS[0]
+    # Without --env the version counts from the highest one pinned in any environment.
+    envs = None if args.env else tuple(config.load(data_file).service(args.service)
+                                       .environments)
     try:
         tag, plan = plan_release(root, data_file, args.service, env, bump=args.bump,
-                                 sha=args.sha, ref=args.ref, allow_empty=args.allow_empty)
+                                 sha=args.sha, ref=args.ref, allow_empty=args.allow_empty,
+                                 baseline_envs=envs)
     except NothingToRelease as exc:
         _say(str(exc))
         return 1

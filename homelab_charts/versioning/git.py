@@ -40,12 +40,12 @@ class Git:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def run(self, *args: str, check: bool = True) -> str:
+    def run(self, *args: str, check: bool = True, input: str | None = None) -> str:
         env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"}
         try:
             proc = subprocess.run(
                 ["git", "-C", str(self.path), *args], capture_output=True, text=True,
-                encoding="utf-8", errors="replace", env=env, check=False,
+                encoding="utf-8", errors="replace", env=env, check=False, input=input,
             )
         except FileNotFoundError:
             raise GitError("git is not installed (it is needed to read versions)") from None
@@ -102,6 +102,44 @@ class Git:
             names = tuple(f.strip("\n") for f in files.split("\x00") if f.strip("\n"))
             commits.append(Commit(sha.strip(), message.strip("\n"), names))
         return commits
+
+    def file_history(self, path: str, rev: str = "HEAD") -> list[str]:
+        """Commits of ``rev``'s history that changed ``path``, newest first."""
+        return self.run("log", "--format=%H", rev, "--", path).split()
+
+    def blobs(self, specs: Sequence[str]) -> list[bytes | None]:
+        """The contents of ``<commit>:<path>`` specs in one ``git cat-file --batch``.
+
+        A spec that names no file gives None.
+        """
+        if not specs:
+            return []
+        if any("\n" in spec for spec in specs):
+            raise GitError("a blob name contains a line break")
+        env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(self.path), "cat-file", "--batch"], capture_output=True,
+                input="".join(f"{spec}\n" for spec in specs).encode("utf-8"), env=env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed (it is needed to read versions)") from None
+        if proc.returncode != 0:
+            reason = proc.stderr.decode("utf-8", "replace").strip() or "failed"
+            raise GitError(f"git cat-file in {self.path}: {reason}")
+        out, pos, blobs = proc.stdout, 0, []
+        for _ in specs:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if header[-1] in (b"missing", b"ambiguous") or len(header) != 3:
+                blobs.append(None)  # "<spec> missing": no object follows
+                continue
+            size = int(header[2])
+            blobs.append(out[pos:pos + size] if header[1] == b"blob" else None)
+            pos += size + 1
+        return blobs
 
     def changed_files(self, base: str, head: str) -> list[str]:
         """Files that differ between the merge base of ``base`` and ``head``, and ``head``."""

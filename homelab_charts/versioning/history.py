@@ -7,7 +7,11 @@
   (see :mod:`homelab_charts.versioning.bump`); ``bump=`` overrides them.
 * A commit that carries a ``<service>/vX.Y.Z`` tag itself releases that version (a
   pipeline run for a pushed version tag), unless a bump is given.
-* With no previous tag the first version is 0.1.0 (an explicit bump counts from 0.0.0).
+* With a ``baseline`` (what the data file pins, see :mod:`homelab_charts.versioning.pins`)
+  higher than the latest tag, or with no tag at all, the version counts from the
+  baseline and the commits since the data-file commit that pinned it.
+* With neither a tag nor a baseline the first version is 0.1.0 (an explicit bump counts
+  from 0.0.0).
 * With no relevant commit and no explicit bump there is nothing to release
   (:class:`NothingToRelease`), unless ``allow_empty``: then the latest version is built
   again at the new commit.
@@ -25,6 +29,7 @@ from homelab_charts.errors import HomelabError
 from homelab_charts.versioning.bump import Bump, parse_message
 from homelab_charts.versioning.git import Commit, Git, GitError
 from homelab_charts.versioning.paths import PathSet
+from homelab_charts.versioning.pins import Baseline
 from homelab_charts.versioning.tags import TagError, git_tag_prefix, parse_git_tag
 
 INITIAL_VERSION = semver.Version(0, 1, 0)
@@ -47,6 +52,8 @@ class VersionPlan:
     bump: Bump | None
     reason: str
     commits: tuple[Commit, ...] = field(default=())
+    #: What the version counts from: a git tag, or what the data file pins.
+    counted_from: str | None = None
 
     @property
     def git_tag(self) -> str:
@@ -62,6 +69,7 @@ class VersionPlan:
             else str(self.previous_version),
             "bump": None if self.bump is None else str(self.bump),
             "reason": self.reason,
+            "countedFrom": self.counted_from,
             "gitTag": self.git_tag,
             "commits": [
                 {"sha": c.short, "subject": c.subject, "bump": str(parse_message(c.message).bump)}
@@ -106,7 +114,7 @@ def relevant_commits(git: Git, commit: str, since: str | None, paths: PathSet,
 
 def next_version(git: Git, service: str, paths: PathSet, *, commit: str = "HEAD",
                  bump: Bump | None = None, allow_empty: bool = False,
-                 ignore: Iterable[str] = ()) -> VersionPlan:
+                 ignore: Iterable[str] = (), baseline: Baseline | None = None) -> VersionPlan:
     """Work out the version to release ``service`` at ``commit`` (see the module doc)."""
     if git.is_shallow():
         raise GitError(
@@ -118,14 +126,19 @@ def next_version(git: Git, service: str, paths: PathSet, *, commit: str = "HEAD"
     at_head = version_at(git, service, full)
     if at_head is not None and bump is None:
         return VersionPlan(service, full, at_head[1], at_head[0], at_head[1], None,
-                           f"the commit is tagged {at_head[0]}")
+                           f"the commit is tagged {at_head[0]}", counted_from=at_head[0])
 
     previous_tag, previous = latest if latest is not None else (None, None)
-    commits = relevant_commits(git, full, previous_tag, paths, ignore)
+    since, label = previous_tag, previous_tag
+    if baseline is not None and (previous is None or baseline.version > previous):
+        previous, since, label = baseline.version, baseline.since, baseline.label
+        previous_tag = None  # the version does not come from a git tag
+    commits = relevant_commits(git, full, since, paths, ignore)
     if bump is not None:
         base = previous if previous is not None else ZERO
         return VersionPlan(service, full, bump.apply(base), previous_tag, previous, bump,
-                           f"--bump {bump}", tuple(commits))
+                           f"--bump {bump}" + (f" from {label}" if label else ""),
+                           tuple(commits), label)
     if previous is None:
         return VersionPlan(service, full, INITIAL_VERSION, None, None, None,
                            f"no {git_tag_prefix(service)}* tag yet: first version "
@@ -133,16 +146,17 @@ def next_version(git: Git, service: str, paths: PathSet, *, commit: str = "HEAD"
     if not commits:
         if allow_empty:
             return VersionPlan(service, full, previous, previous_tag, previous, None,
-                               f"no change since {previous_tag}: rebuilding {previous}")
+                               f"no change since {label}: rebuilding {previous}",
+                               counted_from=label)
         raise NothingToRelease(
-            f"nothing to release for {service}: no commit since {previous_tag} touches its "
+            f"nothing to release for {service}: no commit since {label} touches its "
             "paths or the shared paths (pass --bump to release anyway)"
         )
     inferred = max(parse_message(c.message).bump for c in commits)
     deciding = next(c for c in commits if parse_message(c.message).bump == inferred)
     return VersionPlan(
         service, full, inferred.apply(previous), previous_tag, previous, inferred,
-        f"{inferred} from {len(commits)} commit(s) since {previous_tag} "
+        f"{inferred} from {len(commits)} commit(s) since {label} "
         f"({deciding.short} {deciding.subject!r})",
-        tuple(commits),
+        tuple(commits), label,
     )

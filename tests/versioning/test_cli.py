@@ -127,20 +127,79 @@ def test_release_dry_run_changes_nothing(repo, cli, capsys, synth_calls):
     assert synth_calls == []
 
 
+def test_release_without_git_tags_counts_from_the_data_file(repo, cli, capsys, synth_calls):
+    """A clean clone has no <service>/v* tags: the data file's pin is the baseline."""
+    before = (repo.path / DATA).read_bytes()
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 1
+    err = capsys.readouterr().err
+    assert f"nothing to release for {DASH}: no commit since v1.4.2 pinned for prod" in err
+    repo.commit("fix: dashboard crash", DASH_FILE)
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"v1.4.3-{repo.head()[:7]}-prod\n"
+    assert f"patch from 1 commit(s) since v1.4.2 pinned for prod in {DATA.as_posix()}" \
+        in captured.err
+    repo.commit("feat: widgets", DASH_FILE)
+    assert cli(args(repo, "version", "next", DASH)) == 0
+    assert capsys.readouterr().out == "1.5.0\n"
+    assert (repo.path / DATA).read_bytes() == before
+    assert synth_calls == []
+
+
+def test_release_counts_commits_since_the_data_file_pinned_the_version(repo, cli, capsys,
+                                                                       synth_calls):
+    repo.commit("feat: before the release", DASH_FILE)
+    datafile.set_service_tag(repo.path / DATA, DASH, "dev", "v1.6.0-1234567-dev")
+    repo.git("add", "--", str(DATA))
+    repo.commit("chore(release): homelab-dashboard v1.6.0-1234567-dev")
+    # The feat before the pin is in 1.6.0; the data-file commit itself does not count.
+    assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 1
+    assert "no commit since v1.6.0 pinned for dev" in capsys.readouterr().err
+    repo.commit("fix: after", DASH_FILE)
+    assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 0
+    assert capsys.readouterr().out.startswith("v1.6.1-")
+    # prod counts from its own pin (1.4.2, set in the first commit): feat + fix -> 1.5.0.
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
+    assert capsys.readouterr().out.startswith("v1.5.0-")
+    # Without --env, version next counts from the highest pin (dev's 1.6.0).
+    assert cli(args(repo, "version", "next", DASH, "--json")) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["version"] == "1.6.1"
+    assert plan["previousTag"] is None
+    assert plan["countedFrom"].startswith("v1.6.0 pinned for dev in ")
+    # A git tag higher than the pin wins, and counts from its commit.
+    repo.tag(f"{DASH}/v2.0.0")
+    assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 0
+    assert capsys.readouterr().out.startswith("v2.0.0-")  # the commit is tagged
+    repo.commit("fix: later", DASH_FILE)
+    assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 0
+    assert capsys.readouterr().out.startswith("v2.0.1-")
+
+
 def test_release_never_goes_back(repo, cli, capsys, synth_calls):
-    """Without a git tag the first version is 0.1.0: lower than what runs, so refused."""
+    """A commit tagged with a version lower than what runs is refused."""
     repo.commit("feat: dashboard", DASH_FILE)
+    repo.tag(f"{DASH}/v1.0.0")
     before = (repo.path / DATA).read_bytes()
     assert cli(args(repo, "release", DASH, "--env", "prod")) == 2
     err = capsys.readouterr().err
-    assert "a release never goes back: prod runs 1.4.2 but the next version" in err
-    assert f"git tag -a {DASH}/v1.4.2" in err
+    assert "a release never goes back: prod runs 1.4.2 but the next version is 1.0.0" in err
+    assert "homelab-charts rollback" in err
     assert (repo.path / DATA).read_bytes() == before
     assert synth_calls == []
-    # A service whose pinned version is lower starts at 0.1.0.
-    datafile.set_service_tag(repo.path / DATA, DASH, "dev", "v0.0.1-1234567-dev")
-    assert cli(args(repo, "release", DASH, "--env", "dev")) == 0
-    assert capsys.readouterr().out == f"v0.1.0-{repo.head()[:7]}-dev\n"
+
+
+def test_release_for_the_other_environment_says_only_the_data_file_changes(
+        repo, cli, capsys, synth_calls):
+    repo.commit("fix: dashboard", DASH_FILE)
+    assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 0
+    assert ("homelab runs prod: the dev tag is recorded in the data file; no generated file "
+            "changes") in capsys.readouterr().err
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
+    assert "no generated file changes" not in capsys.readouterr().err
+    assert cli(args(repo, "rollback", DASH, "--env", "dev", "--to",
+                    "v1.4.1-0abcdef-dev")) == 0
+    assert "the dev tag is recorded in the data file" in capsys.readouterr().err
 
 
 def test_release_pins_the_tag_and_resynthesizes(repo, cli, capsys, synth_calls, monkeypatch):
@@ -286,7 +345,25 @@ def test_rollback_previous_reads_the_data_file_history(repo, cli, capsys, synth_
     assert capsys.readouterr().out == "v1.5.0-1111111-prod\n"
     assert cli(args(repo, "rollback", "family-assistant-backend", "--env", "prod",
                     "--previous")) == 2
-    assert "no earlier tag of family-assistant-backend prod" in capsys.readouterr().err
+    assert ("the data file's history has no earlier prod tag for family-assistant-backend "
+            f"(its tag never changed in the 3 commit(s) of {DATA.as_posix()}); use --to TAG"
+            ) in capsys.readouterr().err
+
+
+def test_rollback_previous_without_committed_history(repo, cli, capsys, synth_calls, tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_bytes((repo.path / DATA).read_bytes())
+    assert cli(args(repo, "rollback", DASH, "--env", "prod", "--previous",
+                    "--data", str(outside))) == 2
+    assert "has no git history; use --to TAG" in capsys.readouterr().err
+    fresh = type(repo)(tmp_path / "fresh")
+    (fresh.path / DATA).parent.mkdir(parents=True)
+    (fresh.path / DATA).write_bytes(outside.read_bytes())
+    fresh.commit("chore: empty")
+    assert cli(["rollback", DASH, "--env", "prod", "--previous", "--root",
+                str(fresh.path)]) == 2
+    assert "(the data file has no committed history); use --to TAG" in \
+        capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------- end to end
