@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from homelab_charts import __version__
 from homelab_charts.errors import HomelabError
@@ -19,8 +20,37 @@ from homelab_charts.errors import HomelabError
 COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that reports an unknown argument itself, with its own usage.
+
+    Plain argparse hands a sub-command's unknown options up to the top-level parser (which
+    prints the top-level usage), and reports ``--wrong`` alone as a missing COMMAND. Here
+    every (sub-)parser rejects what it does not know, and a required sub-command is checked
+    only after that.
+    """
+
+    _command: tuple[str, str] | None = None
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        if kwargs.pop("required", False):
+            dest = kwargs["dest"]
+            self._command = (dest, kwargs.get("metavar") or dest)
+        kwargs.setdefault("parser_class", _Parser)
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        if self._command is not None and getattr(parsed, self._command[0], None) is None:
+            self.error(f"the following arguments are required: {self._command[1]}")
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="homelab-charts",
         description="Generate, check and release the homelab's Flux CD GitOps tree.",
     )

@@ -283,8 +283,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=Path("."),
-                        help="repository root holding clusters/ (default: current directory)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="repository root holding clusters/ (default: the nearest folder "
+                             "with cdk8s.yaml, else with clusters/, from the current one up)")
     parser.add_argument("--cluster", default="homelab",
                         help="cluster folder under clusters/ (default: homelab)")
     parser.add_argument("--only", choices=LAYERS, action="append", metavar="LAYER",
@@ -316,6 +317,10 @@ def handle(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         else:
             out.writelines(o.line() + "\n" for o in objects)
         return 0
+    if args.root is None:
+        from homelab_charts.review.tree import repository_root  # PyYAML only, no cdk8s
+
+        args.root = repository_root()
     steps = build_plan(args.root, args.cluster)
     if args.only:
         steps = [s for s in steps if s.layer in args.only]

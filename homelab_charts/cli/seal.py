@@ -154,6 +154,19 @@ def _require_namespace(namespace: str | None, *, cluster_wide: bool) -> None:
                           "namespace (only --scope cluster-wide may go without)")
 
 
+def _check_store(store: Path) -> None:
+    """A ``--store`` folder must exist (a typo must not start a new store somewhere);
+    only the packaged default store is created when missing."""
+    from homelab_charts.secrets.store import STORE_DIR
+
+    if store.resolve() == STORE_DIR.resolve() or store.is_dir():
+        return
+    what = "is not a folder" if store.exists() else "does not exist"
+    raise ConfigError("--store", None,
+                      f"{store} {what}: give the folder of an existing sealed data store "
+                      "(create it first for a new one)")
+
+
 def _read_existing(path: Path) -> SealedDocument | None:
     from homelab_charts.secrets.store import SealedDocument
 
@@ -182,6 +195,8 @@ def run_seal(args: argparse.Namespace) -> int:
                           "nothing to seal: give KEY=VALUE arguments or --from-env-file")
 
     _check_names(args.name, args.namespace)
+    if args.output is None:
+        _check_store(args.store)
     path = args.output or store_path(args.store, args.namespace, args.name)
     existing = _read_existing(path)
     if existing is not None and (existing.name, existing.namespace) != (args.name,

@@ -114,6 +114,18 @@ class Report:
     def ok(self) -> bool:
         return not any(r.status in (Status.INVALID, Status.ERROR) for r in self.results)
 
+    def short_summary(self) -> str:
+        """One line for people: ``valid: 57 resources in 23 files`` (or what failed)."""
+        n, files = len(self.results), len(self.files)
+        counted = (f"{n} resource{'s' if n != 1 else ''} in {files} "
+                   f"file{'s' if files != 1 else ''}")
+        skipped = self.count(Status.SKIPPED)
+        tail = f" ({skipped} skipped)" if skipped else ""
+        bad, errors = self.count(Status.INVALID), self.count(Status.ERROR)
+        if not bad and not errors:
+            return f"valid: {counted}{tail}"
+        return f"not valid: {bad} invalid, {errors} not validated, of {counted}{tail}"
+
     def summary(self) -> str:
         n = len(self.results)
         files = len(self.files)

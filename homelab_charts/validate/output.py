@@ -46,8 +46,8 @@ def _text(report: Report, stream: TextIO, *, summary: bool, verbose: bool) -> No
         line = text_line(result, verbose=verbose)
         if line is not None:
             stream.write(line + "\n")
-    if summary:
-        stream.write(report.summary() + "\n")
+    # kubeconform's summary with --summary; else a short line, so success is never silent.
+    stream.write((report.summary() if summary else report.short_summary()) + "\n")
 
 
 def _json(report: Report, stream: TextIO, *, summary: bool, verbose: bool) -> None:

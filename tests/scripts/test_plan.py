@@ -171,3 +171,23 @@ def test_registered_as_a_sub_command() -> None:
     plan.register(sub)
     args = parser.parse_args(["plan", "--only", "apps", "--cluster", "homelab"])
     assert args.func is plan.handle and args.only == ["apps"]
+
+
+def test_default_root_is_found_from_a_subfolder(tree: Path, monkeypatch) -> None:
+    """Like synth, diff and graph: the nearest folder with cdk8s.yaml, from any subfolder."""
+    (tree / "cdk8s.yaml").write_text("language: python\n", encoding="utf-8")
+    sub = tree / "apps" / "deep"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    parser = plan.argparse.ArgumentParser()
+    plan.add_arguments(parser)
+    out = io.StringIO()
+    assert plan.handle(parser.parse_args([]), out) == 0
+    assert out.getvalue().splitlines() == lines(tree)
+    # What the scripts run: finding the root imports neither cdk8s nor the constructs.
+    code = ("import sys; from homelab_charts.cli import plan; rc = plan.main([]); "
+            "print(rc, 'cdk8s' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=sub, capture_output=True,
+                          text=True, check=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert proc.stdout.splitlines()[-1] == "0 False"
+    assert proc.stdout.splitlines()[1:-1] == lines(tree)[1:]

@@ -38,6 +38,7 @@ def env(tmp_path, key4096):
     cert = tmp_path / "pub.pem"
     cert.write_bytes(key4096.cert_pem)
     store = tmp_path / "store"
+    store.mkdir()
     return {"cert": cert, "store": store, "tmp": tmp_path, "key": key4096,
             "base": ["--cert", str(cert), "--store", str(store)],
             "file": store / "databases" / "db.yaml"}
@@ -309,3 +310,25 @@ def test_unseal_refuses_multiline_values(env, capsys):
                 "-o", str(out), "--store", str(env["store"])]) == 2
     assert "several lines" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_store_folder_must_exist(env, capsys, monkeypatch, tmp_path):
+    from homelab_charts.secrets import store as store_module
+
+    missing = tmp_path / "nonexistent" / "dir"
+    args = ["seal", "--cert", str(env["cert"]), "-n", "databases", "--name", "db",
+            f"k={SECRET}"]
+    assert run([*args, "--store", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"--store: {missing} does not exist" in err
+    assert not (tmp_path / "nonexistent").exists()
+    assert run([*args, "--store", str(env["cert"])]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    # -o writes where it is told; the default store is created when missing.
+    out = tmp_path / "out" / "db.yaml"
+    assert run([*args, "--store", str(missing), "-o", str(out)]) == 0
+    assert out.is_file()
+    default = tmp_path / "packaged" / "sealed"
+    monkeypatch.setattr(store_module, "STORE_DIR", default)
+    assert run([*args, "--store", str(default)]) == 0
+    assert (default / "databases" / "db.yaml").is_file()

@@ -41,6 +41,21 @@ def test_valid_tree_exits_0_with_summary(tmp_path: Path,
                    "Skipped: 0\n")
 
 
+def test_text_output_always_ends_with_a_summary_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree(tmp_path)
+    assert cli(tmp_path, "--schema-location", "default") == 0
+    assert capsys.readouterr().out == "valid: 1 resource in 1 file\n"
+    write(tmp_path / "apps" / "bad.yaml", BAD)
+    write(tmp_path / "apps" / "more.yaml", GOOD_DEPLOYMENT.replace("name: web", "name: web2"))
+    assert cli(tmp_path, "--schema-location", "default") == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "ConfigMap apps/bad is invalid" in lines[0]
+    assert lines[-1] == "not valid: 1 invalid, 0 not validated, of 3 resources in 3 files"
+    assert cli(tmp_path, "--schema-location", "default", "--skip", "ConfigMap") == 0
+    assert capsys.readouterr().out == "valid: 3 resources in 3 files (1 skipped)\n"
+
+
 def test_default_paths_and_root_from_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     tree(tmp_path)
