@@ -54,8 +54,10 @@ def test_corpus_messages_name_file_document_kind_and_path(capsys: pytest.Capture
                  str(CORPUS / "wrong_type.yaml")])
     out = capsys.readouterr().out
     assert code == 1
-    assert out.strip() == ("wrong_type.yaml (document 1) - Deployment apps/web is invalid: "
-                           "at '/spec/replicas': got string, want integer")
+    assert out.splitlines() == [
+        "wrong_type.yaml (document 1) - Deployment apps/web is invalid: "
+        "at '/spec/replicas': got string, want integer",
+        "not valid: 1 invalid, 0 not validated, of 1 resource in 1 file"]
 
 
 def test_whole_corpus_exits_1_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
