@@ -2,7 +2,8 @@
 
 Images are tagged ``v{MAJOR}.{MINOR}.{PATCH}-{GIT_SHA7}-{ENV}``; ``vX.Y.Z`` is the alias of
 the latest stable build. Versions are cut per service with git tags ``<service>/vX.Y.Z``
-and bumped from Conventional Commit messages. See docs/RELEASING.md.
+or, without a higher tag, counted from what the data file pins (:mod:`.pins`), and bumped
+from Conventional Commit messages. See docs/RELEASING.md.
 """
 
 from homelab_charts.versioning.bump import Bump, ConventionalCommit, bump_for, parse_message
