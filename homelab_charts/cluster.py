@@ -202,9 +202,8 @@ class HomelabCluster(Construct):
             layer.resolve_dependencies()
 
     def _ingress_metrics_pods(self) -> Pods:
-        """The ingress controller's pods and the metrics port its chart values annotate."""
-        values = self.ingress.release.body["spec"]["values"]
-        port = int(values["podAnnotations"]["prometheus.io/port"])
+        """The ingress controller's pods and the metrics port its chart annotates them with."""
+        port = self.ingress.metrics_port
         namespace = self.ingress.target_namespace or ""
         return Pods.external("ingress-controller", namespace, self.ingress.pod_selector,
                              ports=[Port("metrics", port)])

@@ -56,7 +56,8 @@ def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out = {p.ident: Endpoint(p.ident, p.namespace, tuple(sorted(p.labels.items())),
                              frozenset(p.port_numbers())) for p in tree.pods()}
     release = tree.get("HelmRelease", INGRESS_CONTROLLER[0], "traefik")
-    metrics = int(release["spec"]["values"]["podAnnotations"]["prometheus.io/port"])
+    metrics = traefik_scrape_port(release["spec"]["values"])
+    assert metrics is not None, "Prometheus scrapes the ingress controller"
     out["ingress-controller"] = Endpoint(
         "ingress-controller", INGRESS_CONTROLLER[0],
         tuple(INGRESS_CONTROLLER[1].items()), frozenset({(metrics, "TCP")}), outside=True)
@@ -65,6 +66,21 @@ def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out["kube-api"] = Endpoint("kube-api", "", (), frozenset({(443, "TCP"), (6443, "TCP")}),
                                outside=True)
     return out
+
+
+def traefik_scrape_port(values: dict[str, Any]) -> int | None:
+    """The port the Traefik chart (37.x) annotates its pods to be scraped on, or None.
+
+    Its pod template adds ``prometheus.io/scrape``/``port``/``path`` itself whenever
+    ``metrics.prometheus`` is set (no ServiceMonitor), the port being
+    ``ports.<metrics.prometheus.entryPoint>.port``; it reads pod annotations only from
+    ``deployment.podAnnotations`` (a top-level ``podAnnotations`` is ignored).
+    """
+    prometheus = (values.get("metrics") or {}).get("prometheus")
+    if not prometheus or (prometheus.get("serviceMonitor") or {}).get("enabled"):
+        return None
+    entry_point = prometheus.get("entryPoint", "metrics")
+    return int(values["ports"][entry_point]["port"])
 
 
 Flow = tuple[str, str, int, str]  # source ident, target ident, port, protocol
@@ -149,8 +165,8 @@ def needed_flows(tree: Tree) -> set[Flow]:
                     number, proto = pod.ports()[port_name]
                     flows.add((prometheus.ident, pod.ident, number, proto))
     release = tree.get("HelmRelease", "networking", "traefik")
-    if release["spec"]["values"]["podAnnotations"].get("prometheus.io/scrape") == "true":
-        port = int(release["spec"]["values"]["podAnnotations"]["prometheus.io/port"])
+    port = traefik_scrape_port(release["spec"]["values"])
+    if port is not None:
         flows.add((prometheus.ident, "ingress-controller", port, "TCP"))
     flows |= {(prometheus.ident, "kube-api", 443, "TCP"), (prometheus.ident, "kube-api", 6443,
                                                             "TCP")}

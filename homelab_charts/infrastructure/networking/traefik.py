@@ -13,12 +13,20 @@ from homelab_charts.workloads import Resources
 CHART_REPOSITORY = "https://traefik.github.io/charts"
 CHART_VERSION = "37.3.0"
 
+#: The chart's ``metrics`` entry point (its default port, stated so it cannot drift).
+METRICS_PORT = 9100
+
 
 class Traefik(Component):
     """Traefik from its Helm chart (pinned ``chart_version``), serving ``ingress_class``.
 
     Other components reach it through ``ingress_class`` (their Ingress objects) and
-    ``pod_selector``/``target_namespace`` (NetworkPolicies that let it in).
+    ``pod_selector``/``target_namespace`` (NetworkPolicies that let it in); Prometheus
+    scrapes ``metrics_port``. With ``metrics.prometheus`` set, the chart's pod template
+    annotates the pods itself (``prometheus.io/scrape``/``port``/``path``, the port taken
+    from ``ports.metrics.port``). A top-level ``podAnnotations`` is no key of this chart
+    (it reads ``deployment.podAnnotations``), and repeating the chart's own annotations
+    there would render duplicate keys, so none are given.
     """
 
     def __init__(self, scope: Construct, id: str, *, ingress_class: str = "traefik",
@@ -29,6 +37,7 @@ class Traefik(Component):
         self.ingress_class = ingress_class
         self.target_namespace = self.default_namespace
         self.pod_selector = {"app.kubernetes.io/name": "traefik"}
+        self.metrics_port = METRICS_PORT
         repository = HelmRepository(self, "repository", name="traefik", url=CHART_REPOSITORY,
                                     interval="12h", namespace=self.target_namespace)
         values: dict[str, Any] = {
@@ -50,9 +59,8 @@ class Traefik(Component):
                 "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                 "capabilities": {"drop": ["ALL"]},
             },
+            "ports": {"metrics": {"port": METRICS_PORT}},
             "metrics": {"prometheus": {"entryPoint": "metrics"}},
-            "podAnnotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9100",
-                               "prometheus.io/path": "/metrics"},
             "logs": {"access": {"enabled": True}},
         }
         self.release = HelmRelease(
