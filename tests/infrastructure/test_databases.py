@@ -69,3 +69,13 @@ def test_namespaces_enforce_restricted_pod_security() -> None:
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     names = {ns["metadata"]["name"] for ns in objects("clusters/homelab/namespaces.yaml")}
     assert {"databases", "networking"} <= names
+
+
+def test_qdrant_keeps_snapshots_on_its_volume_and_may_start_slowly() -> None:
+    sts = statefulset("infrastructure/databases/qdrant.yaml")
+    (ctr,) = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in ctr["env"]}
+    data_mount = next(m["mountPath"] for m in ctr["volumeMounts"] if m["name"] == "data")
+    assert env["QDRANT__STORAGE__SNAPSHOTS_PATH"].startswith(data_mount + "/")
+    probe = ctr["startupProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 300

@@ -31,13 +31,16 @@ class Qdrant(Component):
                 env={
                     "QDRANT__SERVICE__API_KEY": secret_key(credentials, api_key_key),
                     "QDRANT__TELEMETRY_DISABLED": "true",
-                    "QDRANT__STORAGE__SNAPSHOTS_PATH": "/qdrant/snapshots",
+                    # Snapshots on the data volume: they survive restarts and can be large.
+                    "QDRANT__STORAGE__SNAPSHOTS_PATH": "/qdrant/storage/snapshots",
                 },
                 resources=resources or Resources("100m", "1", "256Mi", "1Gi"),
-                # Health endpoints answer without the API key.
+                # Health endpoints answer without the API key. Loading large collections
+                # at start may take minutes: the startup probe allows ten.
+                startup=Probe.http("/livez", "http", period_seconds=10, failure_threshold=60),
                 readiness=Probe.http("/readyz", "http", period_seconds=10),
                 liveness=Probe.http("/livez", "http", period_seconds=20, failure_threshold=6),
-                writable_paths={"snapshots": "/qdrant/snapshots", "tmp": "/tmp"},
+                writable_paths={"tmp": "/tmp"},
                 run_as=RunAs(user=1000, group=1000, fs_group=1000),
             ),
             data_path="/qdrant/storage", storage_size=storage_size, storage_class=storage_class,
