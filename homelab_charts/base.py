@@ -199,9 +199,7 @@ class Manifest(ApiObject):
         metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
         jsii.create(self.__class__, self, [scope, id, {"apiVersion": api_version, "kind": kind,
                                                       "metadata": metadata}])
-        meta: dict[str, Any] = {"name": name}
-        if namespace is not None:
-            meta["namespace"] = namespace
+        meta: dict[str, Any] = dict(metadata)
         merged = {**component.common_labels, **(labels or {})}
         if merged:
             meta["labels"] = merged

@@ -183,8 +183,9 @@ class HomelabCluster(Construct):
         self.network = Network()
         for isolated in (databases, observability, family_assistant, dashboard, n8n):
             self.network.isolate(isolated)
-        self.network.wire(c for c in self.node.find_all() if isinstance(c, Component))
-        workloads = [w for w in self.node.find_all() if isinstance(w, Workload)]
+        constructs = self.node.find_all()  # one jsii call for the whole subtree
+        self.network.wire(c for c in constructs if isinstance(c, Component))
+        workloads = [w for w in constructs if isinstance(w, Workload)]
         for workload in workloads:
             if workload.metrics_port is not None:
                 self.network.allow(self.prometheus.server, workload, workload.metrics_port)
