@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -59,11 +60,16 @@ def check_name(scope: Construct, id: str | None, field: str, value: str, *,
 
 
 class TreeApp(App):
-    """The cdk8s App of a tree: keeps its components in creation order, on the Python side."""
+    """The cdk8s App of a tree: keeps its components in creation order, on the Python side.
 
-    def __init__(self, **kwargs: Any) -> None:
+    ``store`` is the sealed data store SealedSecrets read from (default: the store of the
+    repository around the current folder).
+    """
+
+    def __init__(self, *, store: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.components: list[Component] = []
+        self.store = store
 
 
 def app_of(scope: Construct) -> TreeApp | None:

@@ -1,8 +1,9 @@
 """The data file: image tags, replicas and host names per environment.
 
-Values that change often live in ``homelab_charts/data/homelab.yaml`` (CI's release step
-edits it) and are checked against ``homelab.schema.json`` before anything is built. Every
-error names the file and the JSON path of the bad value.
+Values that change often live in the repository's ``homelab.yaml`` (CI's release step
+edits it; :mod:`homelab_charts.project` finds it) and are checked against
+``homelab.schema.json`` before anything is built. Every error names the file and the JSON
+path of the bad value.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 
 import yaml
 
+from homelab_charts import project
 from homelab_charts.errors import ConfigError
 
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_DATA_FILE = DATA_DIR / "homelab.yaml"
 SCHEMA_FILE = DATA_DIR / "homelab.schema.json"
 
 ENVIRONMENTS = ("dev", "prod")
@@ -90,6 +91,15 @@ class HomelabData:
     services: dict[str, Service]
     infrastructure: dict[str, Image]
     shared_paths: tuple[str, ...] = field(default=())
+
+    @property
+    def store_dir(self) -> Path:
+        """The sealed data store of the repository this data file belongs to (the
+        repository around the data file, else the one around the current folder)."""
+        try:
+            return project.store_dir(project.find_root(self.path.parent))
+        except ConfigError:
+            return project.store_dir()
 
     def service(self, name: str) -> Service:
         try:
@@ -191,8 +201,9 @@ def parse(document: Any, source: str | Path) -> HomelabData:
 
 
 def load(path: str | Path | None = None) -> HomelabData:
-    """Read and check the data file (the packaged one by default)."""
-    file = Path(path) if path is not None else DEFAULT_DATA_FILE
+    """Read and check the data file (by default the ``homelab.yaml`` of the repository
+    around the current folder)."""
+    file = Path(path) if path is not None else project.data_file()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:

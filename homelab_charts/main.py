@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from homelab_charts.errors import HomelabError
-from homelab_charts.synth import find_root, synth_tree
+from homelab_charts.project import find_root
+from homelab_charts.synth import synth_tree
 from homelab_charts.writer import HEADER, KUSTOMIZATION_FILE
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from homelab_charts import config
+from homelab_charts import config, project
 from homelab_charts.base import TreeApp
 from homelab_charts.config import HomelabData
 from homelab_charts.writer import TreeChanges, plan, render_files, write_tree
@@ -22,7 +22,7 @@ def build_homelab(app: TreeApp, data: HomelabData) -> object:
 
 
 def build_app(data: HomelabData, builder: Builder = build_homelab) -> TreeApp:
-    app = TreeApp()
+    app = TreeApp(store=data.store_dir)
     builder(app, data)
     return app
 
@@ -43,23 +43,10 @@ def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False
                builder: Builder = build_homelab, progress: bool = False) -> SynthResult:
     """Synthesize the tree under ``root`` (write it, or with ``check`` only compare).
 
-    ``data_file`` defaults to the packaged data file; ``progress`` draws a bar on stderr
-    for long runs in a terminal.
+    ``data_file`` defaults to the repository's ``homelab.yaml`` under ``root``;
+    ``progress`` draws a bar on stderr for long runs in a terminal.
     """
-    data = config.load(data_file)
+    data = config.load(data_file if data_file is not None else project.data_file(root))
     files = render(data, builder, progress=progress)
     changes = plan(root, files) if check else write_tree(root, files)
     return SynthResult(files, changes)
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder (from ``start``, default cwd) with cdk8s.yaml."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "cdk8s.yaml").is_file():
-            return candidate
-    from homelab_charts.errors import ConfigError
-
-    raise ConfigError(str(here), None,
-                      "not inside a homelab-charts repository (no cdk8s.yaml here or above); "
-                      "pass --root")

@@ -3,8 +3,8 @@
 
 Generates an RSA 4096 key pair in memory, writes only the self-signed certificate
 (CN sealed-secret, 10 years, like the sealed-secrets controller's) to
-homelab_charts/data/sealed-secrets-cert.pem, seals random values for every Secret the
-homelab needs into homelab_charts/data/sealed/, and forgets the private key: nobody can
+sealed/sealed-secrets-cert.pem, seals random values for every Secret the
+homelab needs into sealed/, and forgets the private key: nobody can
 decrypt the example secrets. A real cluster swaps in its controller's certificate and
 re-seals real values (docs/SECRETS.md). The private key never touches the disk.
 
@@ -27,14 +27,13 @@ from cryptography.x509.oid import NameOID
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from homelab_charts import project  # noqa: E402
 from homelab_charts.fsutil import atomic_write_text  # noqa: E402
 from homelab_charts.secrets.crypto import SealingCertificate, SealScope  # noqa: E402
-from homelab_charts.secrets.store import (  # noqa: E402
-    DEFAULT_CERT,
-    STORE_DIR,
-    SealedDocument,
-    store_path,
-)
+from homelab_charts.secrets.store import SealedDocument, store_path  # noqa: E402
+
+STORE_DIR = project.store_dir(REPO)
+DEFAULT_CERT = project.cert_file(REPO)
 
 #: (namespace, name) -> keys: the credentials the homelab's components read.
 EXAMPLE_SECRETS: dict[tuple[str, str], tuple[str, ...]] = {

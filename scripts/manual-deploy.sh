@@ -91,7 +91,7 @@ cd "$root"
 
 # Git is the source of truth: what is applied must be a commit.
 dirty=$(git status --porcelain --untracked-files=all -- clusters infrastructure apps \
-  homelab_charts/data)
+  homelab.yaml sealed)
 if [ -n "$dirty" ]; then
   echo "$prog: error: uncommitted changes in the tree; commit them (Git is the source of truth) and run again:" >&2
   printf '  %s\n' "$dirty" >&2

@@ -12,6 +12,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
 CRD_SCHEMAS = SHARED_DIR / "schemas" / "crds"
+#: The repository's own data file and sealed store (homelab_charts.project).
+DATA_FILE = REPO_ROOT / "homelab.yaml"
+STORE_DIR = REPO_ROOT / "sealed"
+CERT_FILE = STORE_DIR / "sealed-secrets-cert.pem"
 
 
 @pytest.fixture(scope="session")

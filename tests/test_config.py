@@ -9,8 +9,9 @@ import yaml
 
 from homelab_charts import config
 from homelab_charts.errors import ConfigError
+from tests.conftest import DATA_FILE
 
-DATA = yaml.safe_load(config.DEFAULT_DATA_FILE.read_text())
+DATA = yaml.safe_load(DATA_FILE.read_text())
 
 
 def test_the_shipped_data_file_loads() -> None:
@@ -22,7 +23,7 @@ def test_the_shipped_data_file_loads() -> None:
 
 
 def variant(path: str, value: object) -> dict:
-    doc = yaml.safe_load(config.DEFAULT_DATA_FILE.read_text())
+    doc = yaml.safe_load(DATA_FILE.read_text())
     node = doc
     keys = path.split(".")
     for key in keys[:-1]:

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="repository root (default: nearest folder with cdk8s.yaml)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="data file to synthesize from (default: the packaged one)")
+                        help="data file to synthesize from (default: <root>/homelab.yaml)")
     parser.set_defaults(func=run)
 
 

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab_charts import config
+from homelab_charts import config, project
 from homelab_charts.config import ENVIRONMENTS
 from homelab_charts.errors import ConfigError
 from homelab_charts.fsutil import atomic_write_text
 
-DATA_FILE = Path("homelab_charts/data/homelab.yaml")
 #: How many commits of the data file's history ``rollback --previous`` looks through.
 ROLLBACK_HISTORY = 200
 
@@ -57,7 +56,7 @@ def repo_root(root: str | None) -> Path:
 
 
 def data_path(root: Path, data: str | None) -> Path:
-    return Path(data).resolve() if data is not None else root / DATA_FILE
+    return Path(data).resolve() if data is not None else project.data_file(root)
 
 
 def synthesize_tree(root: Path, data_file: Path) -> None:
@@ -403,7 +402,7 @@ def _location_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", metavar="DIR",
                         help="repository root (default: git top-level of the current folder)")
     parser.add_argument("--data", metavar="FILE",
-                        help=f"data file (default: <root>/{DATA_FILE.as_posix()})")
+                        help=f"data file (default: <root>/{project.DATA_FILE.as_posix()})")
 
 
 def _commit_options(parser: argparse.ArgumentParser) -> None:

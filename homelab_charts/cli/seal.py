@@ -1,7 +1,7 @@
 """``homelab-charts seal`` (and ``reseal``, ``unseal``): write the sealed data store.
 
 ``seal`` encrypts values for the controller's certificate into
-``homelab_charts/data/sealed/<namespace>/<name>.yaml``, keeping the ciphertext of every key
+``sealed/<namespace>/<name>.yaml`` of the repository, keeping the ciphertext of every key
 it was not given byte for byte. ``reseal`` re-encrypts stored secrets for a new
 certificate with the old controller key; ``unseal`` recovers values with a backed-up
 controller key. No value is ever printed but by ``unseal``, and only where asked.
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from homelab_charts.secrets.crypto import SealScope
-    from homelab_charts.secrets.store import DEFAULT_CERT, STORE_DIR
-
     scopes = [s.value for s in SealScope]
     seal = subparsers.add_parser(
         "seal", help="seal Secret values into the sealed data store (kubeseal-compatible)",
@@ -49,10 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "scope, else strict); changing it re-seals, so give every key")
     seal.add_argument("--type", dest="secret_type", default=None,
                       help="type of the Secret (default: the existing file's, else Opaque)")
-    _cert_arguments(seal, DEFAULT_CERT)
+    _cert_arguments(seal)
     seal.add_argument("--replace", action="store_true",
                       help="the keys given become the whole Secret: drop every other key")
-    _store_arguments(seal, STORE_DIR, output=True)
+    _store_arguments(seal, output=True)
     seal.set_defaults(func=run_seal)
 
     reseal = subparsers.add_parser(
@@ -64,12 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     reseal.add_argument("--private-key", required=True, type=Path, metavar="FILE",
                         help="old controller key(s): PEM, or the key Secrets' YAML")
-    _cert_arguments(reseal, DEFAULT_CERT)
+    _cert_arguments(reseal)
     which = reseal.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every SealedSecret of the store")
     which.add_argument("--name", help="one SealedSecret (with --namespace)")
     reseal.add_argument("--namespace", "-n")
-    _store_arguments(reseal, STORE_DIR, output=False)
+    _store_arguments(reseal, output=False)
     reseal.set_defaults(func=run_reseal)
 
     unseal = subparsers.add_parser(
@@ -84,21 +82,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unseal.add_argument("--namespace", "-n")
     unseal.add_argument("--output", "-o", required=True, metavar="FILE",
                         help="env file to write ('-': standard output)")
-    unseal.add_argument("--store", type=Path, default=STORE_DIR, help=argparse.SUPPRESS)
+    unseal.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     unseal.set_defaults(func=run_unseal)
 
 
-def _cert_arguments(parser: argparse.ArgumentParser, default: Path) -> None:
-    parser.add_argument("--cert", default=str(default), metavar="FILE",
+def _cert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cert", default=None, metavar="FILE",
                         help="the controller's public certificate, as `kubeseal --fetch-cert` "
-                             "prints it ('-': standard input; default: the packaged one)")
+                             "prints it ('-': standard input; default: the repository's "
+                             "sealed/sealed-secrets-cert.pem)")
     parser.add_argument("--allow-expired", action="store_true",
                         help="seal even if the certificate is expired or not yet valid")
 
 
-def _store_arguments(parser: argparse.ArgumentParser, default: Path, *, output: bool) -> None:
-    parser.add_argument("--store", type=Path, default=default, metavar="DIR",
-                        help="the sealed data store (default: homelab_charts/data/sealed)")
+def _store_arguments(parser: argparse.ArgumentParser, *, output: bool) -> None:
+    parser.add_argument("--store", type=Path, default=None, metavar="DIR",
+                        help="the sealed data store (default: the repository's sealed/)")
     if output:
         parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                             help="write this file instead of <store>/<namespace>/<name>.yaml")
@@ -154,12 +153,22 @@ def _require_namespace(namespace: str | None, *, cluster_wide: bool) -> None:
                           "namespace (only --scope cluster-wide may go without)")
 
 
+def _locations(args: argparse.Namespace) -> None:
+    """Fill in the repository's store and certificate where the options left them out."""
+    from homelab_charts import project
+
+    if getattr(args, "store", "") is None:
+        args.store = project.store_dir()
+    if getattr(args, "cert", "") is None:
+        args.cert = str(project.cert_file())
+
+
 def _check_store(store: Path) -> None:
     """A ``--store`` folder must exist (a typo must not start a new store somewhere);
-    only the packaged default store is created when missing."""
-    from homelab_charts.secrets.store import STORE_DIR
+    only the repository's own store is created when missing."""
+    from homelab_charts import project
 
-    if store.resolve() == STORE_DIR.resolve() or store.is_dir():
+    if store.resolve() == project.store_dir().resolve() or store.is_dir():
         return
     what = "is not a folder" if store.exists() else "does not exist"
     raise ConfigError("--store", None,
@@ -177,6 +186,7 @@ def run_seal(args: argparse.Namespace) -> int:
     from homelab_charts.secrets.crypto import SealScope
     from homelab_charts.secrets.store import SealedDocument, store_path
     from homelab_charts.secrets.values import parse_assignments, parse_env_bytes
+    _locations(args)
 
     if args.cert == "-" and args.from_env_file is not None and str(args.from_env_file) == "-":
         raise ConfigError("--cert", None, "the certificate and the env file cannot both "
@@ -248,6 +258,7 @@ def run_seal(args: argparse.Namespace) -> int:
 
 def run_reseal(args: argparse.Namespace) -> int:
     from homelab_charts.secrets.store import iter_store, store_path
+    _locations(args)
 
     if args.all:
         targets = list(iter_store(args.store))
@@ -288,6 +299,7 @@ def _env_line(key: str, value: bytes) -> str:
 
 def run_unseal(args: argparse.Namespace) -> int:
     from homelab_charts.secrets.store import store_path
+    _locations(args)
 
     _check_names(args.name, args.namespace)
     path = store_path(args.store, args.namespace, args.name)

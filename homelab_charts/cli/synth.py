@@ -19,13 +19,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="repository root (default: nearest folder with cdk8s.yaml)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="data file (default: homelab_charts/data/homelab.yaml)")
+                        help="data file (default: <root>/homelab.yaml)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from homelab_charts.synth import find_root, synth_tree
+    from homelab_charts.project import find_root
+    from homelab_charts.synth import synth_tree
 
     root = args.root.resolve() if args.root else find_root()
     result = synth_tree(root, data_file=args.data, check=args.check, progress=not args.quiet)

@@ -90,10 +90,11 @@ def synthesized_tree(root: Path, data_file: Path | None = None) -> dict[str, str
     plus the hand-written YAML files on disk (synth never touches those); generated files
     on disk that the code no longer produces are left out, as synth would delete them.
     """
-    from homelab_charts import config
+    from homelab_charts import config, project
     from homelab_charts.synth import render
 
-    files = {rel: text for rel, text in render(config.load(data_file)).items()
+    data = config.load(data_file if data_file is not None else project.data_file(root))
+    files = {rel: text for rel, text in render(data).items()
              if is_tree_file(rel)}
     for rel, text in read_disk_tree(root).items():
         if rel not in files and not text.startswith(GENERATED_HEADER):

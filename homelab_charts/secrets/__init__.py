@@ -1,7 +1,7 @@
 """Sealed Secrets: kubeseal-compatible sealing in Python, the sealed store, the construct.
 
 * :mod:`~homelab_charts.secrets.crypto` — the wire format (seal, unseal, certificates);
-* :mod:`~homelab_charts.secrets.store` — ``homelab_charts/data/sealed/<ns>/<name>.yaml``;
+* :mod:`~homelab_charts.secrets.store` — the repository's ``sealed/<ns>/<name>.yaml``;
 * :mod:`~homelab_charts.secrets.sealed_secret` — the :class:`SealedSecret` construct;
 * :mod:`~homelab_charts.secrets.guard` — no plain Secret with data in the generated tree.
 
@@ -24,8 +24,6 @@ from homelab_charts.secrets.crypto import (
 )
 from homelab_charts.secrets.guard import check_no_plaintext_secrets
 from homelab_charts.secrets.store import (
-    DEFAULT_CERT,
-    STORE_DIR,
     SealedDocument,
     iter_store,
     store_path,
@@ -45,8 +43,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DEFAULT_CERT",
-    "STORE_DIR",
     "DecryptionError",
     "SealScope",
     "SealedDocument",

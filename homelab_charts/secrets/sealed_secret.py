@@ -6,7 +6,7 @@ A component that needs credentials declares the Secret it uses and the keys it r
                          namespace="databases", keys=["postgres-password"])
     env = [creds.env("POSTGRES_PASSWORD", "postgres-password")]
 
-The ciphertext comes from ``homelab_charts/data/sealed/<namespace>/<name>.yaml`` (written
+The ciphertext comes from the repository's ``sealed/<namespace>/<name>.yaml`` (written
 by ``homelab-charts seal``); synthesis copies it, never re-encrypts, so re-synthesis is
 byte-for-byte stable. A missing file, a scope/name/namespace mismatch or a declared key
 that was never sealed fails synthesis with the command that fixes it.
@@ -20,13 +20,13 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Manifest, component_of, construct_path
+from homelab_charts import project
+from homelab_charts.base import Manifest, app_of, component_of, construct_path
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets.crypto import SealScope
 from homelab_charts.secrets.store import (
     API_VERSION,
     KIND,
-    STORE_DIR,
     SealedDocument,
     store_path,
 )
@@ -87,7 +87,10 @@ class SealedSecret(Manifest):
         if duplicates:
             raise ConfigError(where, "keys", f"declared more than once: {', '.join(duplicates)}")
 
-        store_dir = store if store is not None else STORE_DIR
+        app = app_of(parent)
+        store_dir = (store if store is not None
+                     else app.store if app is not None and app.store is not None
+                     else project.store_dir())
         path = store_path(store_dir, lookup_ns, name)
         command = seal_command(name, lookup_ns, seal_scope, declared)
         if not path.is_file():

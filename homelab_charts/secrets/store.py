@@ -1,9 +1,10 @@
 """The sealed data store: one kubeseal-compatible SealedSecret manifest per Secret.
 
-``homelab_charts/data/sealed/<namespace>/<name>.yaml`` (``_cluster/<name>.yaml`` for a
-cluster-wide secret sealed without a namespace). Each file is what ``kubeseal -o yaml``
-prints, so its output can be dropped in; ``homelab-charts seal`` writes them. The
-ciphertext is data committed to Git: synthesis reads it, never re-encrypts it.
+``sealed/<namespace>/<name>.yaml`` of the repository (``_cluster/<name>.yaml`` for a
+cluster-wide secret sealed without a namespace; :mod:`homelab_charts.project`). Each file
+is what ``kubeseal -o yaml`` prints, so its output can be dropped in; ``homelab-charts
+seal`` writes them. The ciphertext is data committed to Git: synthesis reads it, never
+re-encrypts it.
 """
 
 from __future__ import annotations
@@ -39,11 +40,8 @@ DNS_SUBDOMAIN = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
-STORE_DIR = DATA_DIR / "sealed"
-DEFAULT_CERT = DATA_DIR / "sealed-secrets-cert.pem"
 #: Store folder of cluster-wide secrets sealed without a namespace (not a valid namespace).
 CLUSTER_FOLDER = "_cluster"
 #: Store-only annotation: fingerprint of the public key every value of the file is sealed for.
@@ -267,7 +265,7 @@ class SealedDocument:
         return cls.parse(text, source)
 
 
-def iter_store(store: Path = STORE_DIR) -> Iterator[tuple[Path, SealedDocument]]:
+def iter_store(store: Path) -> Iterator[tuple[Path, SealedDocument]]:
     """Every SealedSecret of the store, sorted by path; each checked against its path."""
     if not store.is_dir():
         return

@@ -16,8 +16,9 @@ import yaml
 
 from homelab_charts import config
 from homelab_charts.synth import render
+from tests.conftest import DATA_FILE
 
-PACKAGED_DATA = config.DEFAULT_DATA_FILE
+PACKAGED_DATA = DATA_FILE
 SVC_DNS = re.compile(r"\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local(?::(\d+))?")
 _TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
                    "DaemonSet": ("spec", "template")}

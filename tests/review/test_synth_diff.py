@@ -11,6 +11,7 @@ import pytest
 
 from homelab_charts import config
 from homelab_charts.review.tree import read_disk_tree, synthesized_tree
+from tests.conftest import DATA_FILE, REPO_ROOT, STORE_DIR
 
 from .conftest import GitRepo
 
@@ -24,9 +25,20 @@ def real_tree() -> dict[str, str]:
     return render(config.load())
 
 
+def project_files() -> dict[str, str]:
+    """What makes a folder a homelab repository: cdk8s.yaml, the data file, the store."""
+    files = {"cdk8s.yaml": (REPO_ROOT / "cdk8s.yaml").read_text(encoding="utf-8"),
+             "homelab.yaml": DATA_FILE.read_text(encoding="utf-8")}
+    for path in sorted(STORE_DIR.rglob("*")):
+        if path.is_file():
+            files[path.relative_to(REPO_ROOT).as_posix()] = path.read_text(encoding="utf-8")
+    return files
+
+
 def committed_real_tree(tmp_path: Path, real_tree: dict[str, str]) -> GitRepo:
     repo = GitRepo(tmp_path / "repo")
     repo.write(real_tree)
+    repo.write(project_files())
     repo.write({"README.md": "hand-written, not part of the tree\n",
                 "infrastructure/networking/extra.yaml":
                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hand-written, "
@@ -36,7 +48,7 @@ def committed_real_tree(tmp_path: Path, real_tree: dict[str, str]) -> GitRepo:
 
 
 def changed_data(tmp_path: Path, old: str, new: str) -> Path:
-    data = config.DEFAULT_DATA_FILE.read_text(encoding="utf-8")
+    data = DATA_FILE.read_text(encoding="utf-8")
     assert data.count(old) == 1, f"{old!r} not found once in the data file"
     changed = tmp_path / "homelab.yaml"
     changed.write_text(data.replace(old, new), encoding="utf-8")
@@ -105,7 +117,7 @@ def test_synthesized_tree_drops_stale_generated_files(tmp_path: Path, real_tree)
                                                           "metadata: {name: old}\n",
                            "apps/mine/own.yaml": "apiVersion: v1\nkind: ConfigMap\n"
                                                  "metadata: {name: own}\n"})
-    files = synthesized_tree(tmp_path)
+    files = synthesized_tree(tmp_path, DATA_FILE)
     assert "apps/gone/old.yaml" not in files
     assert "apps/mine/own.yaml" in files
     assert {k: v for k, v in files.items() if k != "apps/mine/own.yaml"} == {

@@ -162,8 +162,8 @@ def test_env_file(env, monkeypatch):
 def test_default_cert_is_the_packaged_one(tmp_path, capsys):
     assert run(["seal", "--store", str(tmp_path), "-n", "n8n", "--name", "x", "k=v"]) == 0
     from homelab_charts.secrets.crypto import SealingCertificate
-    from homelab_charts.secrets.store import DEFAULT_CERT
-    packaged = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), "packaged")
+    from tests.conftest import CERT_FILE
+    packaged = SealingCertificate.from_pem(CERT_FILE.read_bytes(), "packaged")
     assert read(tmp_path / "n8n" / "x.yaml").key_fingerprint == packaged.fingerprint
 
 
@@ -313,7 +313,6 @@ def test_unseal_refuses_multiline_values(env, capsys):
 
 
 def test_store_folder_must_exist(env, capsys, monkeypatch, tmp_path):
-    from homelab_charts.secrets import store as store_module
 
     missing = tmp_path / "nonexistent" / "dir"
     args = ["seal", "--cert", str(env["cert"]), "-n", "databases", "--name", "db",
@@ -328,7 +327,10 @@ def test_store_folder_must_exist(env, capsys, monkeypatch, tmp_path):
     out = tmp_path / "out" / "db.yaml"
     assert run([*args, "--store", str(missing), "-o", str(out)]) == 0
     assert out.is_file()
-    default = tmp_path / "packaged" / "sealed"
-    monkeypatch.setattr(store_module, "STORE_DIR", default)
+    project_root = tmp_path / "project"
+    project_root.mkdir()
+    (project_root / "cdk8s.yaml").write_text("language: python\n")
+    default = project_root / "sealed"
+    monkeypatch.chdir(project_root)
     assert run([*args, "--store", str(default)]) == 0
     assert (default / "databases" / "db.yaml").is_file()

@@ -11,7 +11,8 @@ from homelab_charts.base import Component, Folder, TreeApp
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets import SealedSecret
 from homelab_charts.secrets.crypto import SealingCertificate, SealScope
-from homelab_charts.secrets.store import STORE_DIR, SealedDocument, store_path
+from homelab_charts.secrets.store import SealedDocument, store_path
+from tests.conftest import STORE_DIR
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SCHEMA = SHARED / "schemas" / "crds" / "bitnami.com" / "sealedsecret_v1alpha1.json"

@@ -10,7 +10,9 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from homelab_charts.secrets.crypto import SealingCertificate
-from homelab_charts.secrets.store import DEFAULT_CERT, STORE_DIR, iter_store
+from homelab_charts.secrets.store import iter_store
+from tests.conftest import CERT_FILE as DEFAULT_CERT
+from tests.conftest import STORE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,12 +13,13 @@ import yaml
 from homelab_charts import config
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import render
+from tests.conftest import DATA_FILE
 
 FILE = "clusters/homelab/image-automation.yaml"
 
 
 def data_with(automation: bool) -> config.HomelabData:
-    doc = yaml.safe_load(config.DEFAULT_DATA_FILE.read_text())
+    doc = yaml.safe_load(DATA_FILE.read_text())
     doc["cluster"]["imageAutomation"] = automation
     return config.parse(doc, "test-data.yaml")
 
@@ -52,7 +53,7 @@ def test_one_repository_and_policy_per_built_service(crd_schemas: Path) -> None:
 
 
 def test_flag_must_be_a_boolean() -> None:
-    doc = yaml.safe_load(config.DEFAULT_DATA_FILE.read_text())
+    doc = yaml.safe_load(DATA_FILE.read_text())
     doc["cluster"]["imageAutomation"] = "yes"
     with pytest.raises(ConfigError) as err:
         config.parse(doc, "x.yaml")

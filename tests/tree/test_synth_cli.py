@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from homelab_charts.cli import main
 from homelab_charts.synth import synth_tree
 from homelab_charts.writer import HEADER
+from tests.helpers import as_project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,13 +23,13 @@ def test_the_committed_tree_is_in_sync_with_the_code(capsys) -> None:
 
 def test_check_lists_differing_missing_and_stale_files_and_writes_nothing(tmp_path: Path,
                                                                           capsys) -> None:
-    synth_tree(tmp_path)
+    synth_tree(as_project(tmp_path))
     (tmp_path / "infrastructure/databases/redis.yaml").write_text(HEADER + "---\nedited: 1\n")
     (tmp_path / "infrastructure/databases/qdrant.yaml").unlink()
     stale = tmp_path / "apps/old/old.yaml"
     stale.parent.mkdir(parents=True)
     stale.write_text(HEADER + "---\nkind: ConfigMap\n")
-    assert main(["synth", "--check", "--root", str(tmp_path)]) == 1
+    assert main(["synth", "--check", "--root", str(as_project(tmp_path))]) == 1
     out = capsys.readouterr()
     assert "differs: infrastructure/databases/redis.yaml" in out.out
     assert "missing: infrastructure/databases/qdrant.yaml" in out.out
@@ -39,16 +39,16 @@ def test_check_lists_differing_missing_and_stale_files_and_writes_nothing(tmp_pa
 
 
 def test_synth_writes_then_reports_nothing_to_do(tmp_path: Path, capsys) -> None:
-    assert main(["synth", "--root", str(tmp_path)]) == 0
+    assert main(["synth", "--root", str(as_project(tmp_path))]) == 0
     first = capsys.readouterr().out
     assert "wrote   clusters/homelab/infrastructure.yaml" in first
-    assert main(["synth", "--root", str(tmp_path)]) == 0
+    assert main(["synth", "--root", str(as_project(tmp_path))]) == 0
     assert " 0 written, 0 removed" in capsys.readouterr().out
 
 
 def test_bad_data_file_is_a_clear_error_and_nothing_is_written(tmp_path: Path, capsys) -> None:
     data = tmp_path / "homelab.yaml"
-    text = (REPO / "homelab_charts/data/homelab.yaml").read_text()
+    text = (REPO / "homelab.yaml").read_text()
     data.write_text(text.replace("tag: v2.1.0-a3f5c2b-prod", "tag: v2.1-a3f5c2b-prod", 1))
     out = tmp_path / "tree"
     assert main(["synth", "--root", str(out), "--data", str(data)]) == 2
@@ -64,7 +64,7 @@ def test_root_defaults_to_the_folder_holding_cdk8s_yaml(tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert main(["synth", "--check"]) == 2
     assert "no cdk8s.yaml here or above" in capsys.readouterr().err
-    (tmp_path / "cdk8s.yaml").write_text("language: python\n")
+    as_project(tmp_path)
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
     assert main(["synth", "-q"]) == 0
@@ -78,7 +78,7 @@ CDK8S = REPO / "node_modules" / ".bin" / "cdk8s"
 @pytest.mark.skipif(not CDK8S.exists(), reason="the cdk8s CLI is not installed in "
                     "node_modules/ (scripts/run installs it)")
 def test_cdk8s_synth_writes_the_same_tree_and_keeps_other_files(tmp_path: Path) -> None:
-    shutil.copy(REPO / "cdk8s.yaml", tmp_path / "cdk8s.yaml")
+    as_project(tmp_path)
     (tmp_path / ".venv").symlink_to(REPO / ".venv")
     (tmp_path / "README.md").write_text("mine\n")
     env = {**os.environ, "CDK8S_CHECK_UPGRADE": "false",

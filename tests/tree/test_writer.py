@@ -14,13 +14,16 @@ from homelab_charts.base import Component, Folder, Manifest, TreeApp
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import build_homelab, synth_tree
 from homelab_charts.writer import HEADER, write_tree
+from tests.helpers import PROJECT_FILES, as_project
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """The generated tree under ``root`` (the repository's own files left out)."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] not in PROJECT_FILES}
 
 
 def small_tree(app: TreeApp, data: config.HomelabData) -> None:
@@ -33,14 +36,14 @@ def small_tree(app: TreeApp, data: config.HomelabData) -> None:
 @pytest.fixture(scope="module")
 def homelab_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     root = tmp_path_factory.mktemp("first")
-    synth_tree(root)
+    synth_tree(as_project(root))
     return snapshot(root)
 
 
 def test_two_syntheses_give_byte_identical_trees(tmp_path: Path, homelab_files) -> None:
-    synth_tree(tmp_path)
+    synth_tree(as_project(tmp_path))
     assert snapshot(tmp_path) == homelab_files
-    second = synth_tree(tmp_path)
+    second = synth_tree(as_project(tmp_path))
     assert not second.changes.changed
     assert second.changes.unchanged == len(homelab_files)
 
@@ -49,7 +52,7 @@ def test_another_process_with_another_hash_seed_writes_the_same_bytes(
         tmp_path: Path, homelab_files) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-m", "homelab_charts", "synth", "-q", "--root",
-                    str(tmp_path)], check=True, env=env, cwd=REPO)
+                    str(as_project(tmp_path))], check=True, env=env, cwd=REPO)
     assert snapshot(tmp_path) == homelab_files
 
 
@@ -59,7 +62,7 @@ def test_every_generated_file_starts_with_the_header(homelab_files) -> None:
 
 
 def test_exception_while_building_leaves_the_tree_unchanged(tmp_path: Path) -> None:
-    synth_tree(tmp_path)
+    synth_tree(as_project(tmp_path))
     before = snapshot(tmp_path)
 
     def half_then_crash(app: TreeApp, data: config.HomelabData) -> None:
@@ -67,13 +70,13 @@ def test_exception_while_building_leaves_the_tree_unchanged(tmp_path: Path) -> N
         raise RuntimeError("injected failure after building the constructs")
 
     with pytest.raises(RuntimeError, match="injected"):
-        synth_tree(tmp_path, builder=half_then_crash)
+        synth_tree(as_project(tmp_path), builder=half_then_crash)
     assert snapshot(tmp_path) == before
 
 
 def test_exception_while_rendering_leaves_the_tree_unchanged(tmp_path: Path,
                                                               monkeypatch) -> None:
-    synth_tree(tmp_path)
+    synth_tree(as_project(tmp_path))
     before = snapshot(tmp_path)
     calls = {"n": 0}
     original = Manifest.render
@@ -86,13 +89,13 @@ def test_exception_while_rendering_leaves_the_tree_unchanged(tmp_path: Path,
 
     monkeypatch.setattr(Manifest, "render", flaky)
     with pytest.raises(RuntimeError, match="injected render failure"):
-        synth_tree(tmp_path)
+        synth_tree(as_project(tmp_path))
     assert snapshot(tmp_path) == before
 
 
 def test_failure_while_staging_replaces_nothing_and_leaves_no_temp_files(
         tmp_path: Path, monkeypatch) -> None:
-    synth_tree(tmp_path, builder=small_tree)
+    synth_tree(as_project(tmp_path), builder=small_tree)
     before = snapshot(tmp_path)
     files = {
         "apps/demo/settings.yaml": HEADER + "---\nchanged: 1\n",
@@ -128,8 +131,8 @@ def test_foreign_files_and_flux_system_survive(tmp_path: Path) -> None:
     for rel, content in protected.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(content)
-    synth_tree(tmp_path)
-    synth_tree(tmp_path, builder=small_tree)  # removes the homelab's files again
+    synth_tree(as_project(tmp_path))
+    synth_tree(as_project(tmp_path), builder=small_tree)  # removes the homelab's files again
     for rel, content in protected.items():
         assert (tmp_path / rel).read_bytes() == content, rel
     assert (tmp_path / "apps/demo/settings.yaml").exists()
@@ -140,7 +143,7 @@ def test_files_no_longer_produced_are_removed_with_their_empty_folders(tmp_path:
     stale = tmp_path / "apps/retired/retired.yaml"
     stale.parent.mkdir(parents=True)
     stale.write_text(HEADER + "---\nkind: ConfigMap\n")
-    result = synth_tree(tmp_path, builder=small_tree)
+    result = synth_tree(as_project(tmp_path), builder=small_tree)
     assert result.changes.removed == ["apps/retired/retired.yaml"]
     assert not stale.parent.exists()
     assert (tmp_path / "apps").is_dir()
@@ -151,7 +154,7 @@ def test_a_foreign_file_where_a_generated_one_goes_is_an_error(tmp_path: Path) -
     target.parent.mkdir(parents=True)
     target.write_text("# mine\nkind: ConfigMap\n")
     with pytest.raises(ConfigError, match="not generated by homelab-charts") as err:
-        synth_tree(tmp_path, builder=small_tree)
+        synth_tree(as_project(tmp_path), builder=small_tree)
     assert err.value.where == "apps/demo/settings.yaml"
     assert target.read_text() == "# mine\nkind: ConfigMap\n"
     assert not (tmp_path / "apps/demo/kustomization.yaml").exists()
@@ -164,7 +167,7 @@ def test_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
     (root / "apps").mkdir(parents=True)
     (root / "apps/demo").symlink_to(outside)
     with pytest.raises(ConfigError, match="symbolic link"):
-        synth_tree(root, builder=small_tree)
+        synth_tree(as_project(root), builder=small_tree)
     assert list(outside.iterdir()) == []
 
 
@@ -181,7 +184,7 @@ def test_components_cannot_write_outside_the_tree(tmp_path: Path, file: str, nee
         Manifest(c, "cm", api_version="v1", kind="ConfigMap", name="x", namespace="x")
 
     with pytest.raises(ConfigError, match=needle) as err:
-        synth_tree(tmp_path, builder=builder)
+        synth_tree(as_project(tmp_path), builder=builder)
     assert err.value.where == "bad"
     assert snapshot(tmp_path) == {}
 
@@ -193,7 +196,7 @@ def test_two_components_with_one_file_is_an_error(tmp_path: Path) -> None:
         Component(folder, "b", file="apps/x/same.yaml")
 
     with pytest.raises(ConfigError, match="also produced by f/a"):
-        synth_tree(tmp_path, builder=builder)
+        synth_tree(as_project(tmp_path), builder=builder)
 
 
 def test_a_plain_secret_with_data_fails_synthesis_naming_it(tmp_path: Path) -> None:
@@ -205,7 +208,7 @@ def test_a_plain_secret_with_data_fails_synthesis_naming_it(tmp_path: Path) -> N
                  body={"stringData": {"password": "hunter2"}})
 
     with pytest.raises(ConfigError) as err:
-        synth_tree(tmp_path, builder=builder)
+        synth_tree(as_project(tmp_path), builder=builder)
     message = str(err.value)
     assert "Secret leaky/db-password" in message and "apps/leaky/secret.yaml" in message
     assert "hunter2" not in message and "password" not in message.split("db-password")[1]
@@ -213,7 +216,7 @@ def test_a_plain_secret_with_data_fails_synthesis_naming_it(tmp_path: Path) -> N
 
 
 def test_kustomization_files_list_the_folder(tmp_path: Path) -> None:
-    synth_tree(tmp_path)
+    synth_tree(as_project(tmp_path))
     folder = tmp_path / "infrastructure/databases"
     text = (folder / "kustomization.yaml").read_text()
     files = sorted(p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from homelab_charts.cli import release as release_cli
-from homelab_charts.config import DEFAULT_DATA_FILE
 from homelab_charts.errors import HomelabError
+from tests.conftest import DATA_FILE as DEFAULT_DATA_FILE
 
-DATA = Path("homelab_charts/data/homelab.yaml")
+DATA = Path("homelab.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +77,7 @@ class Repo:
 def repo(tmp_path) -> Repo:
     """A repository holding a copy of the real data file, committed."""
     r = Repo(tmp_path / "repo")
-    (r.path / DATA).parent.mkdir(parents=True)
+    (r.path / DATA).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEFAULT_DATA_FILE, r.path / DATA)
     r.git("add", "--", str(DATA))
     r.commit("chore: initial data file")

@@ -11,7 +11,7 @@ import pytest
 from homelab_charts import config, datafile
 from homelab_charts.cli import release as release_cli
 
-DATA = Path("homelab_charts/data/homelab.yaml")
+DATA = Path("homelab.yaml")
 DASH = "homelab-dashboard"
 DASH_FILE = "services/homelab-dashboard/app.py"
 
@@ -357,7 +357,7 @@ def test_rollback_previous_without_committed_history(repo, cli, capsys, synth_ca
                     "--data", str(outside))) == 2
     assert "has no git history; use --to TAG" in capsys.readouterr().err
     fresh = type(repo)(tmp_path / "fresh")
-    (fresh.path / DATA).parent.mkdir(parents=True)
+    (fresh.path / DATA).parent.mkdir(parents=True, exist_ok=True)
     (fresh.path / DATA).write_bytes(outside.read_bytes())
     fresh.commit("chore: empty")
     assert cli(["rollback", DASH, "--env", "prod", "--previous", "--root",

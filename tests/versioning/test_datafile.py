@@ -10,8 +10,8 @@ import stat
 import pytest
 
 from homelab_charts import datafile, fsutil
-from homelab_charts.config import DEFAULT_DATA_FILE
 from homelab_charts.errors import ConfigError
+from tests.conftest import DATA_FILE as DEFAULT_DATA_FILE
 
 
 @pytest.fixture

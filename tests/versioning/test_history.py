@@ -23,7 +23,7 @@ from homelab_charts.versioning import (
     resolve_sha,
 )
 
-DATA = Path("homelab_charts/data/homelab.yaml")
+DATA = Path("homelab.yaml")
 
 V = semver.Version
 DASH = "homelab-dashboard"

@@ -16,7 +16,7 @@ from homelab_charts.versioning.pins import (
     tag_in,
 )
 
-DATA = Path("homelab_charts/data/homelab.yaml")
+DATA = Path("homelab.yaml")
 REL = DATA.as_posix()
 DASH = "homelab-dashboard"
 DASH_FILE = "services/homelab-dashboard/app.py"

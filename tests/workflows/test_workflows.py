@@ -198,7 +198,7 @@ def test_release_workflow() -> None:
     job = release["jobs"]["release"]
     assert job["needs"] == ["plan", "build"]
     text = run_text(job)
-    assert "git add homelab_charts/data/homelab.yaml clusters infrastructure apps" in text
+    assert "git add homelab.yaml clusters infrastructure apps" in text
     assert 'git push --follow-tags origin "HEAD:$DEFAULT_BRANCH"' in text
     assert '[ "$tag" != "$built_tag" ]' in text  # releases exactly what was built
     for name, job in release["jobs"].items():
