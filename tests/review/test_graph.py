@@ -267,7 +267,7 @@ def test_dot_is_valid_graphviz_and_svg_renders() -> None:
     assert dot.startswith("digraph flux {") and "rankdir=LR" in dot
     assert "subgraph cluster_layer2 {" in dot
     if shutil.which("dot") is None:
-        pytest.skip("Graphviz `dot` is not installed")
+        pytest.skip("Graphviz `dot` is not installed (apt-get install graphviz)")
     svg = to_svg(graph)
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     texts = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
