@@ -52,6 +52,21 @@ def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False
     return SynthResult(files, changes)
 
 
+def check_root(root: Path) -> Path:
+    """``root`` resolved, if it is a project root (a folder holding cdk8s.yaml)."""
+    from homelab_charts.errors import ConfigError
+
+    resolved = root.resolve()
+    if not resolved.is_dir():
+        raise ConfigError(str(root), None, "no such folder: --root must be the project root "
+                                           "(the folder holding cdk8s.yaml)")
+    if not (resolved / "cdk8s.yaml").is_file():
+        raise ConfigError(str(root), None, "not a homelab-charts project root (no cdk8s.yaml "
+                                           "in it): --root must be the folder holding "
+                                           "cdk8s.yaml")
+    return resolved
+
+
 def find_root(start: Path | None = None) -> Path:
     """The repository root: the nearest folder (from ``start``, default cwd) with cdk8s.yaml."""
     here = (start or Path.cwd()).resolve()

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but the project marker cdk8s.yaml."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "cdk8s.yaml"}
 
 
 def small_tree(app: TreeApp, data: config.HomelabData) -> None:
@@ -48,6 +49,7 @@ def test_two_syntheses_give_byte_identical_trees(tmp_path: Path, homelab_files) 
 def test_another_process_with_another_hash_seed_writes_the_same_bytes(
         tmp_path: Path, homelab_files) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    (tmp_path / "cdk8s.yaml").write_text("language: python\n")
     subprocess.run([sys.executable, "-m", "homelab_charts", "synth", "-q", "--root",
                     str(tmp_path)], check=True, env=env, cwd=REPO)
     assert snapshot(tmp_path) == homelab_files
@@ -102,16 +104,20 @@ def test_failure_while_staging_replaces_nothing_and_leaves_no_temp_files(
     real_fdopen = os.fdopen
     opened = {"n": 0}
 
-    def failing_fdopen(fd: int, *args, **kwargs):
+    def failing_fdopen(fd: int, mode: str = "r", *args, **kwargs):
+        if "w" not in mode:
+            return real_fdopen(fd, mode, *args, **kwargs)
         opened["n"] += 1
         if opened["n"] == 3:
             os.close(fd)
             raise OSError(28, "No space left on device")
-        return real_fdopen(fd, *args, **kwargs)
+        return real_fdopen(fd, mode, *args, **kwargs)
 
     monkeypatch.setattr("homelab_charts.writer.os.fdopen", failing_fdopen)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ConfigError, match="cannot write: No space left on device; nothing "
+                                          "was changed") as err:
         write_tree(tmp_path, files)
+    assert err.value.where == "apps/demo/more.yaml"
     assert snapshot(tmp_path) == before
 
 
