@@ -421,12 +421,16 @@ def _stage(root: Path, files: Mapping[str, str], written: Sequence[str]) -> list
     """Write every changed file beside its target, fsynced: ``[(staged, target)]``."""
     staged: list[tuple[str, str]] = []
     made_dirs: set[Path] = set()
+    created: list[Path] = []  # folders this run created, removed again on failure
     rel = ""
     try:
         for rel in written:
             target = root / rel
             if target.parent not in made_dirs:
+                missing = [d for d in (target.parent, *target.parent.parents)
+                           if root in d.parents and not d.exists()]
                 target.parent.mkdir(parents=True, exist_ok=True)
+                created.extend(missing)
                 made_dirs.add(target.parent)
             tmp = _staged_name(rel)
             _step("stage", rel)
@@ -444,6 +448,9 @@ def _stage(root: Path, files: Mapping[str, str], written: Sequence[str]) -> list
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 os.unlink(root / tmp)
+        for directory in sorted(created, key=lambda d: len(d.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         if isinstance(exc, OSError):
             raise ConfigError(rel, None, f"cannot write: {_reason(exc)}; nothing was "
                                          "changed") from None

@@ -381,6 +381,7 @@ def test_release_end_to_end_with_real_synthesis(repo, cli, capsys, env):
     """Only the data file and the files that carry the image change; the tree stays in sync."""
     synth = pytest.importorskip("homelab_charts.synth", reason="synthesis not written yet")
     root = repo.path
+    (root / "cdk8s.yaml").write_text("language: python\n")  # a project root, for synth --root
     synth.synth_tree(root, data_file=root / DATA)
     repo.git("add", "--all")
     repo.commit("chore: generated tree")
