@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from homelab_charts import project
+from homelab_charts import project, yamlsafe
 from homelab_charts.errors import ConfigError
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -202,17 +200,11 @@ def parse(document: Any, source: str | Path) -> HomelabData:
 
 def load(path: str | Path | None = None) -> HomelabData:
     """Read and check the data file (by default the ``homelab.yaml`` of the repository
-    around the current folder)."""
+    around the current folder).
+
+    Bounded like every YAML read (:mod:`homelab_charts.yamlsafe`): size, alias
+    expansion, duplicate keys, UTF-8, regular file only.
+    """
     file = Path(path) if path is not None else project.data_file()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(file), None, f"cannot read the data file: {exc.strerror}") from None
-    try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(file), line, f"invalid YAML: {problem}") from None
-    return parse(document, file)
+    text = yamlsafe.read_text(file, "data file")
+    return parse(yamlsafe.load(text, str(file)), file)

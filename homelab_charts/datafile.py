@@ -14,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from homelab_charts import config
+from homelab_charts import config, yamlsafe
 from homelab_charts.errors import ConfigError
 from homelab_charts.fsutil import atomic_write_text
 
@@ -33,10 +32,8 @@ def _yaml() -> YAML:
 
 
 def _load(path: Path) -> tuple[Any, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot read the data file: {exc.strerror}") from None
+    text = yamlsafe.read_text(path, "data file")
+    yamlsafe.load(text, str(path))  # size, alias expansion and duplicate keys, first
     try:
         return _yaml().load(text), text
     except RuamelYAMLError as exc:
@@ -54,11 +51,7 @@ def _dump(document: Any) -> str:
 
 def check_text(path: Path, text: str) -> config.HomelabData:
     """Parse ``text`` the way :func:`config.load` does; ConfigError naming ``path`` if bad."""
-    try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:  # pragma: no cover - ruamel wrote it
-        raise ConfigError(str(path), None, f"the edited file is not valid YAML: {exc}") from None
-    return config.parse(document, path)
+    return config.parse(yamlsafe.load(text, str(path)), path)
 
 
 def edit(path: str | Path, change: Callable[[Any], None]) -> config.HomelabData:

@@ -36,6 +36,18 @@ def find_root(start: Path | None = None) -> Path:
                       "pass --root, or create one with `homelab-charts init`")
 
 
+def check_root(root: Path) -> Path:
+    """``root`` resolved, if it is a repository root (a folder holding cdk8s.yaml)."""
+    resolved = root.resolve()
+    if not resolved.is_dir():
+        raise ConfigError(str(root), None, f"no such folder: --root must be the repository "
+                                           f"root (the folder holding {MARKER})")
+    if not (resolved / MARKER).is_file():
+        raise ConfigError(str(root), None, f"not a homelab-charts repository root (no {MARKER} "
+                                           f"in it): --root must be the folder holding {MARKER}")
+    return resolved
+
+
 def is_root(path: Path) -> bool:
     """Whether ``path`` is a repository root (holds cdk8s.yaml)."""
     return (path / MARKER).is_file()

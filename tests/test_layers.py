@@ -10,8 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "homelab_charts"
 #: Top-level module or package -> layer. 0 is shared ground (errors, data file, the cdk8s
 #: base classes); 1 flux, 2 secrets, 3 workloads, 4 components, 5 the cluster, 6 tools.
 LAYERS = {
-    "__init__": 0, "errors": 0, "project": 0, "config": 0, "base": 0, "progress": 0, "fsutil": 0,
-    "docpath": 0, "versioning": 0, "datafile": 0,
+    "__init__": 0, "errors": 0, "project": 0, "config": 0, "base": 0, "progress": 0,
+    "fsutil": 0, "docpath": 0, "versioning": 0, "datafile": 0, "yamlsafe": 0,
     "flux": 1,
     "secrets": 2,
     "workloads": 3,

@@ -71,6 +71,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except (OSError, UnicodeError, ValueError, RecursionError) as exc:
+        # The last resort: each of these is meant to be a HomelabError at its source.
+        print(f"homelab-charts {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return 2
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error that escaped the checks at its source (no traceback)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [n for n in (exc.filename, exc.filename2) if n is not None]
+        where = f"{' -> '.join(map(str, names))}: " if names else ""
+        return f"{where}{exc.strerror}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not {exc.encoding} text (byte {exc.start}: {exc.reason})"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply"
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 500 else line[:480] + "... (cut)"
 
 
 if __name__ == "__main__":  # pragma: no cover

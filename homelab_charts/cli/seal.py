@@ -10,13 +10,13 @@ controller key. No value is ever printed but by ``unseal``, and only where asked
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_charts.errors import ConfigError
+from homelab_charts.fsutil import project_work_tree, write_new_private
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -219,6 +219,7 @@ def run_seal(args: argparse.Namespace) -> int:
     _require_namespace(args.namespace, cluster_wide=scope is SealScope.CLUSTER_WIDE)
     cert = load_certificate(args)
     fingerprint = cert.fingerprint
+    _warn_other_certificate(args, path, existing, fingerprint)
 
     base = existing or SealedDocument(name=args.name, namespace=args.namespace, scope=scope)
     kept = [key for key in base.keys if key not in values]
@@ -254,6 +255,30 @@ def run_seal(args: argparse.Namespace) -> int:
         summary += f" (removed: {', '.join(dropped)})"
     print(summary, file=sys.stderr)
     return 0
+
+
+def _warn_other_certificate(args: argparse.Namespace, path: Path,
+                            existing: SealedDocument | None, fingerprint: str) -> None:
+    """One line on stderr when the store's values were sealed for another key."""
+    from homelab_charts.secrets.store import sealing_keys
+
+    others: dict[str, list[str]] = {}
+    if existing is not None and existing.key_fingerprint not in (None, fingerprint):
+        others.setdefault(existing.key_fingerprint, []).append(existing.ident)
+    if args.store.is_dir():
+        for key, idents in sealing_keys(args.store).items():
+            if key != fingerprint:
+                others.setdefault(key, []).extend(i for i in idents if i not in
+                                                  others.get(key, []))
+    if not others:
+        return
+    count = sum(len(v) for v in others.values())
+    keys = ", ".join(k[:19] + "..." for k in sorted(others))
+    cert = "<stdin>" if args.cert == "-" else args.cert
+    _warn(args.command, f"{cert} is for key {fingerprint[:19]}..., but {count} stored "
+                        f"secret(s) (e.g. {next(iter(others.values()))[0]}) were sealed for "
+                        f"{keys}: if the controller's certificate changed, re-seal them "
+                        "with `homelab-charts reseal --all`")
 
 
 def run_reseal(args: argparse.Namespace) -> int:
@@ -297,11 +322,29 @@ def _env_line(key: str, value: bytes) -> str:
     return f"{key}='{text}'\n"
 
 
+def check_outside_work_tree(out: Path, store: Path) -> None:
+    """Plaintext goes nowhere `git add` could pick it up: not inside the work tree of the
+    store's project, nor of the current folder's."""
+    if not out.parent.is_dir():
+        raise ConfigError(str(out), None,
+                          f"cannot write: the folder {out.parent} does not exist")
+    where = out.parent.resolve()
+    for start in (store if store.exists() else store.parent, Path.cwd()):
+        tree = project_work_tree(start)
+        if tree is not None and (where == tree or tree in where.parents):
+            raise ConfigError(str(out), None,
+                              f"is inside the work tree {tree}, where `git add` would "
+                              "commit the values in clear; write the env file outside it "
+                              "(for instance under /tmp), or to standard output with -o -")
+
+
 def run_unseal(args: argparse.Namespace) -> int:
     from homelab_charts.secrets.store import store_path
     _locations(args)
 
     _check_names(args.name, args.namespace)
+    if args.output != "-":
+        check_outside_work_tree(Path(args.output), args.store)
     path = store_path(args.store, args.namespace, args.name)
     doc = _read_existing(path)
     if doc is None:
@@ -314,10 +357,7 @@ def run_unseal(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     out = Path(args.output)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
+    write_new_private(out, text.encode("utf-8"))
     print(f"wrote {len(values)} value(s) of {doc.ident} to {out} (mode 0600); "
           "delete it when done", file=sys.stderr)
     return 0

@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; list the files that differ and exit 1 if any")
     parser.add_argument("--root", type=Path, default=None,
-                        help="repository root (default: nearest folder with cdk8s.yaml)")
+                        help="project root, a folder holding cdk8s.yaml (default: the nearest "
+                             "one from the current folder up)")
     parser.add_argument("--data", type=Path, default=None,
                         help="data file (default: <root>/homelab.yaml)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -25,10 +26,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from homelab_charts.project import find_root
+    from homelab_charts.project import check_root, find_root
     from homelab_charts.synth import synth_tree
 
-    root = args.root.resolve() if args.root else find_root()
+    root = check_root(args.root) if args.root else find_root()
     result = synth_tree(root, data_file=args.data, check=args.check, progress=not args.quiet)
     changes = result.changes
     if args.check:
@@ -40,9 +41,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"differs: {rel}" if (root / rel).exists() else f"missing: {rel}")
         for rel in changes.removed:
             print(f"stale:   {rel}")
+        for rel in changes.leftovers:
+            print(f"leftover: {rel} (an interrupted synth; the next synth finishes or "
+                  "deletes it)")
         print("the generated tree is out of date: run `homelab-charts synth` and commit",
               file=sys.stderr)
         return 1
+    for rel in changes.leftovers:
+        print(f"homelab-charts synth: recovered {rel}, left by an interrupted run",
+              file=sys.stderr)
     if not args.quiet:
         for rel in changes.written:
             print(f"wrote   {rel}")

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
+from homelab_charts import yamlsafe
 from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
 
@@ -34,8 +33,6 @@ HELM_TOOLKIT_GROUP = "helm.toolkit.fluxcd.io"
 SOURCE_TOOLKIT_GROUP = "source.toolkit.fluxcd.io"
 #: ``kustomization.yaml`` files are build instructions for kustomize, not cluster objects.
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io"
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class GitError(ConfigError):
@@ -74,12 +71,8 @@ def read_disk_tree(root: Path) -> dict[str, str]:
                 full = here / name
                 if not is_tree_file(rel) or full.is_symlink():
                     continue
-                try:
-                    files[rel] = full.read_text(encoding="utf-8")
-                except UnicodeDecodeError:
-                    raise ConfigError(rel, None, "is not UTF-8 text") from None
-                except OSError as exc:
-                    raise ConfigError(rel, None, f"cannot read: {exc.strerror}") from None
+                # a regular file only (a FIFO would block), bounded, UTF-8
+                files[rel] = yamlsafe.read_text(full, "file", source=rel)
     return dict(sorted(files.items()))
 
 
@@ -225,11 +218,11 @@ def api_group(api_version: str) -> str:
 def load_documents(text: str, where: str) -> list[Any]:
     """The non-empty documents of a YAML stream, or a ConfigError naming file and line."""
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark is not None else where
-        problem = getattr(exc, "problem", None) or str(exc)
+        return yamlsafe.load_all(text, where)
+    except ConfigError as exc:
+        line = (exc.field or "").removeprefix("line ")
+        at = f"{where}:{line}" if line.isdigit() else where
+        problem = exc.message.removeprefix("invalid YAML: ")
         raise ConfigError(at, None, f"not valid YAML: {problem}") from None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from homelab_charts import yamlsafe
 from homelab_charts.errors import ConfigError
 from homelab_charts.fsutil import atomic_write_text
 from homelab_charts.secrets.crypto import (
@@ -162,14 +163,16 @@ class SealedDocument:
     def parse(cls, text: str, source: str) -> SealedDocument:
         """Read a store file (or ``kubeseal -o yaml`` output); errors name file and field."""
         try:
-            loaded = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or "syntax error"
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(source, None,
-                              f"not valid YAML ({problem}{at}); restore it from Git or "
-                              "re-seal it with `homelab-charts seal`") from None
+            loaded = yamlsafe.load_all(text, source)
+        except ConfigError as exc:
+            problem, field_name = exc.message, exc.field
+            if problem.startswith("invalid YAML: "):
+                at = f" at {field_name}" if field_name else ""
+                problem = f"not valid YAML ({problem.removeprefix('invalid YAML: ')}{at})"
+                field_name = None
+            raise ConfigError(exc.where, field_name,
+                              f"{problem}; restore it from Git or re-seal it with "
+                              "`homelab-charts seal`") from None
         docs = [doc for doc in loaded if doc is not None]
         if len(docs) != 1:
             raise ConfigError(source, None,
@@ -255,14 +258,9 @@ class SealedDocument:
     @classmethod
     def read(cls, path: Path, source: str | None = None) -> SealedDocument:
         source = source or str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(source, None, "no such sealed secret file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(source, None, f"cannot read: {reason}") from None
-        return cls.parse(text, source)
+        if not path.exists():
+            raise ConfigError(source, None, "no such sealed secret file")
+        return cls.parse(yamlsafe.read_text(path, "sealed secret file", source=source), source)
 
 
 def iter_store(store: Path) -> Iterator[tuple[Path, SealedDocument]]:
@@ -279,6 +277,22 @@ def iter_store(store: Path) -> Iterator[tuple[Path, SealedDocument]]:
         yield path, doc
 
 
+def sealing_keys(store: Path) -> dict[str, list[str]]:
+    """Key fingerprint -> the SealedSecrets of the store sealed for it (files with the
+    :data:`KEY_ANNOTATION`; files that do not read are left out)."""
+    keys: dict[str, list[str]] = {}
+    if not store.is_dir():
+        return keys
+    for path in sorted(store.glob("*/*.yaml")):
+        try:
+            doc = SealedDocument.read(path)
+        except ConfigError:
+            continue
+        if doc.key_fingerprint:
+            keys.setdefault(doc.key_fingerprint, []).append(doc.ident)
+    return keys
+
+
 def load_key_backup(data: bytes, source: str) -> list[rsa.RSAPrivateKey]:
     """Controller private keys from a backup: PEM, or the YAML of the key Secrets.
 
@@ -289,11 +303,11 @@ def load_key_backup(data: bytes, source: str) -> list[rsa.RSAPrivateKey]:
     if re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----", data) and b"tls.key" not in data:
         return load_private_keys(data, source)
     try:
-        docs = [d for d in yaml.safe_load_all(data.decode("utf-8")) if d is not None]
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise ConfigError(source, None,
+        docs = yamlsafe.load_all(yamlsafe.decode(data, source, "key backup"), source)
+    except ConfigError as exc:
+        raise ConfigError(source, exc.field,
                           "neither a PEM private key nor the YAML of the controller's key "
-                          "Secrets") from None
+                          f"Secrets ({exc.message})") from None
     secrets: list[dict[str, Any]] = []
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "List":
@@ -302,7 +316,8 @@ def load_key_backup(data: bytes, source: str) -> list[rsa.RSAPrivateKey]:
             secrets.append(doc)
     keys: list[rsa.RSAPrivateKey] = []
     for index, secret in enumerate(secrets):
-        encoded = (secret.get("data") or {}).get("tls.key")
+        data = secret.get("data")
+        encoded = data.get("tls.key") if isinstance(data, dict) else None
         if not isinstance(encoded, str):
             continue
         try:

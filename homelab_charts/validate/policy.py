@@ -21,8 +21,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-WAIVE_ANNOTATION = "policy.homelab-charts.io/waive"
-REASON_ANNOTATION = "policy.homelab-charts.io/waive-reason"
+from homelab_charts.secrets.guard import (  # one definition of the waiver
+    REASON_ANNOTATION,
+    WAIVE_ANNOTATION,
+    credential_findings,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("PRB-002", "long-running containers have a readinessProbe"),
     Rule("IMG-001", "images are pinned: a tag other than 'latest', or a digest"),
     Rule("CTR-001", "containers set readOnlyRootFilesystem: true"),
-    Rule("SEC-001", "no plaintext Secret data in the repository (use a SealedSecret)"),
+    Rule("SEC-001", "no credential in clear in the repository: no plain Secret data, no "
+                    "password-like value in a ConfigMap, an env value, HelmRelease values "
+                    "or postBuild substitutions (use a SealedSecret)"),
     Rule("NS-001", "namespaces enforce the 'restricted' Pod Security Standard"),
     Rule("POL-001", "a waiver needs a reason annotation"),
     Rule("POL-002", "a waiver names known rule IDs"),
@@ -137,6 +142,11 @@ def check_object(obj: Mapping[str, Any], *, index: int = 0) -> list[Finding]:
         if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
             raw.append(("NS-001", "/metadata/labels",
                         "label pod-security.kubernetes.io/enforce must be 'restricted'"))
+
+    for path, key in credential_findings(obj):
+        raw.append(("SEC-001", path,
+                    f"{key!r} looks like a credential written in clear; read it from a "
+                    "SealedSecret (secretKeyRef, valuesFrom, substituteFrom)"))
 
     waived, waiver_findings = _waivers(meta)
     out = [Finding(rule, msg, kind, name, namespace, path, waived=rule in waived, index=index)

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import semver
-import yaml
 
+from homelab_charts import yamlsafe
 from homelab_charts.config import HomelabData
+from homelab_charts.errors import ConfigError
 from homelab_charts.versioning.git import Git
 from homelab_charts.versioning.tags import TagError, parse_tag
 
@@ -44,8 +45,9 @@ def data_file_history(git: Git, relative: str, *, rev: str = "HEAD",
         for commit, blob in zip(chunk, git.blobs([f"{c}:{relative}" for c in chunk]),
                                 strict=True):
             try:
-                document = None if blob is None else yaml.safe_load(blob.decode("utf-8"))
-            except (yaml.YAMLError, UnicodeDecodeError):
+                document = None if blob is None else yamlsafe.load(
+                    yamlsafe.decode(blob, f"{commit}:{relative}"), f"{commit}:{relative}")
+            except ConfigError:  # not YAML, not UTF-8, an alias bomb...: no pin there
                 document = None
             yield commit, document
 

@@ -27,6 +27,9 @@ _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 FORMAT = "v{MAJOR}.{MINOR}.{PATCH}-{GIT_SHA7}-{ENV}"
 PART_NAMES = ("MAJOR", "MINOR", "PATCH")
+#: Digits a version number may have (far beyond any real version; Python refuses to
+#: convert more than 4,300 digits to an int, and an error must not print 5,000 of them).
+MAX_DIGITS = 18
 
 
 class TagError(ConfigError):
@@ -35,7 +38,10 @@ class TagError(ConfigError):
     def __init__(self, tag: object, message: str, *, where: str = "tag",
                  field: str | None = None) -> None:
         self.tag = tag
-        super().__init__(where, field, f"{tag!r}: {message}")
+        shown = repr(tag)
+        if len(shown) > 80:
+            shown = f"{shown[:60]}...' ({len(str(tag)):,} characters)"
+        super().__init__(where, field, f"{shown}: {message}")
 
 
 def parse_version(text: str, *, tag: object = None, where: str = "tag",
@@ -52,13 +58,20 @@ def parse_version(text: str, *, tag: object = None, where: str = "tag",
             raise TagError(shown, f"{name} is empty in version {text!r}", where=where,
                            field=field)
         if not _NUMBER.match(part) or not part.isascii():
-            raise TagError(shown, f"{name} {part!r} is not a whole number", where=where,
+            raise TagError(shown, f"{name} {_short(part)} is not a whole number", where=where,
                            field=field)
+        if len(part) > MAX_DIGITS:
+            raise TagError(shown, f"{name} has {len(part):,} digits (at most {MAX_DIGITS})",
+                           where=where, field=field)
         if len(part) > 1 and part.startswith("0"):
             raise TagError(shown, f"{name} {part!r} has a leading zero (write {int(part)})",
                            where=where, field=field)
         numbers.append(int(part))
     return semver.Version(*numbers)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:30] + "...")
 
 
 def normalize_sha(value: str, *, where: str = "sha", field: str | None = None) -> str:

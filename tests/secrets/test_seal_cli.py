@@ -334,3 +334,87 @@ def test_store_folder_must_exist(env, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(project_root)
     assert run([*args, "--store", str(default)]) == 0
     assert (default / "databases" / "db.yaml").is_file()
+
+
+# -- unseal writes plaintext only where Git cannot pick it up (issue 11, finding 7) -------
+
+def _unseal_args(env, out):
+    key = env["tmp"] / "k.pem"
+    key.write_bytes(env["key"].private_pem)
+    return ["unseal", "--private-key", str(key), "-n", "databases", "--name", "db",
+            "-o", str(out), "--store", str(env["store"])]
+
+
+def test_unseal_refuses_an_output_inside_the_work_tree(env, capsys, monkeypatch):
+    seal(env, "-n", "databases", "--name", "db", f"password={SECRET}")
+    project = env["tmp"] / "project"
+    (project / "homelab_charts" / "data").mkdir(parents=True)
+    (project / "cdk8s.yaml").write_text("language: python\n")
+    store = project / "homelab_charts" / "data" / "sealed"
+    env["store"].rename(store)
+    env["store"] = store
+    capsys.readouterr()
+    for out in (project / "homelab_charts" / "data" / "creds.env", project / "creds.env"):
+        assert run(_unseal_args(env, out)) == 2
+        err = capsys.readouterr().err
+        assert f"is inside the work tree {project.resolve()}" in err and err.count("\n") == 1
+        assert not out.exists() and SECRET not in err
+    # The current folder's work tree counts too (the repository one works in).
+    (env["tmp"] / "repo" / ".git").mkdir(parents=True)
+    monkeypatch.chdir(env["tmp"] / "repo")
+    assert run(_unseal_args(env, env["tmp"] / "repo" / "x.env")) == 2
+    assert "inside the work tree" in capsys.readouterr().err
+    outside = env["tmp"] / "elsewhere"
+    outside.mkdir()
+    assert run(_unseal_args(env, outside / "creds.env")) == 0
+
+
+def test_unseal_never_follows_a_link_nor_overwrites(env, capsys):
+    seal(env, "-n", "databases", "--name", "db", f"password={SECRET}")
+    victim = env["tmp"] / "victim.txt"
+    victim.write_text("mine\n")
+    link = env["tmp"] / "out.env"
+    link.symlink_to(victim)
+    assert run(_unseal_args(env, link)) == 2
+    assert "a symbolic link already exists there" in capsys.readouterr().err
+    assert victim.read_text() == "mine\n"
+    existing = env["tmp"] / "existing.env"
+    existing.write_text("old\n")
+    assert run(_unseal_args(env, existing)) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    assert existing.read_text() == "old\n"
+
+
+def test_unseal_into_a_missing_folder_is_a_one_line_error(env, capsys):
+    seal(env, "-n", "databases", "--name", "db", f"password={SECRET}")
+    out = env["tmp"] / "missing" / "creds.env"
+    capsys.readouterr()
+    assert run(_unseal_args(env, out)) == 2
+    err = capsys.readouterr().err
+    assert "the folder" in err and "does not exist" in err and err.count("\n") == 1
+
+
+def test_env_files_are_ignored_by_git(repo_root):
+    lines = (repo_root / ".gitignore").read_text().splitlines()
+    assert "*.env" in lines
+
+
+def test_seal_warns_when_the_certificate_differs_from_the_stores(env, other2048, capsys):
+    seal(env, "-n", "databases", "--name", "db", "a=1")
+    capsys.readouterr()
+    new_cert = env["tmp"] / "new.pem"
+    new_cert.write_bytes(other2048.cert_pem)
+    args = ["seal", "--cert", str(new_cert), "--store", str(env["store"])]
+    # Another secret, sealed with a certificate the store's values were not sealed for.
+    assert run([*args, "-n", "apps", "--name", "other", "k=v"]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "warning" in line]
+    assert len(warning) == 1
+    assert "1 stored secret(s) (e.g. databases/db) were sealed for sha256:" in warning[0]
+    assert "homelab-charts reseal --all" in warning[0]
+    # Re-sealing every key of the file for the new certificate warns too.
+    assert run([*args, "-n", "databases", "--name", "db", "a=1"]) == 0
+    assert "were sealed for" in capsys.readouterr().err
+    # Once the whole store is sealed for the new certificate: silence.
+    assert run([*args, "-n", "databases", "--name", "db", "a=2"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -166,9 +166,10 @@ def test_write_is_atomic(cert, tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
     monkeypatch.setattr("homelab_charts.fsutil.os.replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="cannot write: No space left on device; the file "
+                                          "is unchanged"):
         sealed(cert).write(path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["redis-credentials.yaml"]

@@ -16,6 +16,13 @@ from tests.helpers import as_project
 REPO = Path(__file__).resolve().parents[2]
 
 
+def project(root: Path) -> Path:
+    """``root`` made a project root (a folder holding cdk8s.yaml)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cdk8s.yaml").write_text("language: python\n")
+    return root
+
+
 def test_the_committed_tree_is_in_sync_with_the_code(capsys) -> None:
     assert main(["synth", "--check", "--root", str(REPO)]) == 0, capsys.readouterr().out
     assert "in sync" in capsys.readouterr().out
@@ -50,13 +57,13 @@ def test_bad_data_file_is_a_clear_error_and_nothing_is_written(tmp_path: Path, c
     data = tmp_path / "homelab.yaml"
     text = (REPO / "homelab.yaml").read_text()
     data.write_text(text.replace("tag: v2.1.0-a3f5c2b-prod", "tag: v2.1-a3f5c2b-prod", 1))
-    out = tmp_path / "tree"
+    out = project(tmp_path / "tree")
     assert main(["synth", "--root", str(out), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert str(data) in err
     assert "services.family-assistant-backend.environments.prod.tag" in err
     assert "'v2.1-a3f5c2b-prod' is not a release tag" in err
-    assert not out.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["cdk8s.yaml"]
 
 
 def test_root_defaults_to_the_folder_holding_cdk8s_yaml(tmp_path: Path, monkeypatch,

@@ -105,16 +105,20 @@ def test_failure_while_staging_replaces_nothing_and_leaves_no_temp_files(
     real_fdopen = os.fdopen
     opened = {"n": 0}
 
-    def failing_fdopen(fd: int, *args, **kwargs):
+    def failing_fdopen(fd: int, mode: str = "r", *args, **kwargs):
+        if "w" not in mode:
+            return real_fdopen(fd, mode, *args, **kwargs)
         opened["n"] += 1
         if opened["n"] == 3:
             os.close(fd)
             raise OSError(28, "No space left on device")
-        return real_fdopen(fd, *args, **kwargs)
+        return real_fdopen(fd, mode, *args, **kwargs)
 
     monkeypatch.setattr("homelab_charts.writer.os.fdopen", failing_fdopen)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ConfigError, match="cannot write: No space left on device; nothing "
+                                          "was changed") as err:
         write_tree(tmp_path, files)
+    assert err.value.where == "apps/demo/more.yaml"
     assert snapshot(tmp_path) == before
 
 

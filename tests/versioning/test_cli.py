@@ -10,6 +10,7 @@ import pytest
 
 from homelab_charts import config, datafile
 from homelab_charts.cli import release as release_cli
+from tests.helpers import as_project
 
 DATA = Path("homelab.yaml")
 DASH = "homelab-dashboard"
@@ -381,6 +382,7 @@ def test_release_end_to_end_with_real_synthesis(repo, cli, capsys, env):
     """Only the data file and the files that carry the image change; the tree stays in sync."""
     synth = pytest.importorskip("homelab_charts.synth", reason="synthesis not written yet")
     root = repo.path
+    as_project(root)  # a repository root (cdk8s.yaml, the sealed store), for synth --root
     synth.synth_tree(root, data_file=root / DATA)
     repo.git("add", "--all")
     repo.commit("chore: generated tree")

@@ -95,7 +95,7 @@ def test_mode_is_kept_and_write_is_atomic(data, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fsutil.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="No space left on device; the file is unchanged"):
         datafile.set_service_tag(data, "homelab-dashboard", "dev", "v1.6.0-1234567-dev")
     assert data.read_bytes() == before
     assert [p.name for p in data.parent.iterdir()] == [data.name]
