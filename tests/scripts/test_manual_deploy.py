@@ -10,6 +10,7 @@ MUTATING = ("apply", "delete", "create", "patch", "replace", "rollout", "wait", 
 
 APPLY_ORDER = [
     ["-f", "clusters/homelab/namespaces.yaml"],
+    ["-f", "clusters/homelab/cluster-identity.yaml"],
     ["-k", "clusters/homelab/secrets"],
     ["-k", "infrastructure/networking"],
     ["-k", "infrastructure/observability"],
@@ -72,9 +73,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
     assert ("kubectl apply --server-side --force-conflicts --field-manager=kustomize-controller "
             "-k infrastructure/databases") in out
     assert "kubectl rollout status statefulset.apps/postgresql --namespace databases" in out
-    assert ("kubectl get deployment.apps --all-namespaces "
-            "-l app.kubernetes.io/managed-by=homelab-charts") in out
-    assert "7 step(s) planned" in out
+    assert ("kubectl get deployment.apps --all-namespaces -l app.kubernetes.io/managed-by="
+            "homelab-charts\\,homelab-charts.io/cluster=homelab") in out
+    assert "8 step(s) planned" in out
 
 
 def test_only_applies_one_layer_and_skips_prune(sandbox: Sandbox) -> None:
@@ -82,14 +83,14 @@ def test_only_applies_one_layer_and_skips_prune(sandbox: Sandbox) -> None:
     assert result.returncode == 0, result.stderr
     assert applies(sandbox.calls()) == [*APPLY_ORDER[-2:], ["-f", "-"]]
     assert "prune skipped" in result.stderr
-    assert not [c for c in sandbox.calls() if c[:1] == ["get"]]
+    assert not [c for c in sandbox.calls() if c[:1] == ["get"] and c[1] != "namespace"]
     assert json.loads(sandbox.entries()[-1]["stdin"])["data"]["layers"] == "apps"
 
 
 def test_only_secrets_applies_namespaces_and_secrets(sandbox: Sandbox) -> None:
     result = sandbox.run("manual-deploy.sh", "--only", "secrets", "--no-prune")
     assert result.returncode == 0, result.stderr
-    assert applies(sandbox.calls())[:-1] == APPLY_ORDER[:2]
+    assert applies(sandbox.calls())[:-1] == APPLY_ORDER[:3]
 
 
 def test_only_rejects_an_unknown_layer(sandbox: Sandbox) -> None:
@@ -101,14 +102,18 @@ def test_only_rejects_an_unknown_layer(sandbox: Sandbox) -> None:
 def test_refuses_uncommitted_changes(sandbox: Sandbox) -> None:
     deployment = sandbox.root / "apps/n8n/n8n.yaml"
     deployment.write_text(deployment.read_text().replace("port: 80", "port: 8080"))
-    (sandbox.root / "apps/n8n/extra.yaml").write_text("kind: ConfigMap\n")
+    (sandbox.root / "apps/n8n/extra.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: n8n}\n")
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 2
     assert "uncommitted changes" in result.stderr
     assert "apps/n8n/n8n.yaml" in result.stderr and "apps/n8n/extra.yaml" in result.stderr
     assert not [c for c in sandbox.calls() if c[0] in MUTATING]
-    # The same holds for a dry run: a plan is always of a commit.
-    assert sandbox.run("manual-deploy.sh", "--dry-run").returncode == 2
+    # A dry run changes nothing: it warns and shows the plan of the files as they are.
+    dry = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "warning: uncommitted changes" in dry.stderr and "apps/n8n/extra.yaml" in dry.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
 
 
 def test_changes_outside_the_tree_do_not_block(sandbox: Sandbox) -> None:
@@ -150,8 +155,8 @@ def test_failed_apply_stops(sandbox: Sandbox) -> None:
                  stderr='error: no matches for kind "HelmRelease"\n')
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 1
-    assert "step 3 (infrastructure networking) failed" in result.stderr
-    assert len(applies(sandbox.calls())) == 3
+    assert "step 4 (infrastructure networking) failed" in result.stderr
+    assert len(applies(sandbox.calls())) == 4
 
 
 def test_no_wait_skips_readiness(sandbox: Sandbox) -> None:
@@ -172,8 +177,10 @@ def test_prune_deletes_only_labelled_orphans(sandbox: Sandbox) -> None:
                         '"opentelemetrycollector"\n')
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 0, result.stderr
-    gets = [c for c in sandbox.calls() if c[:1] == ["get"]]
-    assert all("-l" in c and "app.kubernetes.io/managed-by=homelab-charts" in c for c in gets)
+    gets = [c for c in sandbox.calls() if c[:1] == ["get"] and c[1] != "namespace"]
+    # Only this cluster's objects: managed-by alone would match another tree's objects.
+    assert all(c[c.index("-l") + 1] == "app.kubernetes.io/managed-by=homelab-charts,"
+               "homelab-charts.io/cluster=homelab" for c in gets)
     kinds = {c[1] for c in gets}
     assert {"statefulset.apps", "sealedsecret.bitnami.com", "service"} <= kinds
     assert not kinds & {"namespace", "persistentvolumeclaim", "secret"}
