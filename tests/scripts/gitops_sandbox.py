@@ -49,7 +49,7 @@ if argv[:1] == ["kustomize"]:
     sys.exit(0)
 if argv[:2] == ["config", "current-context"]:
     print("fake-homelab")
-if argv[:3] == ["get", "namespace", "kube-system"]:
+if all(a in argv for a in ("get", "namespace", "kube-system")):
     sys.stdout.write("{CLUSTER_UID}")
 sys.exit(0)
 """

@@ -35,6 +35,7 @@ def test_order_follows_depends_on_then_file_order(tree: Path) -> None:
     assert lines(tree) == [
         "# layer method name path target-namespace",
         "secrets file namespaces clusters/homelab/namespaces.yaml -",
+        "secrets file cluster-identity clusters/homelab/cluster-identity.yaml -",
         "secrets kustomize secrets clusters/homelab/secrets -",
         "infrastructure kustomize networking infrastructure/networking -",
         "infrastructure kustomize observability infrastructure/observability -",
@@ -42,6 +43,16 @@ def test_order_follows_depends_on_then_file_order(tree: Path) -> None:
         "apps kustomize family-assistant apps/family-assistant -",
         "apps kustomize n8n apps/n8n -",
     ]
+
+
+def test_cluster_identity(tree: Path) -> None:
+    from tests.scripts.gitops_sandbox import CLUSTER_UID, identity
+
+    assert lines(tree, "--cluster-identity") == [f"homelab {CLUSTER_UID}"]
+    (tree / "clusters/homelab/cluster-identity.yaml").write_text(identity(uid=None))
+    assert lines(tree, "--cluster-identity") == ["homelab -"]
+    (tree / "clusters/homelab/cluster-identity.yaml").unlink()
+    assert lines(tree, "--cluster-identity") == ["- -"]
 
 
 def test_only_and_json(tree: Path) -> None:
