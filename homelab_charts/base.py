@@ -63,13 +63,17 @@ class TreeApp(App):
     """The cdk8s App of a tree: keeps its components in creation order, on the Python side.
 
     ``store`` is the sealed data store SealedSecrets read from (default: the store of the
-    repository around the current folder).
+    repository around the current folder); ``labels`` go on every object of the app (the
+    cluster ownership label, from synthesis).
     """
 
-    def __init__(self, *, store: Path | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, store: Path | None = None, labels: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.components: list[Component] = []
         self.store = store
+        #: Labels of every object of the app (the cluster ownership label, from synthesis).
+        self.common_labels: dict[str, str] = dict(labels or {})
 
 
 def app_of(scope: Construct) -> TreeApp | None:
@@ -118,6 +122,7 @@ class Component(Chart):
     def __init__(self, scope: Construct, id: str, *, file: str | None = None,
                  namespace: str | None = None, labels: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id)
+        self.hc_app = app_of(scope)
         folder = scope if isinstance(scope, Folder) else None
         if file is None:
             if folder is None:
@@ -133,6 +138,8 @@ class Component(Chart):
             namespace if namespace is not None else (folder.namespace if folder else None)
         )
         self.common_labels: dict[str, str] = {"app.kubernetes.io/managed-by": MANAGED_BY}
+        if self.hc_app is not None:
+            self.common_labels.update(self.hc_app.common_labels)
         if folder is not None and folder.part_of:
             self.common_labels["app.kubernetes.io/part-of"] = folder.part_of
         self.common_labels.update(labels or {})
@@ -142,7 +149,6 @@ class Component(Chart):
         self.uses: list[Component] = []
         if folder is not None:
             folder.components.append(self)
-        self.hc_app = app_of(scope)
         if self.hc_app is not None:
             self.hc_app.components.append(self)
 

@@ -22,6 +22,16 @@ DATA_DIR = Path(__file__).parent / "data"
 SCHEMA_FILE = DATA_DIR / "homelab.schema.json"
 
 ENVIRONMENTS = ("dev", "prod")
+
+#: Label on every generated object naming the cluster it is for: the manual path prunes
+#: only objects carrying it with its own cluster's name (never ``managed-by`` alone).
+CLUSTER_LABEL = "homelab-charts.io/cluster"
+#: The generated ConfigMap recording which cluster ``clusters/<name>/`` is bound to
+#: (``cluster.uid`` of the data file: the UID of that cluster's kube-system Namespace).
+CLUSTER_IDENTITY_FILE = "cluster-identity.yaml"
+CLUSTER_IDENTITY_NAME = "homelab-charts-cluster"
+CLUSTER_IDENTITY_NAMESPACE = "kube-system"
+CLUSTER_UID_KEY = "kubeSystemUID"
 RELEASE_TAG = re.compile(
     r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)-(?P<sha>[0-9a-f]{7})-(?P<env>dev|prod)$"
 )
@@ -78,6 +88,9 @@ class ClusterSettings:
     storage_class_name: str = "local-path"
     #: Flux image automation (ImageRepository + ImagePolicy per built service): off.
     image_automation: bool = False
+    #: UID of the cluster's kube-system Namespace (``homelab-charts cluster bind``): the
+    #: manual scripts refuse any other cluster. None: not bound yet.
+    uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         ingress_class_name=c.get("ingressClassName", "traefik"),
         storage_class_name=c.get("storageClassName", "local-path"),
         image_automation=bool(c.get("imageAutomation", False)),
+        uid=c.get("uid"),
     )
     for name, svc in services.items():
         if cluster.environment not in svc.environments:

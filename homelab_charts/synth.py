@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homelab_charts import config, project
-from homelab_charts.base import TreeApp
-from homelab_charts.config import HomelabData
+from homelab_charts.base import Component, Manifest, TreeApp
+from homelab_charts.config import (
+    CLUSTER_IDENTITY_FILE,
+    CLUSTER_IDENTITY_NAME,
+    CLUSTER_IDENTITY_NAMESPACE,
+    CLUSTER_LABEL,
+    CLUSTER_UID_KEY,
+    ClusterSettings,
+    HomelabData,
+)
 from homelab_charts.writer import TreeChanges, plan, render_files, write_tree
 
 #: Builds the constructs of a tree into an app; the homelab's by default.
@@ -22,9 +30,28 @@ def build_homelab(app: TreeApp, data: HomelabData) -> object:
 
 
 def build_app(data: HomelabData, builder: Builder = build_homelab) -> TreeApp:
-    app = TreeApp(store=data.store_dir)
+    """The app of the tree: every object carries the cluster ownership label
+    (``homelab-charts.io/cluster: <name>``), and ``clusters/<name>/cluster-identity.yaml``
+    records the cluster the tree is bound to."""
+    app = TreeApp(store=data.store_dir, labels={CLUSTER_LABEL: data.cluster.name})
     builder(app, data)
+    cluster_identity(app, data.cluster)
     return app
+
+
+def cluster_identity(app: TreeApp, cluster: ClusterSettings) -> Component:
+    """The ConfigMap naming the cluster ``clusters/<name>/`` is for and, once bound
+    (``homelab-charts cluster bind``), the UID of its kube-system Namespace: the manual
+    scripts compare it with the live cluster's before applying anything."""
+    component = Component(app, "cluster-identity",
+                          file=f"clusters/{cluster.name}/{CLUSTER_IDENTITY_FILE}",
+                          namespace=CLUSTER_IDENTITY_NAMESPACE)
+    data = {"cluster": cluster.name}
+    if cluster.uid:
+        data[CLUSTER_UID_KEY] = cluster.uid
+    Manifest(component, "identity", api_version="v1", kind="ConfigMap",
+             name=CLUSTER_IDENTITY_NAME, body={"data": data})
+    return component
 
 
 def render(data: HomelabData, builder: Builder = build_homelab, *,

@@ -7,22 +7,30 @@
 #                            [--root DIR] [--cluster NAME] [--field-manager NAME]
 #
 # Order (computed by `homelab-charts plan` from clusters/<cluster>/*.yaml):
-#   secrets         clusters/<cluster>/namespaces.yaml (-f), clusters/<cluster>/secrets (-k)
+#   secrets         clusters/<cluster>/namespaces.yaml and cluster-identity.yaml (-f),
+#                   clusters/<cluster>/secrets (-k)
 #   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k),
 #                   waiting for its Deployments/StatefulSets/DaemonSets/HelmReleases
 #   apps            the same for apps.yaml
-# then prunes objects labelled app.kubernetes.io/managed-by=homelab-charts that are no
-# longer in the tree (only on a run of the whole tree; never Namespaces, PVCs, Secrets,
-# CRDs, nor objects owned by another object), and records the applied commit in the
-# ConfigMap kube-system/homelab-charts-applied.
+# A Kustomization suspended in Git (spec.suspend: true) is rendered, not applied: its
+# objects stay as they are, as with Flux, and are never pruned. Every step is rendered
+# (kubectl kustomize) and listed before the first apply. Then prunes objects labelled
+# app.kubernetes.io/managed-by=homelab-charts AND homelab-charts.io/cluster=<cluster> that
+# are no longer in the tree (only on a run of the whole tree; never Namespaces, PVCs,
+# Secrets, CRDs, nor objects owned by another object), and records the applied commit in
+# the ConfigMap kube-system/homelab-charts-applied.
 #
-# Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached, the
-# tree has uncommitted changes (Git stays the source of truth) or the plan is invalid;
-# exits 1 when a step fails (later steps are not applied).
+# The tree is bound to one cluster (clusters/<cluster>/cluster-identity.yaml, written by
+# synthesis from `homelab-charts cluster bind`): the current context must be that cluster
+# (the UID of its kube-system Namespace), else nothing is applied.
+#
+# Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached or is
+# not the bound one, the tree has uncommitted changes (Git stays the source of truth; a
+# dry run only warns), the plan is invalid or a step cannot be rendered; exits 1 when a
+# step fails (later steps are not applied).
 set -euo pipefail
 
 prog=manual-deploy
-label_selector="app.kubernetes.io/managed-by=homelab-charts"
 record_namespace=kube-system
 record_name=homelab-charts-applied
 # Flux's kustomize-controller applies with this field manager: using it, an apply removes
@@ -93,9 +101,15 @@ cd "$root"
 dirty=$(git status --porcelain --untracked-files=all -- clusters infrastructure apps \
   homelab.yaml sealed)
 if [ -n "$dirty" ]; then
-  echo "$prog: error: uncommitted changes in the tree; commit them (Git is the source of truth) and run again:" >&2
-  printf '  %s\n' "$dirty" >&2
-  exit 2
+  if $dry_run; then
+    # A dry run changes nothing: it shows the plan of the files as they are.
+    note "warning: uncommitted changes in the tree; the plan below is of the working tree, and a real run refuses until they are committed:"
+    printf '  %s\n' "$dirty" >&2
+  else
+    echo "$prog: error: uncommitted changes in the tree; commit them (Git is the source of truth) and run again:" >&2
+    printf '  %s\n' "$dirty" >&2
+    exit 2
+  fi
 fi
 commit=$(git rev-parse HEAD)
 subject=$(git log -1 --format=%s HEAD)
@@ -112,10 +126,21 @@ while IFS= read -r line; do
 done <<<"$plan_out"
 [ ${#steps[@]} -gt 0 ] || die 2 "nothing to apply in clusters/$cluster (layers: ${only[*]:-all})"
 
+read_binding "$root" "$cluster"
 context=$(current_context)
-if ! $dry_run; then
+if $dry_run; then
+  if [ "$bound_uid" = - ]; then
+    note "warning: clusters/$cluster is bound to no cluster: a real run refuses (see homelab-charts cluster bind)"
+  else
+    note "a real run first checks that context '$context' is cluster '$bound_name' (kube-system UID $bound_uid)"
+  fi
+else
   require_cluster "$context"
+  require_binding "$cluster" "$context"
 fi
+owner_name=$bound_name
+[ "$owner_name" != - ] || owner_name=$cluster
+label_selector="app.kubernetes.io/managed-by=homelab-charts,$cluster_label=$owner_name"
 
 # --- helpers ------------------------------------------------------------------------------
 show() { # print a command the way it runs (shell-quoted)
@@ -132,9 +157,10 @@ run() { # run a kubectl command, or only show it in a dry run
 render() { # render METHOD PATH TARGET: the objects of one step, one "ref namespace flags" a line
   local method=$1 path=$2 target=$3 yaml
   if [ "$method" = file ]; then
+    [ -f "$path" ] || { echo "$path: no such file" >&2; return 1; }
     plan_tool --objects "$path" --target-namespace "$target"
   else
-    yaml=$(kubectl kustomize "$path") || die 1 "kubectl kustomize $path failed"
+    yaml=$(kubectl kustomize "$path") || return 1
     printf '%s\n' "$yaml" | plan_tool --objects - --target-namespace "$target"
   fi
 }
@@ -148,18 +174,41 @@ desired_kinds=()
 if $dry_run; then
   echo "$prog: plan for commit ${commit:0:7} ($subject) on context '$context' (dry run: nothing is applied)"
 else
-  echo "$prog: applying commit ${commit:0:7} ($subject) to context '$context'"
+  echo "$prog: applying commit ${commit:0:7} ($subject) to context '$context' (cluster '$bound_name', kube-system UID $bound_uid)"
 fi
 
+# Render every step before the first apply: a folder that does not build, or a file
+# missing at the last step, stops the run while the cluster is still untouched.
+rendered=()
 n=0
 for step in "${steps[@]}"; do
   read -r layer method name path target <<<"$step"
   n=$((n + 1))
+  if ! objects=$(render "$method" "$path" "$target"); then
+    die 2 "step $n/${#steps[@]} ($layer $name): cannot render $path (see the error above); nothing was applied"
+  fi
+  rendered+=("$objects")
+done
+
+n=0
+for step in "${steps[@]}"; do
+  read -r layer method name path target <<<"$step"
+  objects=${rendered[$n]}
+  n=$((n + 1))
+  if [ "$method" = suspended ]; then
+    # Flux leaves a suspended Kustomization alone: its objects are kept, not applied.
+    echo "[$n/${#steps[@]}] $layer: $name ($path) suspended in Git: not applied, its objects are kept"
+    while read -r ref ns _; do
+      [ -n "$ref" ] || continue
+      desired["$ref $ns"]=1
+      desired_kinds+=("${ref%%/*}")
+    done <<<"$objects"
+    continue
+  fi
   echo "[$n/${#steps[@]}] $layer: $name ($path)"
   cmd=(kubectl apply --server-side --force-conflicts "--field-manager=$field_manager")
   if [ "$method" = file ]; then cmd+=(-f "$path"); else cmd+=(-k "$path"); fi
   [ "$target" = - ] || cmd+=(--namespace "$target")
-  objects=$(render "$method" "$path" "$target") || die 1 "cannot list the objects of $path"
   if ! run "${cmd[@]}"; then
     die 1 "step $n ($layer $name) failed: nothing after it was applied; fix the cause and run again"
   fi

@@ -10,8 +10,10 @@
 #   endpoints each Service with a selector has at least one ready endpoint
 #   flux      each Flux Kustomization is Ready (when Flux is installed and --no-flux is not
 #             given; a suspended one is reported, not failed: that is the manual mode)
+# The current context must be the cluster the tree is bound to (the kube-system UID in
+# clusters/<cluster>/cluster-identity.yaml), else nothing is checked.
 # Prints one line a check, then a one-line summary; exits 1 when a check failed, 2 when
-# it cannot check (kubectl missing, cluster unreachable, invalid tree).
+# it cannot check (kubectl missing, cluster unreachable or not the bound one, invalid tree).
 set -euo pipefail
 
 prog=verify-deployment
@@ -54,8 +56,10 @@ cd "$root"
 plan_out=$(plan_steps "$root" "$cluster" "${only[@]+"${only[@]}"}") \
   || die 2 "cannot read the tree (see the error above)"
 
+read_binding "$root" "$cluster"
 context=$(current_context)
 require_cluster "$context"
+require_binding "$cluster" "$context"
 
 passed=0
 failed=0
@@ -82,7 +86,7 @@ flux_names=()
 while IFS= read -r line; do
   case $line in ''|'#'*) continue ;; esac
   read -r layer method name path target <<<"$line"
-  if [ "$method" = kustomize ]; then
+  if [ "$method" != file ]; then # kustomize, or suspended (kept: its objects still run)
     if ! yaml=$(kubectl kustomize "$path" 2>&1); then
       fail "render $path" "$(first_line "$yaml")"
       continue

@@ -18,6 +18,7 @@ LAYERS = {
     "infrastructure": 4, "apps": 4.5,
     "cluster": 5,
     "writer": 6, "synth": 6, "main": 6, "validate": 6, "review": 6, "cli": 6, "__main__": 6,
+    "tree": 6, "operations": 6,
 }
 
 

@@ -17,7 +17,8 @@ from homelab_charts import __version__
 from homelab_charts.errors import HomelabError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph")
+COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph",
+                   "cluster")
 
 
 class _Parser(argparse.ArgumentParser):

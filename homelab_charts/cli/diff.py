@@ -56,7 +56,7 @@ def _use_color(choice: str, stream: IO[str]) -> bool:
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from homelab_charts.review.diff import diff_trees, format_json, format_markdown, format_text
-    from homelab_charts.review.tree import (
+    from homelab_charts.tree import (
         default_base,
         git_tree,
         read_disk_tree,

@@ -40,15 +40,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from homelab_charts.review.graph import build_graph, to_dot, to_json, to_mermaid, to_svg
-    from homelab_charts.review.tree import git_tree, read_disk_tree, repository_root, resolve_commit
+    from homelab_charts.tree import Tree, repository_root, resolve_commit
 
     out = out or sys.stdout
     root = args.root.resolve() if args.root else repository_root()
     if args.ref:
-        commit = resolve_commit(root, args.ref)
-        graph = build_graph(git_tree(root, commit), label=args.ref)
+        tree = Tree.from_git(root, resolve_commit(root, args.ref), label=args.ref)
     else:
-        graph = build_graph(read_disk_tree(root))
+        tree = Tree.from_disk(root)
+    graph = build_graph(tree)
     render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "json": to_json}
     text = render[args.output](graph)
     if args.out is not None:

@@ -1,7 +1,7 @@
 """A diff of rendered objects (not of files) between two trees, grouped by the Flux
 Kustomization that applies them.
 
-Both sides are ``{path: YAML text}`` trees (see :mod:`homelab_charts.review.tree`). Objects
+Both sides are ``{path: YAML text}`` trees (see :mod:`homelab_charts.tree`). Objects
 are matched by API group, kind, namespace and name, so moving an object to another file
 is no change, while moving it to a folder another Flux Kustomization applies is reported
 (the old Kustomization prunes it, the new one creates it again). Changed objects get a
@@ -25,15 +25,7 @@ import yaml
 
 from homelab_charts.docpath import field_at
 from homelab_charts.progress import Progress
-from homelab_charts.review.graph import kustomization_layers
-from homelab_charts.review.tree import (
-    FluxKustomization,
-    ObjectId,
-    Owners,
-    TreeObject,
-    flux_kustomizations,
-    tree_objects,
-)
+from homelab_charts.tree import FluxKustomization, ObjectId, Tree, TreeObject
 
 ADDED = "added"
 REMOVED = "removed"
@@ -215,12 +207,11 @@ def diff_trees(old_files: Mapping[str, str], new_files: Mapping[str, str], *,
     head_where = head if head_where is None else head_where
     with Progress(len(old_files) + len(new_files), "reading objects", enabled=progress,
                   min_total=100) as bar:
-        old = tree_objects(old_files, label=base_where, advance=bar.advance)
-        new = tree_objects(new_files, label=head_where, advance=bar.advance)
-    old_ks = flux_kustomizations(old, f"{base_where}:" if base_where else "")
-    new_ks = flux_kustomizations(new, f"{head_where}:" if head_where else "")
-    old_owners, new_owners = Owners(old_ks), Owners(new_ks)
-    layers = {**kustomization_layers(old_ks), **kustomization_layers(new_ks)}
+        old_tree = Tree(old_files, label=base_where, advance=bar.advance)
+        new_tree = Tree(new_files, label=head_where, advance=bar.advance)
+    old, new = old_tree.objects, new_tree.objects
+    old_owners, new_owners = old_tree.owners, new_tree.owners
+    layers = {**old_tree.layers(), **new_tree.layers()}
 
     groups: dict[str, Group] = {}
 

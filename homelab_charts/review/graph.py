@@ -31,18 +31,16 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from homelab_charts.errors import ConfigError
-from homelab_charts.review.tree import (
+from homelab_charts.tree import (
     FLUX_NAMESPACE,
     HELM_TOOLKIT_GROUP,
-    KUSTOMIZE_TOOLKIT_GROUP,
     SOURCE_TOOLKIT_GROUP,
-    FluxKustomization,
-    Owners,
+    CycleError,
+    DependencyGraph,
+    Tree,
     TreeObject,
     depends_on,
-    flux_kustomization,
     source_ref,
-    tree_objects,
 )
 
 KUSTOMIZATION = "Kustomization"
@@ -106,38 +104,13 @@ class FluxGraph:
                 for layer, t in sorted(tops.items())}
 
 
-def longest_path_layers(deps: Mapping[Any, Iterable[Any]]) -> tuple[dict[Any, int],
-                                                                     list[list[Any]]]:
-    """Longest-path depth of every key of ``deps`` (``key -> its dependencies``): 0 with no
-    dependency, else one more than its deepest dependency. Dependencies that are not keys
-    count as depth -1 (so their dependant is 0). Returns the depths and the cycles found
-    (a cycle's closing edge is ignored)."""
-    depth: dict[Any, int] = {}
-    cycles: list[list[Any]] = []
-    visiting: list[Any] = []
-    on_stack: set[Any] = set()
-
-    def visit(key: Any) -> int:
-        if key in depth:
-            return depth[key]
-        visiting.append(key)
-        on_stack.add(key)
-        best = 0
-        for dep in deps[key]:
-            if dep not in deps:
-                continue
-            if dep in on_stack:
-                cycles.append([*visiting[visiting.index(dep):], dep])
-                continue
-            best = max(best, visit(dep) + 1)
-        visiting.pop()
-        on_stack.discard(key)
-        depth[key] = best
-        return best
-
-    for key in deps:
-        visit(key)
-    return depth, cycles
+def _release_order(releases: DependencyGraph[NodeKey]) -> list[NodeKey]:
+    """The HelmReleases dependencies first; with a cycle, the graph's order (the cycle is
+    reported as a problem and its layers are only approximate)."""
+    try:
+        return releases.order()
+    except CycleError:
+        return releases.nodes
 
 
 def _display(key: NodeKey) -> str:
@@ -149,22 +122,22 @@ def _is(obj: TreeObject, group: str, kinds: Iterable[str]) -> bool:
     return obj.id.group == group and obj.id.kind in kinds
 
 
-def build_graph(files: Mapping[str, str], *, label: str = "") -> FluxGraph:
-    """The graph of the tree ``files`` (``{path: YAML text}``)."""
-    objects = tree_objects(files, label=label)
-    prefix = f"{label}:" if label else ""
+def build_graph(tree: Tree | Mapping[str, str], *, label: str = "") -> FluxGraph:
+    """The graph of a tree (a loaded :class:`Tree`, or ``{path: YAML text}`` read with
+    ``label`` naming it in errors)."""
+    if not isinstance(tree, Tree):
+        tree = Tree(tree, label=label)
+    prefix = f"{tree.label}:" if tree.label else ""
     graph = FluxGraph()
 
-    kustomizations: list[FluxKustomization] = []
+    kustomizations = tree.kustomizations
+    for k in kustomizations:
+        graph.nodes[(KUSTOMIZATION, k.namespace, k.name)] = Node(
+            KUSTOMIZATION, k.namespace, k.name, file=k.file, path=k.path)
     releases: list[tuple[TreeObject, str]] = []
-    for obj in objects.values():
+    for obj in tree.objects.values():
         namespace = obj.id.namespace or FLUX_NAMESPACE
-        if _is(obj, KUSTOMIZE_TOOLKIT_GROUP, (KUSTOMIZATION,)):
-            k = flux_kustomization(obj, prefix)
-            kustomizations.append(k)
-            graph.nodes[(KUSTOMIZATION, k.namespace, k.name)] = Node(
-                KUSTOMIZATION, k.namespace, k.name, file=obj.file, path=k.path)
-        elif _is(obj, HELM_TOOLKIT_GROUP, (HELM_RELEASE,)):
+        if _is(obj, HELM_TOOLKIT_GROUP, (HELM_RELEASE,)):
             releases.append((obj, namespace))
             graph.nodes[(HELM_RELEASE, namespace, obj.id.name)] = Node(
                 HELM_RELEASE, namespace, obj.id.name, file=obj.file)
@@ -197,7 +170,7 @@ def build_graph(files: Mapping[str, str], *, label: str = "") -> FluxGraph:
     for key in [k for k, n in graph.nodes.items() if n.missing and n.kind == KUSTOMIZATION]:
         k_deps.setdefault(key, [])
 
-    owners = Owners(kustomizations)
+    owners = tree.owners
     r_deps: dict[NodeKey, list[NodeKey]] = {}
     r_owner: dict[NodeKey, NodeKey | None] = {}
     for obj, namespace in releases:
@@ -227,34 +200,27 @@ def build_graph(files: Mapping[str, str], *, label: str = "") -> FluxGraph:
             r_owner[me] = (KUSTOMIZATION, owner.namespace, owner.name)
             edges.add(Edge(r_owner[me], me, APPLIES))
 
-    k_layers, k_cycles = longest_path_layers(k_deps)
+    k_graph = DependencyGraph(k_deps)
+    k_layers = k_graph.depths()
     graph.layers.update(k_layers)
+    # A HelmRelease sits in its Kustomization's layer, or in the latest layer of the
+    # HelmReleases it depends on: dependencies first, so each one's layer is known.
+    r_graph = DependencyGraph(r_deps)
     r_layers: dict[NodeKey, int] = {}
-    r_cycles: list[list[NodeKey]] = []
-
-    def release_layer(key: NodeKey, stack: tuple[NodeKey, ...]) -> int:
-        if key in r_layers:
-            return r_layers[key]
+    for key in _release_order(r_graph):
         owner = r_owner.get(key)
         best = k_layers.get(owner, 0) if owner else 0
         for dep in r_deps.get(key, ()):
-            if dep in stack:
-                r_cycles.append([*stack[stack.index(dep):], key, dep])
-                continue
-            if dep in r_deps:
-                best = max(best, release_layer(dep, (*stack, key)))
+            if dep in r_layers:
+                best = max(best, r_layers[dep])
         r_layers[key] = best
-        return best
-
-    for key in r_deps:
-        release_layer(key, ())
     for key in graph.nodes:
         if graph.nodes[key].kind == HELM_RELEASE and key not in r_layers:
             r_layers[key] = 0  # a missing HelmRelease someone depends on
     graph.layers.update(r_layers)
-    for cycle in (*k_cycles, *r_cycles):
+    for cycle in (*k_graph.cycles(), *r_graph.cycles()):
         graph.problems.append("dependsOn cycle (Flux waits forever): "
-                              + " -> ".join(_display(k) for k in cycle))
+                              + " -> ".join(_display(k) for k in [*cycle, cycle[0]]))
 
     graph.edges = sorted(edges)
     graph.nodes = dict(sorted(graph.nodes.items(), key=lambda item: _node_order(item[1])))
@@ -431,15 +397,7 @@ def to_json(graph: FluxGraph) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def kustomization_layers(kustomizations: Iterable[FluxKustomization]) -> dict[tuple[str, str],
-                                                                              int]:
-    """Layer of each Kustomization, by ``(namespace, name)`` (for ordering diff groups)."""
-    deps = {k.key: list(k.depends_on) for k in kustomizations}
-    return longest_path_layers(deps)[0]
-
-
 __all__ = [
     "APPLIES", "DEPENDS_ON", "SOURCE", "Edge", "FluxGraph", "Node", "RenderError",
-    "build_graph", "kustomization_layers", "longest_path_layers", "to_dot", "to_json",
-    "to_mermaid", "to_svg",
+    "build_graph", "to_dot", "to_json", "to_mermaid", "to_svg",
 ]

@@ -15,7 +15,21 @@ See docs/VALIDATION.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from homelab_charts.validate.model import Problem, Report, Result, Status
-from homelab_charts.validate.runner import Options, validate
+
+if TYPE_CHECKING:
+    from homelab_charts.validate.runner import Options, validate
 
 __all__ = ["Options", "Problem", "Report", "Result", "Status", "validate"]
+
+
+def __getattr__(name: str) -> Any:
+    # The runner (schemas, jsonschema-rs) loads on first use: readers of a tree import
+    # homelab_charts.validate.loader without paying for the whole validator.
+    if name in ("Options", "validate"):
+        from homelab_charts.validate import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

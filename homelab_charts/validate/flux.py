@@ -22,12 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_charts.tree import (
+    FLUX_NAMESPACE,
+    OWN_SOURCE,
+    DependencyGraph,
+    api_group,
+    leaves_repository,
+)
+from homelab_charts.tree import HELM_TOOLKIT_GROUP as HELM_GROUP
+from homelab_charts.tree import KUSTOMIZE_TOOLKIT_GROUP as KUSTOMIZE_GROUP
+from homelab_charts.tree import SOURCE_TOOLKIT_GROUP as SOURCE_GROUP
+from homelab_charts.tree import ObjectId as ObjectKey
 from homelab_charts.validate.model import Problem, Result
 
-FLUX_NAMESPACE = "flux-system"
-SOURCE_GROUP = "source.toolkit.fluxcd.io"
-KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
-HELM_GROUP = "helm.toolkit.fluxcd.io"
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
 
 #: Objects ``flux bootstrap`` creates: (group, kind, namespace, name).
@@ -41,15 +48,7 @@ _SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "HelmRepository", "
 
 
 def group_of(api_version: str) -> str:
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
-@dataclass(frozen=True)
-class ObjectKey:
-    group: str
-    kind: str
-    namespace: str
-    name: str
+    return api_group(api_version)
 
 
 @dataclass
@@ -149,23 +148,19 @@ def check_graph(results: list[Result], root: Path, inventory: Inventory) -> None
                         continue
                     target = ObjectKey(group, key.kind, str(dep.get("namespace") or ns),
                                        str(dep["name"]))
-                    if not inventory.has(*_astuple(target)):
+                    if target not in inventory.keys:
                         _dangling(result, f"/spec/dependsOn/{i}",
                                   f"{key.kind} {target.namespace}/{target.name}")
                     else:
                         edges.append(target)
     for graph in deps.values():
-        for cycle in find_cycles(graph):
+        for cycle in DependencyGraph(graph).cycles(sort_key=lambda key: key):
             names = " -> ".join(f"{k.namespace}/{k.name}" for k in [*cycle, cycle[0]])
             for member in cycle:
                 owner = owners.get(member)
                 if owner is not None:
                     owner.problems.append(Problem(
                         "flux", f"dependency cycle: {member.kind} {names}", path="/spec/dependsOn"))
-
-
-def _astuple(key: ObjectKey) -> tuple[str, str, str, str]:
-    return key.group, key.kind, key.namespace, key.name
 
 
 def _dangling(result: Result, path: str, what: str) -> None:
@@ -212,12 +207,13 @@ def _check_secret(result: Result, inventory: Inventory, ref: Any, path: str) -> 
 
 def is_own_source(ref: Any, namespace: str) -> bool:
     """True when a sourceRef names the repository itself (bootstrap's GitRepository)."""
-    return (isinstance(ref, Mapping) and ref.get("kind") == "GitRepository"
-            and ref.get("name") == FLUX_NAMESPACE
-            and (ref.get("namespace") or namespace) == FLUX_NAMESPACE)
+    return (isinstance(ref, Mapping)
+            and (ref.get("kind"), ref.get("namespace") or namespace, ref.get("name"))
+            == OWN_SOURCE)
 
 
 def kustomization_folder(root: Path, spec: Mapping[str, Any]) -> Path:
+    """The folder a Kustomization's ``spec.path`` names (resolved; may leave ``root``)."""
     path = str(spec.get("path") or "./")
     return (root / path.lstrip("/")).resolve()
 
@@ -227,78 +223,10 @@ def _check_kustomization_path(result: Result, root: Path, spec: Mapping[str, Any
         return
     path = str(spec.get("path") or "./")
     folder = kustomization_folder(root, spec)
-    try:
-        folder.relative_to(root.resolve())
-    except ValueError:
+    if leaves_repository(path) or not folder.is_relative_to(root.resolve()):
         result.problems.append(Problem(
             "flux", f"path {path!r} leaves the repository", path="/spec/path"))
         return
     if not folder.is_dir():
         result.problems.append(Problem(
             "flux", f"path {path!r} is not a folder of the repository", path="/spec/path"))
-
-
-def find_cycles(graph: Mapping[ObjectKey, list[ObjectKey]]) -> list[list[ObjectKey]]:
-    """Every elementary cycle's strongly connected component, each listed once.
-
-    Tarjan's algorithm (iterative); a component of one node counts only with a self edge.
-    The members of a component are listed in a cycle order found by walking it.
-    """
-    index: dict[ObjectKey, int] = {}
-    low: dict[ObjectKey, int] = {}
-    on_stack: set[ObjectKey] = set()
-    stack: list[ObjectKey] = []
-    components: list[list[ObjectKey]] = []
-    counter = 0
-    for start in sorted(graph, key=_astuple):
-        if start in index:
-            continue
-        work: list[tuple[ObjectKey, int]] = [(start, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            edges = graph.get(node, [])
-            if i < len(edges):
-                work.append((node, i + 1))
-                nxt = edges[i]
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            if low[node] == index[node]:
-                comp: list[ObjectKey] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    comp.append(member)
-                    if member == node:
-                        break
-                if len(comp) > 1 or node in graph.get(node, []):
-                    components.append(_cycle_order(comp, graph))
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return components
-
-
-def _cycle_order(comp: list[ObjectKey], graph: Mapping[ObjectKey, list[ObjectKey]]) -> list[
-        ObjectKey]:
-    members = set(comp)
-    start = min(comp, key=_astuple)
-    order = [start]
-    seen = {start}
-    node = start
-    while True:
-        nxt = next((n for n in graph.get(node, []) if n in members and n not in seen), None)
-        if nxt is None:
-            break
-        order.append(nxt)
-        seen.add(nxt)
-        node = nxt
-    order.extend(sorted(members - seen, key=_astuple))
-    return order

@@ -65,6 +65,30 @@ plan_steps() { # plan_steps ROOT CLUSTER [LAYER]...: the steps of the tree, in a
 
 current_context() { kubectl config current-context 2>/dev/null || echo "?"; }
 
+# The per-cluster ownership label synthesis puts on every object (homelab_charts.config).
+# shellcheck disable=SC2034 # used by the sourcing scripts
+cluster_label=homelab-charts.io/cluster
+
+read_binding() { # read_binding ROOT CLUSTER: set bound_name and bound_uid ("-": not recorded)
+  local out
+  out=$(plan_tool --root "$1" --cluster "$2" --cluster-identity) \
+    || die 2 "cannot read the cluster identity of clusters/$2 (see the error above)"
+  read -r bound_name bound_uid <<<"$out"
+}
+
+require_binding() { # require_binding CLUSTER CONTEXT: die 2 unless the live cluster is the bound one
+  local live
+  if [ "${bound_name:--}" = - ] || [ "${bound_uid:--}" = - ]; then
+    die 2 "clusters/$1 is bound to no cluster (no kube-system UID in clusters/$1/cluster-identity.yaml); refusing to touch context '$2'. If '$2' is the right cluster: homelab-charts cluster bind --context $2, then synthesize and commit"
+  fi
+  if ! live=$(kubectl get namespace kube-system -o 'jsonpath={.metadata.uid}' --request-timeout=15s 2>&1); then
+    die 2 "cannot read the kube-system Namespace UID of context '$2': ${live%%$'\n'*}"
+  fi
+  if [ "$live" != "$bound_uid" ]; then
+    die 2 "wrong cluster: clusters/$1 is bound to cluster '$bound_name' (kube-system UID $bound_uid), but context '$2' is the cluster with kube-system UID ${live:-?}; nothing was changed (switch context, or rebind with homelab-charts cluster bind)"
+  fi
+}
+
 require_cluster() { # require_cluster CONTEXT: die 2 unless the cluster answers
   local err
   if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then

@@ -16,7 +16,7 @@ from homelab_charts.review.diff import (
     format_text,
     object_yaml,
 )
-from homelab_charts.review.tree import file_objects
+from homelab_charts.tree import file_objects
 
 from .conftest import HEADER, NEW_CIPHERTEXT, OLD_CIPHERTEXT, deployment, sample_tree
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from homelab_charts.review.graph import build_graph, to_mermaid
-from homelab_charts.review.tree import read_disk_tree
+from homelab_charts.tree import read_disk_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURE = REPO_ROOT / "docs" / "ARCHITECTURE.md"

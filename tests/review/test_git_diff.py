@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab_charts.review.tree import GitError, default_base, git_tree, resolve_commit
+from homelab_charts.tree import GitError, default_base, git_tree, resolve_commit
 
 from .conftest import (
     NEW_CIPHERTEXT,

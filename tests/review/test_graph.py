@@ -20,13 +20,12 @@ from homelab_charts.review.graph import (
     FluxGraph,
     RenderError,
     build_graph,
-    longest_path_layers,
     to_dot,
     to_json,
     to_mermaid,
     to_svg,
 )
-from homelab_charts.review.tree import git_tree, read_disk_tree
+from homelab_charts.tree import git_tree, read_disk_tree
 
 from .conftest import sample_tree
 
@@ -231,13 +230,6 @@ def test_a_dependency_cycle_is_reported_not_fatal() -> None:
     assert graph.problems[0].startswith("dependsOn cycle (Flux waits forever): ")
     for name in ("controllers", "configs", "shop"):
         assert f"Kustomization flux-system/{name}" in graph.problems[0]
-
-
-def test_longest_path_layers() -> None:
-    depth, cycles = longest_path_layers({"a": [], "b": ["a"], "c": ["a", "b"], "d": ["x"]})
-    assert depth == {"a": 0, "b": 1, "c": 2, "d": 0} and cycles == []
-    depth, cycles = longest_path_layers({"a": ["b"], "b": ["a"]})
-    assert cycles == [["a", "b", "a"]]
 
 
 def test_mermaid_declares_every_node_once_in_its_layer() -> None:

@@ -87,9 +87,9 @@ def test_diff_shows_progress_only_for_text_output(
     monkeypatch.delenv("TERM", raising=False)
     terminal = FakeTerminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    monkeypatch.setattr("homelab_charts.review.tree.resolve_commit", lambda root, ref: "f" * 40)
-    monkeypatch.setattr("homelab_charts.review.tree.git_tree", lambda root, commit: old)
-    monkeypatch.setattr("homelab_charts.review.tree.read_disk_tree", lambda root: new)
+    monkeypatch.setattr("homelab_charts.tree.resolve_commit", lambda root, ref: "f" * 40)
+    monkeypatch.setattr("homelab_charts.tree.git_tree", lambda root, commit: old)
+    monkeypatch.setattr("homelab_charts.tree.read_disk_tree", lambda root: new)
     args = diff_cli_args(tmp_path, output)
     out = io.StringIO()
     assert diff_cli.run(args, out=out) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from homelab_charts import config
-from homelab_charts.review.tree import read_disk_tree, synthesized_tree
+from homelab_charts.tree import read_disk_tree, synthesized_tree
 from tests.conftest import DATA_FILE, REPO_ROOT, STORE_DIR
 
 from .conftest import GitRepo

@@ -3,8 +3,9 @@
 The fake records every call (argv, and stdin for ``-f -``) as JSON lines and answers from
 rules: the first rule whose ``args`` all appear in argv gives stdout, stderr and exit code.
 Without a matching rule, ``kubectl kustomize DIR`` concatenates the files DIR's
-kustomization.yaml lists, ``config current-context`` prints a name, everything else
-succeeds silently.
+kustomization.yaml lists (failing on a missing one), ``config current-context`` prints a
+name, ``get namespace kube-system -o jsonpath=...`` prints :data:`CLUSTER_UID` (the UID the
+fixture tree is bound to), everything else succeeds silently.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
+#: The kube-system Namespace UID of the fake cluster, which the fixture tree is bound to.
+CLUSTER_UID = "3f1c2a9e-7d4b-4e8a-9c61-0b5d2e8f4a17"
+CLUSTER_LABEL = "homelab-charts.io/cluster"
 
 FAKE_KUBECTL = f"""#!{sys.executable}
 import json, os, pathlib, sys
@@ -45,6 +49,8 @@ if argv[:1] == ["kustomize"]:
     sys.exit(0)
 if argv[:2] == ["config", "current-context"]:
     print("fake-homelab")
+if all(a in argv for a in ("get", "namespace", "kube-system")):
+    sys.stdout.write("{CLUSTER_UID}")
 sys.exit(0)
 """
 
@@ -62,7 +68,8 @@ def _kustomization(name: str, path: str, depends: list[str], **extra: Any) -> di
     return {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
         "metadata": {"name": name, "namespace": "flux-system",
-                     "labels": {"app.kubernetes.io/managed-by": "homelab-charts"}},
+                     "labels": {"app.kubernetes.io/managed-by": "homelab-charts",
+                                CLUSTER_LABEL: "homelab"}},
         "spec": spec,
     }
 
@@ -76,6 +83,7 @@ def _workload(kind: str, name: str, namespace: str) -> str:
           namespace: {namespace}
           labels:
             app.kubernetes.io/managed-by: homelab-charts
+            homelab-charts.io/cluster: homelab
         spec:
           selector:
             matchLabels:
@@ -88,12 +96,26 @@ def _workload(kind: str, name: str, namespace: str) -> str:
           namespace: {namespace}
           labels:
             app.kubernetes.io/managed-by: homelab-charts
+            homelab-charts.io/cluster: homelab
         spec:
           selector:
             app.kubernetes.io/name: {name}
           ports:
             - port: 80
         """)
+
+
+def identity(uid: str | None = CLUSTER_UID, name: str = "homelab") -> str:
+    """``clusters/<name>/cluster-identity.yaml`` as synthesis writes it."""
+    import yaml
+
+    data = {"cluster": name, **({"kubeSystemUID": uid} if uid else {})}
+    return HEADER + "---\n" + yaml.safe_dump({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "homelab-charts-cluster", "namespace": "kube-system",
+                     "labels": {"app.kubernetes.io/managed-by": "homelab-charts",
+                                CLUSTER_LABEL: name}},
+        "data": data})
 
 
 def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
@@ -109,6 +131,7 @@ def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
     (cluster / "namespaces.yaml").write_text(HEADER + "---\n".join(
         yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})
         for n in names))
+    (cluster / "cluster-identity.yaml").write_text(identity())
     (cluster / "secrets/databases.yaml").write_text(HEADER + yaml.safe_dump({
         "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
         "metadata": {"name": "postgresql", "namespace": "databases"},

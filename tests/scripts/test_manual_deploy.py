@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.scripts.gitops_sandbox import Sandbox, git
+from tests.scripts.gitops_sandbox import CLUSTER_UID, Sandbox, git, identity
 
 MUTATING = ("apply", "delete", "create", "patch", "replace", "rollout", "wait", "scale")
 
 APPLY_ORDER = [
     ["-f", "clusters/homelab/namespaces.yaml"],
+    ["-f", "clusters/homelab/cluster-identity.yaml"],
     ["-k", "clusters/homelab/secrets"],
     ["-k", "infrastructure/networking"],
     ["-k", "infrastructure/observability"],
@@ -72,9 +73,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
     assert ("kubectl apply --server-side --force-conflicts --field-manager=kustomize-controller "
             "-k infrastructure/databases") in out
     assert "kubectl rollout status statefulset.apps/postgresql --namespace databases" in out
-    assert ("kubectl get deployment.apps --all-namespaces "
-            "-l app.kubernetes.io/managed-by=homelab-charts") in out
-    assert "7 step(s) planned" in out
+    assert ("kubectl get deployment.apps --all-namespaces -l app.kubernetes.io/managed-by="
+            "homelab-charts\\,homelab-charts.io/cluster=homelab") in out
+    assert "8 step(s) planned" in out
 
 
 def test_only_applies_one_layer_and_skips_prune(sandbox: Sandbox) -> None:
@@ -82,14 +83,14 @@ def test_only_applies_one_layer_and_skips_prune(sandbox: Sandbox) -> None:
     assert result.returncode == 0, result.stderr
     assert applies(sandbox.calls()) == [*APPLY_ORDER[-2:], ["-f", "-"]]
     assert "prune skipped" in result.stderr
-    assert not [c for c in sandbox.calls() if c[:1] == ["get"]]
+    assert not [c for c in sandbox.calls() if c[:1] == ["get"] and c[1] != "namespace"]
     assert json.loads(sandbox.entries()[-1]["stdin"])["data"]["layers"] == "apps"
 
 
 def test_only_secrets_applies_namespaces_and_secrets(sandbox: Sandbox) -> None:
     result = sandbox.run("manual-deploy.sh", "--only", "secrets", "--no-prune")
     assert result.returncode == 0, result.stderr
-    assert applies(sandbox.calls())[:-1] == APPLY_ORDER[:2]
+    assert applies(sandbox.calls())[:-1] == APPLY_ORDER[:3]
 
 
 def test_only_rejects_an_unknown_layer(sandbox: Sandbox) -> None:
@@ -101,14 +102,18 @@ def test_only_rejects_an_unknown_layer(sandbox: Sandbox) -> None:
 def test_refuses_uncommitted_changes(sandbox: Sandbox) -> None:
     deployment = sandbox.root / "apps/n8n/n8n.yaml"
     deployment.write_text(deployment.read_text().replace("port: 80", "port: 8080"))
-    (sandbox.root / "apps/n8n/extra.yaml").write_text("kind: ConfigMap\n")
+    (sandbox.root / "apps/n8n/extra.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: n8n}\n")
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 2
     assert "uncommitted changes" in result.stderr
     assert "apps/n8n/n8n.yaml" in result.stderr and "apps/n8n/extra.yaml" in result.stderr
     assert not [c for c in sandbox.calls() if c[0] in MUTATING]
-    # The same holds for a dry run: a plan is always of a commit.
-    assert sandbox.run("manual-deploy.sh", "--dry-run").returncode == 2
+    # A dry run changes nothing: it warns and shows the plan of the files as they are.
+    dry = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "warning: uncommitted changes" in dry.stderr and "apps/n8n/extra.yaml" in dry.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
 
 
 def test_changes_outside_the_tree_do_not_block(sandbox: Sandbox) -> None:
@@ -150,8 +155,8 @@ def test_failed_apply_stops(sandbox: Sandbox) -> None:
                  stderr='error: no matches for kind "HelmRelease"\n')
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 1
-    assert "step 3 (infrastructure networking) failed" in result.stderr
-    assert len(applies(sandbox.calls())) == 3
+    assert "step 4 (infrastructure networking) failed" in result.stderr
+    assert len(applies(sandbox.calls())) == 4
 
 
 def test_no_wait_skips_readiness(sandbox: Sandbox) -> None:
@@ -172,8 +177,10 @@ def test_prune_deletes_only_labelled_orphans(sandbox: Sandbox) -> None:
                         '"opentelemetrycollector"\n')
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 0, result.stderr
-    gets = [c for c in sandbox.calls() if c[:1] == ["get"]]
-    assert all("-l" in c and "app.kubernetes.io/managed-by=homelab-charts" in c for c in gets)
+    gets = [c for c in sandbox.calls() if c[:1] == ["get"] and c[1] != "namespace"]
+    # Only this cluster's objects: managed-by alone would match another tree's objects.
+    assert all(c[c.index("-l") + 1] == "app.kubernetes.io/managed-by=homelab-charts,"
+               "homelab-charts.io/cluster=homelab" for c in gets)
     kinds = {c[1] for c in gets}
     assert {"statefulset.apps", "sealedsecret.bitnami.com", "service"} <= kinds
     assert not kinds & {"namespace", "persistentvolumeclaim", "secret"}
@@ -234,3 +241,83 @@ def test_help(sandbox: Sandbox) -> None:
     result = sandbox.run("manual-deploy.sh", "--help")
     assert result.returncode == 0
     assert "--dry-run" in result.stdout and "set -euo" not in result.stdout
+
+
+# -- bound to one cluster (issue 11, findings 1 and 2, the late failure) ------------------
+
+def test_another_cluster_is_refused_before_anything_is_applied(sandbox: Sandbox) -> None:
+    other = "0badc0de-0000-4000-8000-000000000000"
+    sandbox.rule("get", "namespace", "kube-system", stdout=other)
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert message == (
+        f"manual-deploy: error: wrong cluster: clusters/homelab is bound to cluster 'homelab' "
+        f"(kube-system UID {CLUSTER_UID}), but context 'fake-homelab' is the cluster with "
+        f"kube-system UID {other}; nothing was changed (switch context, or rebind with "
+        "homelab-charts cluster bind)")
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING], sandbox.calls()
+    # verify-deployment refuses the same way, before any check.
+    verify = sandbox.run("verify-deployment.sh")
+    assert verify.returncode == 2 and "wrong cluster" in verify.stderr
+    assert not [c for c in sandbox.calls() if c[:1] == ["rollout"]]
+
+
+def test_an_unbound_tree_is_refused(sandbox: Sandbox) -> None:
+    (sandbox.root / "clusters/homelab/cluster-identity.yaml").write_text(identity(uid=None))
+    git(sandbox.root, "commit", "-qam", "unbound")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert ("clusters/homelab is bound to no cluster (no kube-system UID in "
+            "clusters/homelab/cluster-identity.yaml); refusing to touch context "
+            "'fake-homelab'") in result.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+    (sandbox.root / "clusters/homelab/cluster-identity.yaml").unlink()
+    git(sandbox.root, "commit", "-qam", "no identity")
+    assert "bound to no cluster" in sandbox.run("manual-deploy.sh").stderr
+    dry = sandbox.run("manual-deploy.sh", "--dry-run")  # a dry run warns
+    assert dry.returncode == 0 and "bound to no cluster: a real run refuses" in dry.stderr
+
+
+def test_a_suspended_kustomization_is_kept_not_applied_nor_pruned(sandbox: Sandbox) -> None:
+    import yaml
+
+    apps_file = sandbox.root / "clusters/homelab/apps.yaml"
+    docs = list(yaml.safe_load_all(apps_file.read_text()))
+    docs[1]["spec"]["suspend"] = True  # n8n
+    apps_file.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    git(sandbox.root, "commit", "-qam", "n8n: suspended")
+    sandbox.rule("get", "deployment.apps", stdout=(
+        "n8n         n8n           <none>\n"           # the suspended Kustomization's: kept
+        "databases   old-exporter  <none>\n"))         # removed from Git: pruned
+    sandbox.rule("get", "service", stdout="n8n   n8n   <none>\n")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 0, result.stderr
+    assert ["-k", "apps/n8n"] not in applies(sandbox.calls())
+    assert "n8n (apps/n8n) suspended in Git: not applied, its objects are kept" in result.stdout
+    assert not [c for c in sandbox.calls() if "deployment.apps/n8n" in c]  # not waited for
+    deletes = [c for c in sandbox.calls() if c[:1] == ["delete"]]
+    assert deletes == [
+        ["delete", "deployment.apps", "old-exporter", "--wait=false", "--namespace", "databases"]]
+
+
+def test_a_file_missing_at_the_last_step_stops_before_the_first_apply(sandbox: Sandbox) -> None:
+    (sandbox.root / "apps/n8n/n8n.yaml").unlink()  # still listed in its kustomization.yaml
+    git(sandbox.root, "commit", "-qam", "n8n: file lost")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert ("step 8/8 (apps n8n): cannot render apps/n8n (see the error above); nothing was "
+            "applied") in result.stderr
+    assert ["kustomize", "apps/n8n"] in sandbox.calls()
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+
+
+def test_dry_run_warns_about_an_untracked_file(sandbox: Sandbox) -> None:
+    (sandbox.root / "apps/n8n/notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes, namespace: n8n}\n")
+    result = sandbox.run("manual-deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "warning: uncommitted changes in the tree" in result.stderr
+    assert "?? apps/n8n/notes.yaml" in result.stderr
+    assert "8 step(s) planned" in result.stdout
+    assert sandbox.run("manual-deploy.sh").returncode == 2  # a real run still refuses

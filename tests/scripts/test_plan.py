@@ -13,6 +13,7 @@ import yaml
 
 from homelab_charts.cli import plan
 from homelab_charts.errors import ConfigError
+from homelab_charts.operations import manual
 from tests.scripts.gitops_sandbox import REPO, _kustomization, write_tree
 
 
@@ -34,6 +35,7 @@ def test_order_follows_depends_on_then_file_order(tree: Path) -> None:
     assert lines(tree) == [
         "# layer method name path target-namespace",
         "secrets file namespaces clusters/homelab/namespaces.yaml -",
+        "secrets file cluster-identity clusters/homelab/cluster-identity.yaml -",
         "secrets kustomize secrets clusters/homelab/secrets -",
         "infrastructure kustomize networking infrastructure/networking -",
         "infrastructure kustomize observability infrastructure/observability -",
@@ -41,6 +43,16 @@ def test_order_follows_depends_on_then_file_order(tree: Path) -> None:
         "apps kustomize family-assistant apps/family-assistant -",
         "apps kustomize n8n apps/n8n -",
     ]
+
+
+def test_cluster_identity(tree: Path) -> None:
+    from tests.scripts.gitops_sandbox import CLUSTER_UID, identity
+
+    assert lines(tree, "--cluster-identity") == [f"homelab {CLUSTER_UID}"]
+    (tree / "clusters/homelab/cluster-identity.yaml").write_text(identity(uid=None))
+    assert lines(tree, "--cluster-identity") == ["homelab -"]
+    (tree / "clusters/homelab/cluster-identity.yaml").unlink()
+    assert lines(tree, "--cluster-identity") == ["- -"]
 
 
 def test_only_and_json(tree: Path) -> None:
@@ -58,22 +70,29 @@ def test_dependencies_of_apps_on_apps_are_ordered(tmp_path: Path) -> None:
         _kustomization("family-assistant", "./apps/family-assistant", ["n8n"]),
         _kustomization("n8n", "./apps/n8n", ["databases"]),
     ])
-    names = [s.name for s in plan.build_plan(tmp_path)]
+    names = [s.name for s in manual.build_plan(tmp_path)]
     assert names[-2:] == ["n8n", "family-assistant"]
 
 
-def test_suspended_kustomizations_are_left_out(tmp_path: Path) -> None:
+def test_suspended_kustomizations_are_kept_not_applied(tmp_path: Path) -> None:
+    """Flux leaves a suspended Kustomization alone: its objects stay in the desired set
+    (method ``suspended``: rendered, never applied, never pruned)."""
     write_tree(tmp_path, apps=[
         _kustomization("family-assistant", "./apps/family-assistant", [], suspend=True),
         _kustomization("n8n", "./apps/n8n", []),
     ])
-    assert [s.name for s in plan.build_plan(tmp_path) if s.layer == "apps"] == ["n8n"]
+    apps = [s for s in manual.build_plan(tmp_path) if s.layer == "apps"]
+    assert [s.line() for s in apps] == [
+        "apps suspended family-assistant apps/family-assistant -",
+        "apps kustomize n8n apps/n8n -",
+    ]
+    assert [s.applied for s in apps] == [False, True]
 
 
 def test_target_namespace(tmp_path: Path) -> None:
     write_tree(tmp_path, apps=[
         _kustomization("n8n", "./apps/n8n", [], targetNamespace="automation")])
-    assert plan.build_plan(tmp_path)[-1].line() == "apps kustomize n8n apps/n8n automation"
+    assert manual.build_plan(tmp_path)[-1].line() == "apps kustomize n8n apps/n8n automation"
 
 
 @pytest.mark.parametrize(("apps", "message"), [
@@ -82,7 +101,7 @@ def test_target_namespace(tmp_path: Path) -> None:
      "no Kustomization 'redis' in namespace 'flux-system'"),
     ([_kustomization("n8n", "./apps/n8n", ["family-assistant"]),
       _kustomization("family-assistant", "./apps/family-assistant", ["n8n"])],
-     "spec.dependsOn: dependency cycle among family-assistant, n8n"),
+     "Kustomization n8n: spec.dependsOn: dependency cycle: n8n -> family-assistant -> n8n"),
     ([_kustomization("n8n", "./apps/missing", [])],
      "Kustomization n8n: spec.path: apps/missing/kustomization.yaml not found in the tree"),
     ([_kustomization("n8n", "../elsewhere", [])],
@@ -93,7 +112,7 @@ def test_target_namespace(tmp_path: Path) -> None:
                      sourceRef={"kind": "OCIRepository", "name": "charts"})],
      "Kustomization n8n: spec.sourceRef: the manual path applies this repository only"),
     ([_kustomization("n8n", "./apps/n8n", []), _kustomization("n8n", "./apps/n8n", [])],
-     "clusters/homelab/apps.yaml: Kustomization n8n: defined twice"),
+     "clusters/homelab/apps.yaml: Kustomization flux-system/n8n: defined twice"),
     ([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}],
      "clusters/homelab/apps.yaml: document 1: expected a Flux Kustomization"),
 ])
@@ -101,7 +120,7 @@ def test_invalid_trees_name_file_object_and_field(tmp_path: Path, apps: list,
                                                   message: str) -> None:
     write_tree(tmp_path, apps=apps)
     with pytest.raises(ConfigError) as info:
-        plan.build_plan(tmp_path)
+        manual.build_plan(tmp_path)
     assert message in str(info.value)
 
 
@@ -110,16 +129,16 @@ def test_infrastructure_cannot_depend_on_apps(tmp_path: Path) -> None:
         _kustomization("databases", "./infrastructure/databases", ["n8n"])],
         apps=[_kustomization("n8n", "./apps/n8n", [])])
     with pytest.raises(ConfigError, match="infrastructure cannot depend on apps Kustomization"):
-        plan.build_plan(tmp_path)
+        manual.build_plan(tmp_path)
 
 
 def test_missing_cluster_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="clusters/homelab: not found"):
-        plan.build_plan(tmp_path)
+        manual.build_plan(tmp_path)
     write_tree(tmp_path)
     (tmp_path / "clusters/homelab/apps.yaml").write_text("a: [\n")
     with pytest.raises(ConfigError, match=r"clusters/homelab/apps.yaml:\d+: not valid YAML"):
-        plan.build_plan(tmp_path)
+        manual.build_plan(tmp_path)
 
 
 def test_objects_of_rendered_yaml() -> None:
@@ -135,7 +154,7 @@ def test_objects_of_rendered_yaml() -> None:
             {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
              "metadata": {"name": "s", "namespace": "n8n"}}]},
     ])
-    objects = [o.line() for o in plan.rendered_objects(text, target_namespace="auto")]
+    objects = [o.line() for o in manual.rendered_objects(text, target_namespace="auto")]
     assert objects == [
         "namespace/n8n - -",
         "deployment.apps/n8n auto -",
@@ -143,12 +162,12 @@ def test_objects_of_rendered_yaml() -> None:
         "service/ext auto noendpoints",
         "sealedsecret.bitnami.com/s auto -",
     ]
-    assert [o.namespace for o in plan.rendered_objects(text)] == [None, "n8n", None, None, "n8n"]
+    assert [o.namespace for o in manual.rendered_objects(text)] == [None, "n8n", None, None, "n8n"]
 
 
 def test_objects_reject_incomplete_documents() -> None:
     with pytest.raises(ConfigError, match=r"document 1: needs apiVersion, kind and metadata\.name"):
-        list(plan.rendered_objects("kind: Deployment\n", where="x.yaml"))
+        list(manual.rendered_objects("kind: Deployment\n", where="x.yaml"))
 
 
 def test_module_entry_point_reports_errors_without_traceback(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from homelab_charts.secrets.guard import (
 )
 from homelab_charts.synth import synth_tree
 from homelab_charts.validate import policy
-from tests.helpers import as_project
+from tests.helpers import PROJECT_FILES, as_project
 
 VALUE = "hunter2-Sup3rSecret"
 WAIVER = {WAIVE_ANNOTATION: "SEC-001", REASON_ANNOTATION: "a public client id, not a secret"}
@@ -167,7 +167,7 @@ def test_synthesis_refuses_a_configmap_password_and_writes_nothing(tmp_path: Pat
                  body={"data": {"DB_PASSWORD": VALUE}})
 
     with pytest.raises(ConfigError) as err:
-        synth_tree(tmp_path, builder=builder)
+        synth_tree(as_project(tmp_path), builder=builder)
     assert "ConfigMap leaky/settings: /data/DB_PASSWORD" in str(err.value)
     assert VALUE not in str(err.value)
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(PROJECT_FILES)

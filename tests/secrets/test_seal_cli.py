@@ -348,13 +348,13 @@ def _unseal_args(env, out):
 def test_unseal_refuses_an_output_inside_the_work_tree(env, capsys, monkeypatch):
     seal(env, "-n", "databases", "--name", "db", f"password={SECRET}")
     project = env["tmp"] / "project"
-    (project / "homelab_charts" / "data").mkdir(parents=True)
+    project.mkdir()
     (project / "cdk8s.yaml").write_text("language: python\n")
-    store = project / "homelab_charts" / "data" / "sealed"
+    store = project / "sealed"
     env["store"].rename(store)
     env["store"] = store
     capsys.readouterr()
-    for out in (project / "homelab_charts" / "data" / "creds.env", project / "creds.env"):
+    for out in (project / "sealed" / "creds.env", project / "creds.env"):
         assert run(_unseal_args(env, out)) == 2
         err = capsys.readouterr().err
         assert f"is inside the work tree {project.resolve()}" in err and err.count("\n") == 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from homelab_charts.tree import DependencyGraph
 from homelab_charts.validate import Report, Status
-from homelab_charts.validate.flux import ObjectKey, find_cycles
+from homelab_charts.validate.flux import ObjectKey
 
 from .helpers import run, write
 
@@ -165,7 +166,7 @@ def test_flux_system_folder_objects_count(tmp_path: Path) -> None:
     assert report.ok, messages(report)
 
 
-def test_find_cycles_orders_members() -> None:
+def test_cycles_order_members() -> None:
     a, b, c = (ObjectKey("g", "K", "ns", n) for n in "abc")
-    assert find_cycles({a: [b], b: [a], c: [a]}) == [[a, b]]
-    assert find_cycles({a: [b], b: [c], c: []}) == []
+    assert DependencyGraph({a: [b], b: [a], c: [a]}).cycles(sort_key=lambda k: k) == [[a, b]]
+    assert DependencyGraph({a: [b], b: [c], c: []}).cycles() == []

@@ -1,0 +1,461 @@
+"""The read model of a tree: its objects, which Flux Kustomization applies each file,
+the ``dependsOn`` graph of the Kustomizations and the cluster the tree is bound to.
+
+>>> tree = Tree.from_disk(Path("."))
+>>> [k.name for k in tree.order()]            # dependencies first
+>>> tree.owner_of("apps/n8n/n8n.yaml").name   # 'n8n'
+>>> tree.cluster_identity("homelab")           # ClusterIdentity(name='homelab', uid=...)
+
+Every reader of a tree goes through :class:`Tree`: ``validate`` (its Flux checks share
+the graph), ``plan`` and the manual path (:mod:`homelab_charts.operations.manual`),
+``graph`` and ``diff``. YAML is read by :func:`homelab_charts.validate.loader.load_documents`
+(libyaml, strict: a key repeated in a mapping is an error naming its line). Bad input is
+a :class:`~homelab_charts.errors.ConfigError` naming the file, the object and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from homelab_charts.config import (
+    CLUSTER_IDENTITY_FILE,
+    CLUSTER_IDENTITY_NAME,
+    CLUSTER_IDENTITY_NAMESPACE,
+    CLUSTER_UID_KEY,
+)
+from homelab_charts.docpath import field_at
+from homelab_charts.errors import ConfigError
+from homelab_charts.tree.graph import DependencyGraph
+from homelab_charts.tree.sources import git_tree, is_tree_file, read_disk_tree
+
+FLUX_NAMESPACE = "flux-system"
+KUSTOMIZE_TOOLKIT_GROUP = "kustomize.toolkit.fluxcd.io"
+HELM_TOOLKIT_GROUP = "helm.toolkit.fluxcd.io"
+SOURCE_TOOLKIT_GROUP = "source.toolkit.fluxcd.io"
+#: ``kustomization.yaml`` files are build instructions for kustomize, not cluster objects.
+KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io"
+#: The names kustomize accepts for a folder's build file, in its order of preference.
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+#: The source a Kustomization of this repository reads: bootstrap's GitRepository.
+OWN_SOURCE = ("GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE)
+
+
+# -- objects ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, order=True)
+class ObjectId:
+    """What identifies an object in a cluster: API group (not version), kind, namespace,
+    name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    def display(self) -> str:
+        """``Kind namespace/name`` (``Kind name`` for a cluster-scoped object)."""
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace \
+            else f"{self.kind} {self.name}"
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return self.kind, self.namespace, self.name, self.group
+
+
+@dataclass(frozen=True)
+class TreeObject:
+    """An object of the tree and where it is: ``index`` is its 1-based document number in
+    ``file`` and ``line`` the line that document starts on."""
+
+    id: ObjectId
+    api_version: str
+    file: str
+    index: int
+    body: Mapping[str, Any] = field(compare=False, hash=False, repr=False)
+    line: int = 0
+
+
+def api_group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def parse_documents(text: str | bytes, where: str) -> list[tuple[int, int, Any]]:
+    """``(document number, line, value)`` of every non-empty document of a YAML stream,
+    or a ConfigError naming the file and line of the first one that cannot be read."""
+    from homelab_charts.validate.loader import load_documents
+
+    out: list[tuple[int, int, Any]] = []
+    for doc in load_documents(text, strict=True):
+        if doc.error is not None:
+            at = f"{where}:{doc.error.line}" if doc.error.line else where
+            raise ConfigError(at, None, f"not valid YAML: {doc.error.message}")
+        if doc.obj is not None:
+            out.append((doc.index, doc.line, doc.obj))
+    return out
+
+
+def _flatten(docs: list[tuple[int, int, Any]]) -> Iterator[tuple[int, int, Any]]:
+    for n, line, doc in docs:
+        if (isinstance(doc, Mapping) and str(doc.get("kind", "")).endswith("List")
+                and isinstance(doc.get("items"), list)):
+            for item in doc["items"]:
+                yield n, line, item
+        else:
+            yield n, line, doc
+
+
+def file_objects(rel: str, text: str | bytes, *, where: str | None = None) -> list[TreeObject]:
+    """The cluster objects of one file (``kustomization.yaml`` build files skipped)."""
+    where = where or rel
+    objects: list[TreeObject] = []
+    for n, line, doc in _flatten(parse_documents(text, where)):
+        if not isinstance(doc, Mapping):
+            raise ConfigError(where, f"document {n}", "is not a mapping")
+        api, kind = doc.get("apiVersion"), doc.get("kind")
+        if not isinstance(api, str) or not api:
+            raise ConfigError(where, f"document {n}: apiVersion", "missing")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(where, f"document {n}: kind", "missing")
+        if api_group(api) == KUSTOMIZE_CONFIG_GROUP:
+            continue
+        name = field_at(doc, "metadata.name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(where, f"document {n} ({kind}): metadata.name", "missing")
+        namespace = field_at(doc, "metadata.namespace")
+        if namespace is not None and not isinstance(namespace, str):
+            raise ConfigError(where, f"{kind} {name}: metadata.namespace", "must be a string")
+        oid = ObjectId(api_group(api), kind, namespace or "", name)
+        objects.append(TreeObject(oid, api, rel, n, doc, line))
+    return objects
+
+
+def tree_objects(files: Mapping[str, str], *, label: str = "",
+                 advance: Callable[[], None] | None = None) -> dict[ObjectId, TreeObject]:
+    """Every object of a tree by its identity. ``label`` prefixes file names in errors
+    (``abc1234:apps/x.yaml``); ``advance`` is called once a file (a progress bar).
+    Files that are not part of the tree (bootstrap's, not YAML) and kustomize's build
+    files (``kustomization.yaml``) are skipped."""
+    found: dict[ObjectId, TreeObject] = {}
+    for rel, text in files.items():
+        if not is_tree_file(rel) or PurePosixPath(rel).name in KUSTOMIZATION_FILES:
+            if advance is not None:
+                advance()
+            continue
+        where = f"{label}:{rel}" if label else rel
+        for obj in file_objects(rel, text, where=where):
+            if obj.id in found:
+                first = found[obj.id]
+                raise ConfigError(where, obj.id.display(),
+                                  f"defined twice (also in {first.file}, document "
+                                  f"{first.index}); Flux would apply only one of them")
+            found[obj.id] = obj
+        if advance is not None:
+            advance()
+    return found
+
+
+# -- Flux Kustomizations ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FluxKustomization:
+    """A Flux Kustomization read from a tree (``path`` normalised: no ``./``, no ``/``
+    at the end, ``""`` for the repository root)."""
+
+    name: str
+    namespace: str
+    path: str
+    source: tuple[str, str, str]  # kind, namespace, name
+    depends_on: tuple[tuple[str, str], ...]  # (namespace, name)
+    file: str
+    bootstrap: bool = False
+    suspend: bool = False
+    target_namespace: str | None = None
+    index: int = 0  # document number in its file
+    spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False,
+                                    repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+    @property
+    def label(self) -> str:
+        return self.name if self.namespace == FLUX_NAMESPACE else f"{self.namespace}/{self.name}"
+
+    @property
+    def reads_this_repository(self) -> bool:
+        return self.source == OWN_SOURCE
+
+
+def normalise_path(path: str) -> str:
+    """A Kustomization ``spec.path`` as a relative POSIX folder (``""``: the root)."""
+    clean = path.strip()
+    while clean.startswith("./"):
+        clean = clean[2:]
+    clean = clean.strip("/")
+    return "" if clean == "." else clean
+
+
+def leaves_repository(path: str) -> bool:
+    """True for a ``spec.path`` outside the repository (``..``, or absolute)."""
+    return path.strip().startswith("/") or ".." in PurePosixPath(normalise_path(path)).parts
+
+
+def source_ref(ref: Any, owner_namespace: str, where: str, field: str,
+               default_kind: str | None = None) -> tuple[str, str, str]:
+    """``(kind, namespace, name)`` of a Flux ``sourceRef``/``chartRef`` mapping."""
+    if not isinstance(ref, Mapping):
+        raise ConfigError(where, field, "missing")
+    kind = ref.get("kind") or default_kind
+    name = ref.get("name")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(where, f"{field}.kind", "missing")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(where, f"{field}.name", "missing")
+    return kind, str(ref.get("namespace") or owner_namespace), name
+
+
+def depends_on(spec: Mapping[str, Any], owner_namespace: str,
+               where: str) -> tuple[tuple[str, str], ...]:
+    """``(namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization, HelmRelease)."""
+    raw = spec.get("dependsOn") or []
+    if not isinstance(raw, list):
+        raise ConfigError(where, "spec.dependsOn", "must be a list")
+    deps: list[tuple[str, str]] = []
+    for i, dep in enumerate(raw):
+        name = dep.get("name") if isinstance(dep, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise ConfigError(where, f"spec.dependsOn[{i}].name", "missing")
+        deps.append((str(dep.get("namespace") or owner_namespace), name))
+    return tuple(deps)
+
+
+def flux_kustomization(obj: TreeObject, where_prefix: str = "") -> FluxKustomization:
+    where = f"{where_prefix}{obj.file}: Kustomization {obj.id.name}"
+    namespace = obj.id.namespace or FLUX_NAMESPACE
+    spec = obj.body.get("spec")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(where, "spec", "missing")
+    path = spec.get("path", "")
+    if not isinstance(path, str):
+        raise ConfigError(where, "spec.path", "must be a string")
+    if leaves_repository(path):
+        raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
+    target = spec.get("targetNamespace")
+    return FluxKustomization(
+        name=obj.id.name, namespace=namespace, path=normalise_path(path),
+        source=source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef"),
+        depends_on=depends_on(spec, namespace, where), file=obj.file,
+        suspend=spec.get("suspend") is True,
+        target_namespace=str(target) if target else None, index=obj.index, spec=spec)
+
+
+def is_flux_kustomization(obj: TreeObject) -> bool:
+    return obj.id.kind == "Kustomization" and obj.id.group == KUSTOMIZE_TOOLKIT_GROUP
+
+
+def bootstrap_kustomization(relpath: str) -> FluxKustomization | None:
+    """The ``flux-system`` Kustomization ``flux bootstrap`` creates for the cluster whose
+    folder holds ``relpath`` (it applies ``./clusters/<cluster>``), if ``relpath`` is there."""
+    parts = PurePosixPath(relpath).parts
+    if len(parts) < 3 or parts[0] != "clusters":
+        return None
+    return FluxKustomization(FLUX_NAMESPACE, FLUX_NAMESPACE, f"clusters/{parts[1]}",
+                             OWN_SOURCE, (), f"clusters/{parts[1]}/flux-system/gotk-sync.yaml",
+                             bootstrap=True)
+
+
+class Owners:
+    """Which Flux Kustomization applies a file: the one reading this repository whose
+    ``spec.path`` folder most closely contains it; files of ``clusters/<cluster>/`` that no
+    other one claims belong to bootstrap's ``flux-system``."""
+
+    def __init__(self, kustomizations: Sequence[FluxKustomization]) -> None:
+        self._by_path: dict[str, FluxKustomization] = {}
+        for k in kustomizations:
+            if k.reads_this_repository:
+                self._by_path.setdefault(k.path, k)
+
+    def of(self, relpath: str) -> FluxKustomization | None:
+        bootstrap = bootstrap_kustomization(relpath)
+        folder = PurePosixPath(relpath).parent
+        for candidate in (folder, *folder.parents):
+            key = "" if str(candidate) == "." else candidate.as_posix()
+            if key in self._by_path:
+                return self._by_path[key]
+            if bootstrap is not None and key == bootstrap.path:
+                return bootstrap
+        return None
+
+
+# -- the cluster a tree is for ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClusterIdentity:
+    """The cluster ``clusters/<folder>/`` is for, from its generated identity ConfigMap:
+    the cluster's name and the UID of its ``kube-system`` Namespace (None: not bound)."""
+
+    folder: str
+    name: str
+    uid: str | None
+    file: str
+
+
+# -- the tree -----------------------------------------------------------------------------
+
+KustomizationKey = tuple[str, str]  # namespace, name
+
+
+class Tree:
+    """A loaded tree: ``files`` (``{path: YAML text}``), its objects and its Flux graph.
+
+    ``label`` prefixes file names in errors (a commit: ``1a2b3c4:apps/x.yaml``).
+    Everything beyond the objects is computed on first use.
+    """
+
+    def __init__(self, files: Mapping[str, str], *, label: str = "",
+                 advance: Callable[[], None] | None = None) -> None:
+        self.files: dict[str, str] = dict(files)
+        self.label = label
+        self.objects: dict[ObjectId, TreeObject] = tree_objects(self.files, label=label,
+                                                                advance=advance)
+
+    @classmethod
+    def from_disk(cls, root: Path) -> Tree:
+        """The tree as its files are on disk under ``root``."""
+        return cls(read_disk_tree(root))
+
+    @classmethod
+    def from_git(cls, root: Path, commit: str, *, label: str | None = None) -> Tree:
+        """The tree committed at ``commit`` (read from git only)."""
+        return cls(git_tree(root, commit), label=commit[:7] if label is None else label)
+
+    def where(self, relpath: str) -> str:
+        """``relpath`` as errors name it (with the tree's label)."""
+        return f"{self.label}:{relpath}" if self.label else relpath
+
+    # objects
+
+    def get(self, kind: str, namespace: str, name: str, group: str = "") -> TreeObject | None:
+        return self.objects.get(ObjectId(group, kind, namespace, name))
+
+    def of_kind(self, kind: str, group: str | None = None) -> list[TreeObject]:
+        """The objects of ``kind`` (of API ``group`` when given), in file order."""
+        return [o for o in self.objects.values()
+                if o.id.kind == kind and (group is None or o.id.group == group)]
+
+    def in_file(self, relpath: str) -> list[TreeObject]:
+        return [o for o in self.objects.values() if o.file == relpath]
+
+    def has_file(self, relpath: str) -> bool:
+        return relpath in self.files
+
+    def kustomization_file(self, folder: str) -> str | None:
+        """The kustomize build file of ``folder`` in the tree, if it has one."""
+        for name in KUSTOMIZATION_FILES:
+            rel = f"{folder}/{name}" if folder else name
+            if rel in self.files:
+                return rel
+        return None
+
+    # Flux Kustomizations
+
+    @cached_property
+    def kustomizations(self) -> list[FluxKustomization]:
+        """The tree's Flux Kustomizations, in the order of their files."""
+        prefix = f"{self.label}:" if self.label else ""
+        return [flux_kustomization(o, prefix) for o in self.objects.values()
+                if is_flux_kustomization(o)]
+
+    def kustomization(self, namespace: str, name: str) -> FluxKustomization | None:
+        return self._by_key.get((namespace, name))
+
+    @cached_property
+    def _by_key(self) -> dict[KustomizationKey, FluxKustomization]:
+        return {k.key: k for k in self.kustomizations}
+
+    @cached_property
+    def owners(self) -> Owners:
+        return Owners(self.kustomizations)
+
+    def owner_of(self, relpath: str) -> FluxKustomization | None:
+        """The Flux Kustomization that applies the file ``relpath`` (bootstrap's for
+        ``clusters/<cluster>/``), or None when none does."""
+        return self.owners.of(relpath)
+
+    def applied_by(self, kustomization: FluxKustomization) -> list[TreeObject]:
+        """The objects of the files ``kustomization`` applies."""
+        return [o for o in self.objects.values() if self.owner_of(o.file) == kustomization]
+
+    @cached_property
+    def graph(self) -> DependencyGraph[KustomizationKey]:
+        """The ``dependsOn`` graph of the Kustomizations (keys: ``(namespace, name)``)."""
+        return DependencyGraph({k.key: k.depends_on for k in self.kustomizations})
+
+    def layers(self) -> dict[KustomizationKey, int]:
+        """Each Kustomization's layer: the length of its longest ``dependsOn`` chain."""
+        return self.graph.depths()
+
+    def cycles(self) -> list[list[FluxKustomization]]:
+        """The ``dependsOn`` cycles, each as its members in cycle order."""
+        return [[self._by_key[key] for key in cycle] for cycle in self.graph.cycles()]
+
+    def order(self, kustomizations: Sequence[FluxKustomization] | None = None, *,
+              rank: Callable[[FluxKustomization], Any] | None = None) -> list[
+            FluxKustomization]:
+        """``kustomizations`` (default: all) with every one after its dependencies; ties
+        by ``rank`` then file order. A dependency outside the set or a cycle is a
+        ConfigError naming the file, the Kustomization and the field."""
+        chosen = list(self.kustomizations if kustomizations is None else kustomizations)
+        by_key: dict[KustomizationKey, FluxKustomization] = {}
+        for k in chosen:
+            if k.key in by_key:
+                raise ConfigError(f"{self.where(k.file)}: Kustomization {k.label}", None,
+                                  "defined twice")
+            by_key[k.key] = k
+        graph = DependencyGraph({k.key: k.depends_on for k in chosen})
+        for key, (ns, name) in graph.missing():
+            k = by_key[key]
+            i = k.depends_on.index((ns, name))
+            raise ConfigError(f"{self.where(k.file)}: Kustomization {k.name}",
+                              f"spec.dependsOn[{i}].name",
+                              f"no Kustomization {name!r} in namespace {ns!r}")
+        cycles = graph.cycles()
+        if cycles:
+            first = by_key[cycles[0][0]]
+            names = " -> ".join(by_key[key].name for key in [*cycles[0], cycles[0][0]])
+            raise ConfigError(f"{self.where(first.file)}: Kustomization {first.name}",
+                              "spec.dependsOn", f"dependency cycle: {names}")
+        key_rank = None if rank is None else (lambda key: rank(by_key[key]))
+        return [by_key[key] for key in graph.order(key_rank)]
+
+    # clusters
+
+    def clusters(self) -> list[str]:
+        """The cluster folders: ``<name>`` of each ``clusters/<name>/`` holding a file."""
+        return sorted({PurePosixPath(rel).parts[1] for rel in self.files
+                       if rel.startswith("clusters/") and len(PurePosixPath(rel).parts) > 2})
+
+    def cluster_identity(self, cluster: str) -> ClusterIdentity | None:
+        """The cluster ``clusters/<cluster>/`` is bound to (None without an identity file)."""
+        rel = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
+        if rel not in self.files:
+            return None
+        obj = self.get("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)
+        if obj is None or obj.file != rel:
+            raise ConfigError(self.where(rel), None,
+                              f"expected the ConfigMap {CLUSTER_IDENTITY_NAMESPACE}/"
+                              f"{CLUSTER_IDENTITY_NAME} (regenerate it: homelab-charts synth)")
+        data = obj.body.get("data")
+        if not isinstance(data, Mapping):
+            raise ConfigError(self.where(rel), f"ConfigMap {CLUSTER_IDENTITY_NAME}: data",
+                              "missing")
+        name = data.get("cluster")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(self.where(rel),
+                              f"ConfigMap {CLUSTER_IDENTITY_NAME}: data.cluster", "missing")
+        uid = data.get(CLUSTER_UID_KEY)
+        return ClusterIdentity(cluster, name, str(uid) if uid else None, rel)
