@@ -40,6 +40,11 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from homelab_charts import config  # noqa: E402
+from homelab_charts.errors import HomelabError  # noqa: E402
+
 DEFAULT_OUT = REPO / "homelab_charts" / "data" / "schemas"
 DATA_FILE = REPO / "homelab.yaml"
 MANIFEST = "sources.json"
@@ -168,9 +173,6 @@ def schemas_from(inputs: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 def pinned_controllers(data_file: Path) -> dict[str, str]:
     """``controllers:`` of the data file (checked by the data file's schema)."""
-    sys.path.insert(0, str(REPO))
-    from homelab_charts import config
-
     config.load(data_file)  # the whole file is checked, controllers included
     document = yaml.safe_load(data_file.read_text(encoding="utf-8"))
     return dict(document.get("controllers") or {})
@@ -246,10 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if not schemas:
             raise ConversionError("no CRD found: nothing to write")
         write(schemas, args.out, controllers)
-    except ConversionError as exc:
-        print(f"update-crd-schemas: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # ConfigError of the data file, network errors
+    except (ConversionError, HomelabError, OSError) as exc:  # OSError: network, disk
         print(f"update-crd-schemas: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(schemas)} schemas to {args.out}")
