@@ -35,7 +35,6 @@ from pathlib import Path
 
 from homelab_charts.validate import Options, validate
 from homelab_charts.validate import loader as yaml_loader
-from homelab_charts.validate.schemas import default_crd_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -362,13 +361,12 @@ def main() -> int:
     parser.add_argument("--resources", type=int, default=3999)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with_crds = default_crd_folder(ROOT) is not None
+    with_crds = True  # the packaged CRD schemas (homelab_charts/data/schemas)
     with tempfile.TemporaryDirectory(prefix="validate-bench-") as tmp:
         folder = Path(tmp)
         resources, files = generate(folder, args.resources, with_crds=with_crds)
         size = sum(p.stat().st_size for p in (folder / "apps").iterdir())
-        crds = default_crd_folder(ROOT)
-        locations = ["default", str(crds)] if crds is not None else ["default"]
+        locations = ["default", "packaged-crds"]
         print(f"tree: {resources} resources in {files} files, {size / 1e6:.1f} MB "
               f"({'with' if with_crds else 'without'} Flux CRDs)")
         for full in (False, True):

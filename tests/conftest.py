@@ -25,7 +25,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def crd_schemas() -> Path:
-    if not CRD_SCHEMAS.is_dir():
-        pytest.skip(f"CRD schemas not found at {CRD_SCHEMAS} (../shared is absent): "
-                    "custom-resource schema checks skipped")
-    return CRD_SCHEMAS
+    """The CRD schemas shipped in the package (``<group>/<kind>_<version>.json``)."""
+    from homelab_charts.validate.schemas import PACKAGED_CRD_FOLDER
+
+    return PACKAGED_CRD_FOLDER

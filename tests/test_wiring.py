@@ -20,7 +20,7 @@ from homelab_charts.validate import policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.schemas import SchemaStore, default_locations
 from tests.apps.tree import SVC_DNS, Pod, Tree, edited_data, homelab_tree, matches
-from tests.conftest import CRD_SCHEMAS, REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 INGRESS_CONTROLLER = ("networking", {"app.kubernetes.io/name": "traefik"})
 KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
@@ -409,10 +409,8 @@ def test_policy_check_catches_a_broken_workload() -> None:
 
 def test_every_generated_object_validates_strictly_against_its_schema() -> None:
     tree = homelab_tree()
-    store = SchemaStore(default_locations(REPO_ROOT), kubernetes_version="1.33.0", strict=True)
-    crds = CRD_SCHEMAS.is_dir()
-    validator = SchemaValidator(SchemaOptions(store=store, strict=True,
-                                              ignore_missing_schemas=not crds))
+    store = SchemaStore(default_locations(), kubernetes_version="1.33.0", strict=True)
+    validator = SchemaValidator(SchemaOptions(store=store, strict=True))
     checked = skipped = 0
     for path, text in tree.files.items():
         if PurePosixPath(path).name == "kustomization.yaml":
@@ -423,9 +421,7 @@ def test_every_generated_object_validates_strictly_against_its_schema() -> None:
             skipped += result.skipped
             checked += not result.skipped
     assert checked >= 60
-    if not crds:
-        pytest.skip(f"{skipped} custom resources not checked: CRD schemas absent at "
-                    f"{CRD_SCHEMAS} (../shared)")
+    assert skipped == 0
 
 
 def test_the_committed_tree_matches_the_rendered_one() -> None:

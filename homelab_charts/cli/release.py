@@ -14,23 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from homelab_charts import config, project
 from homelab_charts.config import ENVIRONMENTS
 from homelab_charts.errors import ConfigError
-from homelab_charts.fsutil import atomic_write_text
-
-#: How many commits of the data file's history ``rollback --previous`` looks through.
-ROLLBACK_HISTORY = 200
-
-Synthesize = Callable[[Path, Path], None]
-
+from homelab_charts.versioning.release import (
+    MergeCheck,
+    Pinned,
+    build_commit,
+    check_merged,
+    check_rollback_tag,
+    git_tag_to_create,
+    other_environment_note,
+    own_service,
+    pin_tag,
+    plan_release,
+    previous_tag,
+    rolls_forward,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -66,162 +70,17 @@ def synthesize_tree(root: Path, data_file: Path) -> None:
     synth_tree(root, data_file=data_file)
 
 
-def _own_service(data_file: Path, service: str,
-                 env: str) -> tuple[config.HomelabData, config.Service]:
-    data = config.load(data_file)
-    svc = data.service(service)
-    svc.env(env)
-    return data, svc
-
-
-@dataclass(frozen=True)
-class Pinned:
-    """What ``release``/``rollback`` did (or, with dry_run, would do)."""
-
-    service: str
-    env: str
-    tag: str
-    previous: str
-    written: bool
-
-
-def pin_tag(root: Path, data_file: Path, service: str, env: str, tag: str, *,
-            dry_run: bool = False, synthesize: Synthesize | None = None) -> Pinned:
-    """Pin ``tag`` for ``service`` in ``env`` in the data file and re-synthesize the tree.
-
-    When synthesis fails the data file is put back as it was, so the data file and the
-    tree never disagree in the working tree.
-    """
-    from homelab_charts import datafile
-
-    previous = datafile.get_service_tag(data_file, service, env)
-    if dry_run or previous == tag:
-        return Pinned(service, env, tag, previous, written=False)
-    original = data_file.read_text(encoding="utf-8")
-    datafile.set_service_tag(data_file, service, env, tag)
-    try:
-        (synthesize or synthesize_tree)(root, data_file)
-    except BaseException:
-        atomic_write_text(data_file, original)
-        raise
-    return Pinned(service, env, tag, previous, written=True)
-
-
-# --------------------------------------------------------------------------- release
-
-
-def plan_release(root: Path, data_file: Path, service: str, env: str, *,
-                 bump: str | None = None, sha: str | None = None, ref: str | None = None,
-                 allow_empty: bool = False, baseline_envs: Sequence[str] | None = None,
-                 environ: Mapping[str, str] | None = None) -> tuple[str, Any]:
-    """The tag to release ``service`` to ``env`` with, and the version plan behind it.
-
-    The version counts from the higher of the service's latest git tag and what the data
-    file pins for ``baseline_envs`` (default: ``env``; the highest of them when several).
-    """
-    from homelab_charts.versioning import (
-        Bump,
-        Git,
-        ReleaseTag,
-        VersionPlan,
-        next_version,
-        parse_tag,
-        release_paths,
-        resolve_sha,
-    )
-    from homelab_charts.versioning.changes import data_file_path
-    from homelab_charts.versioning.pins import data_file_baseline
-
-    data, svc = _own_service(data_file, service, env)
-    if svc.upstream:
-        raise ConfigError(
-            str(data_file), f"services.{service}.upstream",
-            f"{service} is a third-party image (upstream: true): its tags are upstream "
-            "versions, not built here; pin one with `homelab-charts rollback "
-            f"{service} --env {env} --to TAG`",
-        )
-    git = Git(root)
-    env_vars = os.environ if environ is None else environ
-    short = resolve_sha(git, sha=sha, ref=ref, environ=env_vars)
-    if ref is not None:
-        commit = ref
-    elif sha is not None and git.try_resolve(sha) is not None:
-        commit = sha
-    elif env_vars.get("GITHUB_SHA") and git.try_resolve(env_vars["GITHUB_SHA"]) is not None:
-        commit = env_vars["GITHUB_SHA"]
-    else:
-        commit = "HEAD"
-    pinned = parse_tag(svc.env(env).tag)
-    if bump is None and not baseline_envs and pinned.sha == short:
-        # A build of this very commit is already pinned (a re-run): release it as is.
-        full = git.resolve(commit)
-        return pinned.format(), VersionPlan(
-            service, full, pinned.version, None, pinned.version, None,
-            f"{env} already pins {pinned}, a build of this commit",
-            counted_from=f"{pinned} in {data_file.name}")
-    relative = data_file_path(root, data_file)
-    ignore = [p for p in (relative,) if p]
-    baseline = data_file_baseline(git, data, relative, service,
-                                  tuple(baseline_envs) if baseline_envs else (env,))
-    plan = next_version(
-        git, service, release_paths(data, service), commit=commit,
-        bump=None if bump is None else Bump.parse(bump), allow_empty=allow_empty,
-        ignore=ignore, baseline=baseline,
-    )
-    if plan.version < baseline.version:  # only a tagged commit can be lower
-        runs = baseline.envs[0]
-        raise ConfigError(
-            str(data_file), f"services.{service}.environments.{runs}.tag",
-            f"a release never goes back: {runs} runs {baseline.version} but the next "
-            f"version is {plan.version} ({plan.reason}); use `homelab-charts rollback` "
-            "for a deliberate downgrade",
-        )
-    if not plan.commit.startswith(short):
-        _say(f"warning: building commit {short} but its version was read at "
-             f"{plan.commit[:7]} ({commit}); pass --ref to read it at the built commit")
-    return ReleaseTag(plan.version, short, env).format(), plan
-
-
-def _cmd_release(args: argparse.Namespace) -> int:
-    from homelab_charts.versioning import Git, NothingToRelease
-
-    root = repo_root(args.root)
-    data_file = data_path(root, args.data)
-    try:
-        tag, plan = plan_release(root, data_file, args.service, args.env, bump=args.bump,
-                                 sha=args.sha, ref=args.ref, allow_empty=args.allow_empty)
-    except NothingToRelease as exc:
-        _say(f"homelab-charts release: {exc}")
-        return 1
-    _say(f"{args.service} {args.env}: {plan.reason}")
-    git = Git(root)
-    create_git_tag = False
-    if args.git_tag:
-        existing = git.try_resolve(f"refs/tags/{plan.git_tag}")
-        if existing is not None and existing != plan.commit:
-            raise ConfigError("--git-tag", None,
-                              f"git tag {plan.git_tag} already exists on another commit "
-                              f"({existing[:7]})")
-        create_git_tag = existing is None
-    pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
-    _note_other_environment(data_file, args.env)
-    if create_git_tag and args.dry_run:
-        _say(f"would create git tag {plan.git_tag} at {plan.commit[:7]}")
-    elif create_git_tag:
-        git.create_tag(plan.git_tag, plan.commit, f"{args.service} {plan.version}")
-        _say(f"created git tag {plan.git_tag} at {plan.commit[:7]} (push it: "
-             f"git push origin {plan.git_tag})")
-    _report(pinned, args.dry_run)
-    print(tag)
-    return 0
+def _pin(root: Path, data_file: Path, service: str, env: str, tag: str,
+         dry_run: bool) -> Pinned:
+    # synthesize_tree is looked up at call time (tests replace it).
+    return pin_tag(root, data_file, service, env, tag, dry_run=dry_run,
+                   synthesize=synthesize_tree)
 
 
 def _note_other_environment(data_file: Path, env: str) -> None:
-    """Say so when ``env`` is not the environment this repository's cluster runs."""
-    data = config.load(data_file)
-    if env != data.cluster.environment:
-        _say(f"{data.cluster.name} runs {data.cluster.environment}: the {env} tag is "
-             "recorded in the data file; no generated file changes")
+    note = other_environment_note(data_file, env)
+    if note:
+        _say(note)
 
 
 def _report(pinned: Pinned, dry_run: bool) -> None:
@@ -234,66 +93,67 @@ def _report(pinned: Pinned, dry_run: bool) -> None:
         _say(f"{where}: already at {pinned.tag}")
 
 
-# --------------------------------------------------------------------------- rollback
+# --------------------------------------------------------------------------- release
 
 
-def check_rollback_tag(data_file: Path, service: str, env: str, tag: str) -> None:
-    """``tag`` must be a release tag of ``env`` (our services) or a pinned tag (upstream)."""
-    from homelab_charts.versioning import parse_tag
-
-    _, svc = _own_service(data_file, service, env)
-    if svc.upstream:
-        return  # the data file's schema checks pinned tags (no `latest`) on write
-    parsed = parse_tag(tag, where="--to")
-    if parsed.env != env:
-        raise ConfigError("--to", None,
-                          f"{tag!r} is a {parsed.env} build; --env {env} needs a tag "
-                          f"ending in -{env}")
-
-
-def previous_tag(root: Path, data_file: Path, service: str, env: str) -> str:
-    """The tag ``service`` had in ``env`` before the current one, from the data file's history.
-
-    The last :data:`ROLLBACK_HISTORY` commits of the data file are read, newest first; the
-    first tag there that differs from the current one is the answer.
-    """
-    from homelab_charts import datafile
+def _merged(root: Path, args: argparse.Namespace) -> MergeCheck:
+    """Refuses commits that are not on the default branch (UnmergedCommit, exit 2)."""
     from homelab_charts.versioning import Git
-    from homelab_charts.versioning.changes import data_file_path
-    from homelab_charts.versioning.pins import data_file_history, tag_in
 
-    current = datafile.get_service_tag(data_file, service, env)
-    relative = data_file_path(root, data_file)
-    if relative is None:
-        raise ConfigError("--previous", None,
-                          f"{data_file} is not inside {root}: it has no git history; "
-                          "use --to TAG")
+    commits = {"--sha" if args.sha else "build": build_commit(args.sha, args.ref)}
+    if args.ref is not None:
+        commits["--ref"] = args.ref
+    check = check_merged(Git(root), commits, branch=args.default_branch,
+                         allow_unmerged=args.allow_unmerged)
+    line = check.log_line()
+    if line:
+        _say(f"warning: {line}")
+    return check
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from homelab_charts.versioning import Git, NothingToRelease
+
+    root = repo_root(args.root)
+    data_file = data_path(root, args.data)
+    try:
+        release = plan_release(root, data_file, args.service, args.env, bump=args.bump,
+                               sha=args.sha, ref=args.ref, allow_empty=args.allow_empty)
+    except NothingToRelease as exc:
+        _say(f"homelab-charts release: {exc}")
+        return 1
+    merged = _merged(root, args)  # before anything is written
+    plan = release.version
+    for warning in release.warnings:
+        _say(f"warning: {warning}")
+    _say(f"{args.service} {args.env}: {plan.reason}")
     git = Git(root)
-    seen = 0
-    for _, document in data_file_history(git, relative, max_count=ROLLBACK_HISTORY):
-        seen += 1
-        tag = tag_in(document, service, env)
-        if tag is not None and tag != current:
-            return tag
-    if seen == 0:
-        why = "the data file has no committed history"
-    elif seen < ROLLBACK_HISTORY:
-        why = (f"its tag never changed in the {seen} commit(s) of {relative}"
-               + (" (a shallow clone: fetch the whole history)" if git.is_shallow() else ""))
-    else:
-        why = f"its tag is the same in the last {ROLLBACK_HISTORY} commits of {relative}"
-    raise ConfigError("--previous", None,
-                      f"the data file's history has no earlier {env} tag for {service} "
-                      f"({why}); use --to TAG")
+    create_git_tag = args.git_tag and git_tag_to_create(git, plan)
+    pinned = _pin(root, data_file, args.service, args.env, release.tag, args.dry_run)
+    _note_other_environment(data_file, args.env)
+    if create_git_tag and args.dry_run:
+        _say(f"would create git tag {plan.git_tag} at {plan.commit[:7]}")
+    elif create_git_tag:
+        message = f"{args.service} {plan.version}"
+        if merged.log_line():
+            message += f"\n\n{merged.log_line()}"
+        git.create_tag(plan.git_tag, plan.commit, message)
+        _say(f"created git tag {plan.git_tag} at {plan.commit[:7]} (push it: "
+             f"git push origin {plan.git_tag})")
+    _report(pinned, args.dry_run)
+    print(release.tag)
+    return 0
+
+
+# --------------------------------------------------------------------------- rollback
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from homelab_charts import datafile
-    from homelab_charts.versioning import TagError, parse_tag
 
     root = repo_root(args.root)
     data_file = data_path(root, args.data)
-    _own_service(data_file, args.service, args.env)
+    own_service(data_file, args.service, args.env)
     tag = args.to if args.to is not None else previous_tag(root, data_file, args.service,
                                                            args.env)
     check_rollback_tag(data_file, args.service, args.env, tag)
@@ -302,12 +162,9 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
         _say(f"{args.service} {args.env}: already at {tag}")
         print(tag)
         return 1
-    try:
-        if parse_tag(tag).version > parse_tag(current).version:
-            _say(f"warning: {tag} is newer than the current {current} (rolling forward)")
-    except TagError:
-        pass  # upstream tags: no order to check
-    pinned = pin_tag(root, data_file, args.service, args.env, tag, dry_run=args.dry_run)
+    if rolls_forward(current, tag):
+        _say(f"warning: {tag} is newer than the current {current} (rolling forward)")
+    pinned = _pin(root, data_file, args.service, args.env, tag, args.dry_run)
     _note_other_environment(data_file, args.env)
     _report(pinned, args.dry_run)
     print(tag)
@@ -346,12 +203,15 @@ def _cmd_version_next(args: argparse.Namespace) -> int:
     envs = None if args.env else tuple(config.load(data_file).service(args.service)
                                        .environments)
     try:
-        tag, plan = plan_release(root, data_file, args.service, env, bump=args.bump,
-                                 sha=args.sha, ref=args.ref, allow_empty=args.allow_empty,
-                                 baseline_envs=envs)
+        release = plan_release(root, data_file, args.service, env, bump=args.bump,
+                               sha=args.sha, ref=args.ref, allow_empty=args.allow_empty,
+                               baseline_envs=envs)
     except NothingToRelease as exc:
         _say(str(exc))
         return 1
+    for warning in release.warnings:
+        _say(f"warning: {warning}")
+    tag, plan = release.tag, release.version
     if args.json:
         out = plan.as_dict()
         if args.env:
@@ -373,6 +233,13 @@ def _cmd_version_sha(args: argparse.Namespace) -> int:
         print(resolve_sha(git, sha=args.sha, ref=args.ref))
     except GitError as exc:
         raise ConfigError("version sha", None, str(exc)) from None
+    return 0
+
+
+def _cmd_version_merged(args: argparse.Namespace) -> int:
+    root = repo_root(args.root)
+    check = _merged(root, args)
+    print(f"{check.branch} {check.branch_commit}")
     return 0
 
 
@@ -413,6 +280,15 @@ def _commit_options(parser: argparse.ArgumentParser) -> None:
                              "commit if known, else HEAD)")
 
 
+def _merge_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--default-branch", metavar="REF",
+                        help="the reviewed history: the commits released must be in it "
+                             "(default: origin/HEAD, else origin/main, main, ...)")
+    parser.add_argument("--allow-unmerged", metavar="REASON",
+                        help="emergency only: release commits that are not on the default "
+                             "branch; REASON is printed and belongs in the release commit")
+
+
 def _bump_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bump", choices=("major", "minor", "patch"),
                         help="bump explicitly instead of from Conventional Commits")
@@ -435,6 +311,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="also create the annotated git tag <service>/vX.Y.Z "
                               "(not pushed)")
     release.add_argument("--dry-run", action="store_true", help="only print the tag")
+    _merge_options(release)
     _location_options(release)
     release.set_defaults(func=_cmd_release)
 
@@ -476,6 +353,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sha.add_argument("--root", metavar="DIR", help="repository (default: current folder)")
     sha.set_defaults(func=_cmd_version_sha)
 
+    merged = actions.add_parser(
+        "merged", help="check the commits to build are on the default branch (exit 2 if not)")
+    _commit_options(merged)
+    _merge_options(merged)
+    merged.add_argument("--root", metavar="DIR",
+                        help="repository root (default: git top-level of the current folder)")
+    merged.set_defaults(func=_cmd_version_merged)
+
     changed = actions.add_parser(
         "changed", help="services changed between two commits (GitHub Actions matrix)")
     changed.add_argument("--base", required=True, metavar="REF",
@@ -488,4 +373,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     changed.set_defaults(func=_cmd_version_changed)
 
 
-__all__ = ["pin_tag", "plan_release", "register"]
+__all__ = ["register", "synthesize_tree"]

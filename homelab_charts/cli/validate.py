@@ -39,9 +39,11 @@ def register(subparsers: Any) -> None:
                         help=f"Kubernetes version to validate against "
                              f"(default {DEFAULT_KUBERNETES_VERSION})")
     parser.add_argument("--schema-location", action="append", default=None, metavar="LOC",
-                        help="schema location: 'default' (bundled Kubernetes schemas), a "
-                             "kubeconform path template ({{.Group}}, {{.ResourceKind}}, ...) "
-                             "or a folder; repeatable; replaces the defaults")
+                        help="schema location, as in kubeconform: 'default' (the bundled "
+                             "Kubernetes schemas), 'packaged-crds' (the CRD schemas shipped "
+                             "with homelab-charts), a folder, or a path template "
+                             "({{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json); "
+                             "repeatable; replaces the default list 'default packaged-crds'")
     parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                         help="reject unknown fields and duplicate keys (default: on)")
     parser.add_argument("--ignore-missing-schemas", action="store_true",

@@ -17,15 +17,17 @@ from homelab_charts.validate.schemas import (
     DEFAULT_KUBERNETES_VERSION,
     SchemaLocation,
     SchemaStore,
-    default_crd_folder,
     default_locations,
     normalize_version,
+    packaged_crd_groups,
 )
 
 #: Folders validated when no path is given, relative to the repository root.
 DEFAULT_FOLDERS = ("clusters", "infrastructure", "apps")
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 ENGINES = ("builtin", "kubeconform")
+#: How a missing schema is worded (engine.py and kubeconform alike).
+MISSING_SCHEMA = "could not find schema for"
 
 
 @dataclass
@@ -116,12 +118,8 @@ def validate(options: Options) -> Report:
     if options.schema_locations:
         locations = [SchemaLocation.parse(s) for s in options.schema_locations]
     else:
-        locations = default_locations(root)
+        locations = default_locations()
     report = Report()
-    if not options.schema_locations and default_crd_folder(root) is None:
-        report.notes.append(
-            "no CRD schema folder (../shared/schemas/crds) next to the repository: custom "
-            "resources have no schema; pass --schema-location or --ignore-missing-schemas")
 
     files = collect_files(paths)
     contents = {path: read(path) for path in files}
@@ -149,6 +147,10 @@ def validate(options: Options) -> Report:
         for path in track(files, "validating", enabled=options.progress):
             report.results.extend(validator.validate_text(contents[path], names[path]))
     report.files.update(names[p] for p in files)
+    if not options.ignore_missing_schemas:
+        hint = missing_schema_hint(report.results, options.schema_locations)
+        if hint:
+            report.notes.append(hint)
 
     tree_results = list(report.results)
     bootstrap = {names[p] for p in files if is_bootstrap_file(root, p)}
@@ -160,6 +162,26 @@ def validate(options: Options) -> Report:
         _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
                    kc_opts=kc_opts)
     return report
+
+
+def missing_schema_hint(results: Sequence[Result],
+                        schema_locations: Sequence[str] | None) -> str | None:
+    """A note naming the kinds that had no schema and what to pass for them."""
+    missing = sorted({f"{r.kind} ({r.api_version})" for r in results
+                      if any(p.message.startswith(MISSING_SCHEMA) for p in r.problems)})
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
+                                      else "")
+    if schema_locations:
+        where = ("--schema-location replaces the default locations (default packaged-crds): "
+                 "name those you need, e.g. --schema-location default --schema-location "
+                 "packaged-crds --schema-location DIR")
+    else:
+        where = ("the packaged CRD schemas cover " + ", ".join(packaged_crd_groups())
+                 + "; for other custom resources pass --schema-location default "
+                 "--schema-location packaged-crds --schema-location DIR")
+    return f"no schema for {shown}: {where} (or --ignore-missing-schemas to skip them)"
 
 
 def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],

@@ -1,13 +1,19 @@
 """Where JSON Schemas come from, and compiled validators for them (one per kind/version).
 
 Schema locations follow kubeconform: a location is either a path template using
-kubeconform's Go template variables, or a folder. Two locations are special:
+kubeconform's Go template variables, or a folder. Without any location, ``default`` then
+``packaged-crds`` are used; given locations replace that list (as in kubeconform). The
+forms:
 
 * ``default`` — the Kubernetes schemas bundled in the PyPI package
   ``kubernetes-validate`` (``v<version>-local[-strict]/<kind>-<group>-<version>.json``),
   whose ``$ref`` to ``/api/_definitions.json`` is resolved from the same folder, never
   over the network. The Kubernetes version picks the newest bundled folder that is not
   newer than its major.minor, as ``kubernetes-validate`` itself does.
+* ``packaged-crds`` — the JSON schemas of the custom resources (Flux, Sealed Secrets,
+  cert-manager) shipped in this package, ``data/schemas/{{.Group}}/{{.ResourceKind}}_
+  {{.ResourceAPIVersion}}.json``, generated from the CRDs of the controller versions the
+  data file pins (``scripts/update-crd-schemas.py``).
 * a folder (a location not ending in ``.json``) — kubeconform's layout
   ``<folder>/{{.NormalizedKubernetesVersion}}-standalone{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json``
   and, when that file is absent, the CRDs-catalog layout
@@ -42,6 +48,14 @@ _FOLDER_STANDARD = ("{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuff
                     "{{ .ResourceKind }}{{ .KindSuffix }}.json")
 _FOLDER_CRDS = "{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+
+#: Location names: the Kubernetes schemas bundled in ``kubernetes-validate`` (kubeconform's
+#: ``default``), and the CRD schemas shipped in this package.
+DEFAULT = "default"
+PACKAGED_CRDS = "packaged-crds"
+#: ``<group>/<kind>_<version>.json`` of every custom resource the tree may use, generated
+#: by scripts/update-crd-schemas.py from the CRDs of the controllers the data file pins.
+PACKAGED_CRD_FOLDER = Path(__file__).resolve().parents[1] / "data" / "schemas"
 
 
 def bundled_root() -> Path:
@@ -141,8 +155,10 @@ class SchemaLocation:
 
     @classmethod
     def parse(cls, spec: str) -> SchemaLocation:
-        if spec == "default":
+        if spec == DEFAULT:
             return cls(spec=spec, bundled=True)
+        if spec == PACKAGED_CRDS:
+            return cls(spec=spec, templates=(f"{PACKAGED_CRD_FOLDER}/{_FOLDER_CRDS}",))
         if spec.startswith(("http://", "https://")):
             raise ConfigError(
                 "--schema-location", None,
@@ -250,19 +266,13 @@ class SchemaStore:
         return registry
 
 
-def default_locations(root: Path | None) -> list[SchemaLocation]:
-    """The bundled Kubernetes schemas, plus ``../shared/schemas/crds`` next to ``root``."""
-    locations = [SchemaLocation.parse("default")]
-    crds = default_crd_folder(root)
-    if crds is not None:
-        locations.append(SchemaLocation(
-            spec=str(crds), templates=(f"{crds}/{_FOLDER_CRDS}",)))
-    return locations
+def default_locations() -> list[SchemaLocation]:
+    """No ``--schema-location``: the bundled Kubernetes schemas, then the packaged CRD ones."""
+    return [SchemaLocation.parse(DEFAULT), SchemaLocation.parse(PACKAGED_CRDS)]
 
 
-def default_crd_folder(root: Path | None) -> Path | None:
-    """``<root>/../shared/schemas/crds`` when it exists."""
-    if root is None:
-        return None
-    crds = (root / ".." / "shared" / "schemas" / "crds").resolve()
-    return crds if crds.is_dir() else None
+def packaged_crd_groups() -> tuple[str, ...]:
+    """The API groups whose custom resources have a packaged schema."""
+    if not PACKAGED_CRD_FOLDER.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in PACKAGED_CRD_FOLDER.iterdir() if p.is_dir()))

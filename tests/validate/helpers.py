@@ -9,7 +9,6 @@ from homelab_charts.validate import Options, Report, validate
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
-SHARED_CRDS = (HERE.parents[1] / ".." / "shared" / "schemas" / "crds").resolve()
 
 
 def write(path: Path, text: str) -> Path:

@@ -10,16 +10,16 @@ import yaml
 from homelab_charts.cli import main
 from homelab_charts.validate import Status
 
-from .helpers import CORPUS, SHARED_CRDS, run
+from .helpers import CORPUS, run
 
 EXPECTED: dict[str, Any] = yaml.safe_load((CORPUS / "expected.yaml").read_text())
 
 
 def _locations(flux: bool) -> tuple[list[str], bool]:
     locations = ["default", str(CORPUS / "schemas")]
-    if flux and SHARED_CRDS.is_dir():
-        return [*locations, str(SHARED_CRDS)], False
-    return locations, flux  # ignore missing schemas only for Flux cases without ../shared
+    if flux:
+        return [*locations, "packaged-crds"], False
+    return locations, False
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -9,15 +9,13 @@ import pytest
 from homelab_charts.validate import Options, Status, validate
 from homelab_charts.validate.policy import check
 
-from .helpers import SHARED_CRDS
-
 REPO = Path(__file__).resolve().parents[2]
 TREE_MARKER = REPO / "clusters" / "homelab" / "infrastructure.yaml"
 
 pytestmark = pytest.mark.skipif(not TREE_MARKER.is_file(),
                                 reason="the generated tree is not committed yet")
 
-#: API groups whose schemas come from ../shared (CRDs), not from kubernetes-validate.
+#: API groups whose schemas are the packaged CRD ones, not from kubernetes-validate.
 CRD_GROUPS = ("fluxcd.io", "bitnami.com", "monitoring.coreos.com", "opentelemetry.io")
 
 
@@ -32,9 +30,7 @@ def test_core_kinds_schemas_flux_graph_and_policy() -> None:
     assert core and all(r.status is Status.VALID for r in core)
 
 
-def test_custom_resources_against_shared_crd_schemas() -> None:
-    if not SHARED_CRDS.is_dir():
-        pytest.skip(f"CRD schemas not found at {SHARED_CRDS} (../shared is absent)")
+def test_custom_resources_against_packaged_crd_schemas() -> None:
     report = validate(Options(root=REPO, kustomize=False))
     bad = [(r.where, r.label, r.message()) for r in report.results
            if r.status is not Status.VALID]

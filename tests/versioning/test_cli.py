@@ -223,10 +223,12 @@ def test_release_pins_the_tag_and_resynthesizes(repo, cli, capsys, synth_calls, 
 def test_release_explicit_sha_and_bump(repo, cli, capsys, synth_calls):
     repo.commit("feat: dashboard", DASH_FILE)
     repo.tag(f"{DASH}/v1.4.2")
+    built = repo.head()
+    repo.commit("fix: later", DASH_FILE)
     assert cli(args(repo, "release", DASH, "--env", "prod", "--bump", "minor",
-                    "--sha", "DEADBEEF00")) == 0
-    assert capsys.readouterr().out == "v1.5.0-deadbee-prod\n"
-    assert tag_of(repo) == "v1.5.0-deadbee-prod"
+                    "--sha", built[:10].upper())) == 0
+    assert capsys.readouterr().out == f"v1.5.0-{built[:7]}-prod\n"
+    assert tag_of(repo) == f"v1.5.0-{built[:7]}-prod"
 
 
 def test_release_nothing_to_release(repo, cli, capsys, synth_calls):
@@ -465,8 +467,10 @@ def test_release_git_tag_conflict_changes_nothing(repo, cli, capsys, synth_calls
     repo.git("switch", "-q", "-c", "side", f"{DASH}/v1.4.2")
     repo.commit("feat: side", DASH_FILE)
     (repo.path / DATA).write_bytes(before)
-    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag", "--dry-run")) == 2
+    side = ("--default-branch", "side")  # the side branch is the reviewed history here
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag", "--dry-run",
+                    *side)) == 2
     assert f"git tag {DASH}/v1.5.0 already exists on another commit" in capsys.readouterr().err
-    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag")) == 2
+    assert cli(args(repo, "release", DASH, "--env", "prod", "--git-tag", *side)) == 2
     assert (repo.path / DATA).read_bytes() == before
     assert len(synth_calls) == 1

@@ -113,7 +113,7 @@ def test_least_privilege_permissions(path: Path) -> None:
                 assert (path.name, name, scope) in {
                     ("build-service.yaml", "build", "security-events"),
                     ("release.yaml", "build", "security-events"),
-                    ("release.yaml", "release", "contents"),
+                    ("release.yaml", "push", "contents"),
                     ("ci.yaml", "pr-diff", "pull-requests"),
                 }, f"{path.name}: job {name} may not write {scope}"
 
@@ -139,15 +139,19 @@ def test_ci_workflow() -> None:
     env = manifests["env"]
     assert re.fullmatch(r"v\d+\.\d+\.\d+", env["KUBECONFORM_VERSION"])
     assert re.fullmatch(r"[0-9a-f]{64}", env["KUBECONFORM_SHA256"])
+    # The packaged CRD schemas (pinned by homelab.yaml), not a catalog fetched at @main.
     assert env["CRD_SCHEMAS"] == (
-        "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/"
-        "{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json")
+        "homelab_charts/data/schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json")
+    assert (REPO / "homelab_charts/data/schemas/kustomize.toolkit.fluxcd.io/"
+            "kustomization_v1.json").is_file()
+    assert "raw.githubusercontent.com" not in (WORKFLOWS / "ci.yaml").read_text()
     text = run_text(manifests)
     assert "sha256sum --check" in text
     assert text.count("kubeconform -strict") == 2
     assert '-schema-location "$CRD_SCHEMAS"' in text
     assert "kubectl kustomize" in text and "cli plan" in text
     assert "validate --engine kubeconform" in text
+    assert "--schema-location default --schema-location packaged-crds" in text
     for job in ci["jobs"].values():
         setup = [s for s in steps(job) if "setup-python" in s.get("uses", "")]
         assert setup
@@ -159,20 +163,27 @@ def test_ci_workflow() -> None:
 def test_build_service_workflow() -> None:
     build = load("build-service.yaml")
     call = build["on"]["workflow_call"]
-    assert set(call["inputs"]) == {"service", "environment", "ref", "bump"}
+    assert set(call["inputs"]) == {"service", "environment", "ref", "bump", "allow-unmerged",
+                                   "trivy-severity", "trivy-ignore-unfixed"}
+    assert call["inputs"]["trivy-severity"]["default"] == "CRITICAL,HIGH"
+    assert call["inputs"]["trivy-ignore-unfixed"]["default"] is True
     job = build["jobs"]["build"]
     assert job["runs-on"] == ["self-hosted", "linux", "homelab"]
     labels = yaml.safe_load((REPO / ".github/actionlint.yaml").read_text())
     assert "homelab" in labels["self-hosted-runner"]["labels"]
     assert job["env"]["REGISTRY"] == "${{ vars.REGISTRY }}"
     text = run_text(job)
+    assert job["environment"] == "${{ inputs.environment }}"  # prod: protected environment
     assert "release \"$SERVICE\" --env \"$ENVIRONMENT\" --sha \"$GITHUB_SHA\" --dry-run" in text
+    assert '--default-branch "origin/$DEFAULT_BRANCH"' in text
     assert "docker build --pull --target test" in text
     assert 'docker push "$IMAGE:$TAG"' in text and 'docker push "$IMAGE:$ALIAS"' in text
     trivy = [s for s in steps(job) if "trivy-action" in s.get("uses", "")]
     report, gate = trivy
     assert report["with"]["format"] == "sarif" and report["with"]["exit-code"] == "0"
-    assert gate["with"]["severity"] == "CRITICAL" and gate["with"]["exit-code"] == "1"
+    assert gate["with"]["severity"] == "${{ inputs.trivy-severity }}"
+    assert gate["with"]["ignore-unfixed"] == "${{ inputs.trivy-ignore-unfixed }}"
+    assert gate["with"]["exit-code"] == "1"
     names = [s.get("uses", s.get("name", "")) for s in steps(job)]
     sarif = next(i for i, n in enumerate(names) if "upload-sarif" in n)
     gate_at = next(i for i, s in enumerate(steps(job)) if s is gate)
@@ -195,12 +206,22 @@ def test_release_workflow() -> None:
     build = release["jobs"]["build"]
     assert build["uses"] == "./.github/workflows/build-service.yaml"
     assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert "cli \"${check[@]}\"" in plan and "version merged --sha" in plan
+    assert build["with"]["trivy-severity"] == "${{ vars.TRIVY_SEVERITY || 'CRITICAL,HIGH' }}"
     job = release["jobs"]["release"]
     assert job["needs"] == ["plan", "build"]
+    assert job["permissions"] == {"contents": "read"}
     text = run_text(job)
     assert "git add homelab.yaml clusters infrastructure apps" in text
-    assert 'git push --follow-tags origin "HEAD:$DEFAULT_BRANCH"' in text
+    assert "git bundle create" in text and "git push" not in text
+    assert 'message+=(-m "Allow-unmerged: $ALLOW_UNMERGED")' in text
     assert '[ "$tag" != "$built_tag" ]' in text  # releases exactly what was built
+    push = release["jobs"]["push"]
+    assert push["environment"] == "${{ needs.plan.outputs.environment }}"
+    assert push["permissions"] == {"contents": "write"}
+    push_text = run_text(push)
+    assert "scripts/run" not in push_text and "pip install" not in push_text  # git only
+    assert 'push origin "${refs[@]}"' in push_text
     for name, job in release["jobs"].items():
         for step in steps(job):
             if "actions/checkout" in step.get("uses", ""):
