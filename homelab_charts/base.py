@@ -17,7 +17,7 @@ import copy
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsii
 from cdk8s import ApiObject, App, Chart
@@ -70,6 +70,8 @@ class TreeApp(App):
         super().__init__(**kwargs)
         self.components: list[Component] = []
         self.store = store
+        #: One-line warnings for the person synthesizing (an unused sealed credential...).
+        self.warnings: list[str] = []
 
 
 def app_of(scope: Construct) -> TreeApp | None:
@@ -113,7 +115,23 @@ class Component(Chart):
 
     Inside a :class:`Folder` the file defaults to ``<folder>/<id>.yaml`` and the namespace
     to the folder's. ``labels`` are added to every object of the file.
+
+    A component the cluster discovers registers itself
+    (:func:`homelab_charts.registry.register`) and builds itself from the cluster
+    context in :meth:`create`.
     """
+
+    #: checkov skips (ID -> reason) the cluster adds to this component's workloads, after
+    #: the homelab-wide ones (docs/CHECKOV.md).
+    checkov_skips: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: Any) -> Component:
+        """Build this component inside ``scope`` from ``ctx`` (a
+        :class:`homelab_charts.registry.ClusterContext`): read its settings from
+        ``ctx.data``, ask ``ctx.require(OtherComponent)`` for what it uses. Registered
+        components override it."""
+        raise NotImplementedError(f"{cls.__qualname__} does not define create()")
 
     def __init__(self, scope: Construct, id: str, *, file: str | None = None,
                  namespace: str | None = None, labels: Mapping[str, str] | None = None) -> None:

@@ -8,13 +8,14 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "homelab_charts"
 
 #: Top-level module or package -> layer. 0 is shared ground (errors, data file, the cdk8s
-#: base classes); 1 flux, 2 secrets, 3 workloads, 4 components, 5 the cluster, 6 tools.
+#: base classes); 1 flux, 2 secrets, 3 workloads, 3.5 the component registry, 4
+#: components, 5 the cluster, 6 tools.
 LAYERS = {
     "__init__": 0, "errors": 0, "project": 0, "config": 0, "base": 0, "progress": 0, "fsutil": 0,
     "docpath": 0, "versioning": 0, "datafile": 0,
     "flux": 1,
     "secrets": 2,
-    "workloads": 3,
+    "workloads": 3, "registry": 3.5,
     "infrastructure": 4, "apps": 4.5,
     "cluster": 5,
     "writer": 6, "synth": 6, "main": 6, "validate": 6, "review": 6, "cli": 6, "__main__": 6,

@@ -316,13 +316,6 @@ def test_network_policy_allows_match_real_pods_and_ports(tree: Tree) -> None:
                     f"{where}: egress port {port} is not a port of the pods it names"
 
 
-def test_every_app_and_database_namespace_is_default_deny(tree: Tree) -> None:
-    for ns in ("databases", "observability", "family-assistant", "homelab-dashboard", "n8n"):
-        deny = tree.get("NetworkPolicy", ns, "default-deny")
-        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        tree.get("NetworkPolicy", ns, "allow-dns")
-
-
 def test_network_policies_allow_exactly_the_flows_the_wiring_needs(tree: Tree) -> None:
     needed = needed_flows(tree)
     allowed = allowed_flows(tree)

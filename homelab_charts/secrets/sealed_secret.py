@@ -110,11 +110,7 @@ class SealedSecret(Manifest):
             raise ConfigError(where, "type",
                               f"{type!r} declared, but {path} has spec.template.type "
                               f"{doc.type!r}; re-seal with --type {type}")
-        missing = [key for key in declared if key not in doc.encrypted_data]
-        if missing:
-            raise ConfigError(where, "keys",
-                              f"not sealed in {path}: {', '.join(missing)}; add with: "
-                              f"{seal_command(name, lookup_ns, seal_scope, missing)}")
+        self._check_sealed(declared, doc, path, where, lookup_ns, seal_scope)
 
         super().__init__(
             parent, id, api_version=API_VERSION, kind=KIND, name=name, namespace=effective_ns,
@@ -143,6 +139,23 @@ class SealedSecret(Manifest):
         self.store_file = path
         self.sealed = doc
         self._keys = declared
+
+    @staticmethod
+    def _check_sealed(keys: Sequence[str], doc: SealedDocument, path: Path, where: str,
+                      namespace: str | None, scope: SealScope) -> None:
+        missing = [key for key in keys if key not in doc.encrypted_data]
+        if missing:
+            raise ConfigError(where, "keys",
+                              f"not sealed in {path}: {', '.join(missing)}; add with: "
+                              f"{seal_command(doc.name, namespace, scope, missing)}")
+
+    def declare(self, *keys: str) -> None:
+        """Declare more keys the homelab reads (each must be sealed in the store file):
+        a database asked for by an app declares its password key this way."""
+        new = [check_key(key, self.where, "keys") for key in keys if key not in self._keys]
+        self._check_sealed(new, self.sealed, self.store_file, self.where, self.sealed.namespace,
+                           self.seal_scope)
+        self._keys = (*self._keys, *new)
 
     @property
     def secret_name(self) -> str:
