@@ -4,7 +4,8 @@ A component that needs credentials declares the Secret it uses and the keys it r
 
     creds = SealedSecret(chart, "credentials", name="postgresql-credentials",
                          namespace="databases", keys=["postgres-password"])
-    env = [creds.env("POSTGRES_PASSWORD", "postgres-password")]
+    container = Container(image=image, env={**creds.env("POSTGRES_PASSWORD",
+                                                        "postgres-password")})
 
 The ciphertext comes from the repository's ``sealed/<namespace>/<name>.yaml`` (written
 by ``homelab-charts seal``); synthesis copies it, never re-encrypts, so re-synthesis is
@@ -24,6 +25,7 @@ from homelab_charts import project
 from homelab_charts.base import Manifest, app_of, component_of, construct_path
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets.crypto import SealScope
+from homelab_charts.secrets.refs import SecretKeyRef
 from homelab_charts.secrets.store import (
     API_VERSION,
     KIND,
@@ -175,6 +177,12 @@ class SealedSecret(Manifest):
                               f"(declared: {', '.join(self._keys)})")
         return {"name": self.secret_name, "key": key}
 
-    def env(self, env_name: str, key: str) -> dict[str, Any]:
-        """A container ``env`` entry reading ``key`` of this Secret."""
-        return {"name": env_name, "valueFrom": {"secretKeyRef": self.key_ref(key)}}
+    def secret_key(self, key: str) -> SecretKeyRef:
+        """An environment value (a :class:`~homelab_charts.workloads.Container` ``env``
+        value) reading a declared ``key`` of this Secret."""
+        ref = self.key_ref(key)
+        return SecretKeyRef(name=ref["name"], key=ref["key"])
+
+    def env(self, env_name: str, key: str) -> dict[str, SecretKeyRef]:
+        """``{env_name: <key of this Secret>}``, to merge into a Container's ``env``."""
+        return {env_name: self.secret_key(key)}

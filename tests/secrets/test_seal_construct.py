@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from homelab_charts.base import Component, Folder, TreeApp
+from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets import SealedSecret
 from homelab_charts.secrets.crypto import SealingCertificate, SealScope
 from homelab_charts.secrets.store import SealedDocument, store_path
+from homelab_charts.workloads import Container, Port, Probe, SecretKeyRef, WebService
 from tests.conftest import STORE_DIR
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -87,11 +89,32 @@ def test_key_refs_only_for_declared_keys(store):
     assert creds.keys == ("redis-password",)
     assert creds.key_ref("redis-password") == {"name": "redis-credentials",
                                                "key": "redis-password"}
-    assert creds.env("REDIS_PASSWORD", "redis-password") == {
-        "name": "REDIS_PASSWORD",
-        "valueFrom": {"secretKeyRef": {"name": "redis-credentials", "key": "redis-password"}}}
+    ref = SecretKeyRef(name="redis-credentials", key="redis-password")
+    assert creds.secret_key("redis-password") == ref
+    assert creds.env("REDIS_PASSWORD", "redis-password") == {"REDIS_PASSWORD": ref}
     with pytest.raises(ConfigError, match="'extra' is not a declared key"):
         creds.key_ref("extra")     # sealed, but not declared
+    with pytest.raises(ConfigError, match="'extra' is not a declared key"):
+        creds.env("EXTRA", "extra")
+
+
+def test_env_goes_into_a_container_as_docs_secrets_shows(store):
+    """docs/SECRETS.md: ``env={**creds.env(...)}`` in the library's Container."""
+    parent = component()
+    creds = SealedSecret(parent, "c", name="redis-credentials", keys=["redis-password"],
+                         store=store)
+    web = WebService(parent, "web", name="cache-ui", container=Container(
+        image=Image("registry.homelab.lan:5000/ui", "1.0.0"), ports=(Port("http", 8080),),
+        env={**creds.env("REDIS_PASSWORD", "redis-password"), "MODE": "x"},
+        readiness=Probe.tcp("http"), liveness=Probe.tcp("http")))
+    env = web.workload.render()["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "redis-credentials", "key": "redis-password"}}}
+    creds.declare("redis-password")  # declared already: nothing changes
+    assert creds.keys == ("redis-password",)
+    with pytest.raises(ConfigError, match=r"not sealed in .*: nope; add with: "
+                                          r"homelab-charts seal"):
+        creds.declare("nope")
 
 
 @pytest.mark.parametrize(("scope", "name", "namespace", "annotation"), [
