@@ -323,7 +323,7 @@ class HomelabCluster(Construct):
         environment = self.data.cluster.environment
         policies: dict[str, ImagePolicy] = {}
         for name, service in sorted(self.data.services.items()):
-            if service.upstream:
+            if service.upstream or not service.enabled:
                 continue
             repository = ImageRepository(component, f"{name}-repository", name=name,
                                          image=service.image)
