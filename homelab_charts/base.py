@@ -14,16 +14,17 @@ A :class:`Component` is a cdk8s ``Chart`` that becomes one generated file; a
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsii
 from cdk8s import ApiObject, App, Chart
 from constructs import Construct
 
-from homelab_charts.errors import ConfigError
+from homelab_charts.errors import VALUE_PLACES, ConfigError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(
@@ -74,6 +75,8 @@ class TreeApp(App):
         self.store = store
         #: Labels of every object of the app (the cluster ownership label, from synthesis).
         self.common_labels: dict[str, str] = dict(labels or {})
+        #: One-line warnings for the person synthesizing (an unused sealed credential...).
+        self.warnings: list[str] = []
 
 
 def app_of(scope: Construct) -> TreeApp | None:
@@ -117,7 +120,29 @@ class Component(Chart):
 
     Inside a :class:`Folder` the file defaults to ``<folder>/<id>.yaml`` and the namespace
     to the folder's. ``labels`` are added to every object of the file.
+
+    A component the cluster discovers registers itself
+    (:func:`homelab_charts.registry.register`) and builds itself from the cluster
+    context in :meth:`create`.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_names_component", False):
+            cls.__init__ = _naming_component(init)  # type: ignore[method-assign]
+
+    #: checkov skips (ID -> reason) the cluster adds to this component's workloads, after
+    #: the homelab-wide ones (docs/CHECKOV.md).
+    checkov_skips: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: Any) -> Component:
+        """Build this component inside ``scope`` from ``ctx`` (a
+        :class:`homelab_charts.registry.ClusterContext`): read its settings from
+        ``ctx.data``, ask ``ctx.require(OtherComponent)`` for what it uses. Registered
+        components override it."""
+        raise NotImplementedError(f"{cls.__qualname__} does not define create()")
 
     def __init__(self, scope: Construct, id: str, *, file: str | None = None,
                  namespace: str | None = None, labels: Mapping[str, str] | None = None) -> None:
@@ -161,6 +186,27 @@ class Component(Chart):
         for other in others:
             if other is not self and other not in self.uses:
                 self.uses.append(other)
+
+
+def _naming_component(init: Any) -> Any:
+    """``init`` of a Component subclass, its value objects' errors (``probe: http_path:
+    ...``) re-raised with the component's construct path in front."""
+
+    @functools.wraps(init)
+    def wrapped(self: Component, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ConfigError as exc:
+            if exc.where not in VALUE_PLACES:
+                raise
+            scope = args[0] if args else kwargs.get("scope")
+            id = args[1] if len(args) > 1 else kwargs.get("id")
+            where = construct_path(scope, id) if isinstance(scope, Construct) else str(id)
+            field = f"{exc.where}.{exc.field}" if exc.field else exc.where
+            raise ConfigError(where, field, exc.message) from None
+
+    wrapped._names_component = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 class Part(Construct):

@@ -1,45 +1,60 @@
-"""Layer 5: the cluster definition — components wired into Flux Kustomizations.
+"""Layer 5: the cluster definition — discovered components wired into Flux Kustomizations.
 
-Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization. A
-component records what it needs (``Component.use``) as construct references; after every
-component exists, :meth:`Layer.resolve_dependencies` turns those references into the
-Kustomization's ``dependsOn``. No Kustomization name is ever typed twice.
+The cluster imports the component modules of :mod:`homelab_charts.infrastructure`,
+:mod:`homelab_charts.apps` and of the packages the data file lists under ``modules``
+(from the repository's root), then builds every registered component whose data-file
+entry is present and not ``enabled: false`` (:mod:`homelab_charts.registry`), in
+data-file order, infrastructure first, each one's requirements before it.
+
+Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization, made when
+its first component is built. A component records what it needs (``Component.use``) as
+construct references; after every component exists, :meth:`Layer.resolve_dependencies`
+turns those references into the Kustomization's ``dependsOn``. No Kustomization name is
+ever typed twice. Every layer's namespace is isolated (default deny) except those of
+:data:`NOT_ISOLATED`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
 from constructs import Construct
 
-from homelab_charts.apps import (
-    AppRelease,
-    FamilyAssistantBackend,
-    FamilyAssistantFrontend,
-    HomelabDashboard,
-    N8n,
-)
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
-from homelab_charts.config import HomelabData
+from homelab_charts.config import ClusterSettings, HomelabData, Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
-from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
 from homelab_charts.infrastructure.networking import Traefik
-from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus
+from homelab_charts.infrastructure.observability import Prometheus
+from homelab_charts.registry import Registration, import_all, registrations
 from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
 from homelab_charts.workloads.network import Network, Pods
 
-#: checkov skips on the database StatefulSets (their images' own users; docs/CHECKOV.md).
-DATABASE_SKIPS = {
-    "CKV_K8S_40": "the official image runs as its own low uid (postgres 70, redis 999, qdrant "
-                  "1000) owning the data folder; non-root, every capability dropped",
-    "CKV_K8S_35": "the official image reads its password from an environment variable; the "
-                  "Secret is per namespace and the pod mounts no service account token",
-}
-
 #: Pod Security Standards level enforced on every namespace of the tree.
 POD_SECURITY_LEVEL = "restricted"
+
+#: The packages of homelab-charts whose components every homelab can enable.
+BUILTIN_MODULES = ("homelab_charts.infrastructure", "homelab_charts.apps")
+
+#: Namespaces left WITHOUT default-deny, and why: the one exception to "every namespace
+#: of the tree is isolated". ``networking``: Traefik runs from its Helm chart, talks to
+#: the API server (whose address is cluster-specific) and must accept traffic from
+#: outside the cluster; a default deny there needs its own allows for the chart's pods,
+#: which the tree does not generate yet (homelab_charts/workloads/network.py).
+NOT_ISOLATED: Mapping[str, str] = {
+    "networking": "Traefik's chart-made pods need the API server, the apps and the outside "
+                  "world; its own default deny and allows are not generated yet",
+}
+
+#: Which Flux file applies the layers of each top folder.
+FLUX_FILES = ("infrastructure", "apps")
+
+T = TypeVar("T", bound=Component)
 
 
 class Layer(Folder):
@@ -78,10 +93,141 @@ class Namespaces(Component):
             })
 
 
+def component_modules(data: HomelabData) -> tuple[str, ...]:
+    """Import the built-in component packages and the data file's ``modules`` (from the
+    repository around the data file); return the module prefixes to discover in."""
+    for package in BUILTIN_MODULES:
+        import_all(package, where=package, field=None)
+    if data.modules:
+        root = data.root
+        if root is None:
+            raise ConfigError(str(data.path), "modules",
+                              "the data file lists modules but is in no repository (no "
+                              "cdk8s.yaml beside it or above)")
+        for index, package in enumerate(data.modules):
+            import_all(package, where=str(data.path), field=f"modules[{index}]", root=root)
+    return (*BUILTIN_MODULES, *data.modules)
+
+
+class ComponentBuilder:
+    """The :class:`~homelab_charts.registry.ClusterContext` a component's ``create`` gets:
+    builds each registered, enabled component once, requirements first."""
+
+    def __init__(self, cluster: HomelabCluster, found: Sequence[Registration]) -> None:
+        self.cluster = cluster
+        self._data = cluster.data
+        self.by_entry: dict[str, Registration] = {}
+        for registration in found:
+            other = self.by_entry.get(registration.entry)
+            if other is not None:
+                raise ConfigError(str(self._data.path), registration.entry,
+                                  f"two components register this entry: "
+                                  f"{other.module}.{other.cls.__qualname__} and "
+                                  f"{registration.module}.{registration.cls.__qualname__}")
+            self.by_entry[registration.entry] = registration
+        self.built: dict[str, Component] = {}
+        self._building: list[Registration] = []
+
+    # --- ClusterContext -------------------------------------------------------------
+
+    @property
+    def data(self) -> HomelabData:
+        return self._data
+
+    @property
+    def settings(self) -> ClusterSettings:
+        return self._data.cluster
+
+    def image(self, name: str) -> Image:
+        return self._data.infra_image(name)
+
+    def require(self, kind: type[T] | str) -> T:
+        registration = self._registration(kind)
+        if registration is None or not self._data.enabled(registration.entry):
+            what = registration.label if registration is not None else _kind_name(kind)
+            if registration is None:
+                why = "which no component module registers"
+            elif registration.entry in self._data.entries:
+                why = "which the data file disables (enabled: false)"
+            else:
+                why = "which the data file does not list"
+            raise ConfigError(str(self._data.path), self._requester(),
+                              f"needs {what}, {why}")
+        return self._build(registration)  # type: ignore[return-value]
+
+    def find(self, kind: type[T] | str) -> T | None:
+        registration = self._registration(kind)
+        if registration is None or not self._data.enabled(registration.entry):
+            return None
+        return self._build(registration)  # type: ignore[return-value]
+
+    def credentials(self, scope: Folder, name: str, keys: Sequence[str]) -> SealedSecret:
+        if scope.namespace is None:
+            raise ConfigError(scope.node.path, "namespace", "credentials need a namespace")
+        return SealedSecret(self.cluster.secrets_file(scope.namespace), name, name=name,
+                            keys=list(keys))
+
+    # --- building ---------------------------------------------------------------------
+
+    def build_all(self) -> None:
+        """Every enabled entry of the data file, in its order (infrastructure first)."""
+        for entry, enabled in self._data.entries.items():
+            registration = self.by_entry.get(entry)
+            if registration is None:
+                if enabled:
+                    raise ConfigError(str(self._data.path), entry,
+                                      "no component registers this entry (is its module "
+                                      "listed under modules?); set enabled: false to keep "
+                                      "it out of the tree")
+                continue
+            if enabled:
+                self._build(registration)
+
+    def _registration(self, kind: type[Component] | str) -> Registration | None:
+        if isinstance(kind, str):
+            return self.by_entry.get(kind)
+        matches = [r for r in self.by_entry.values() if issubclass(r.cls, kind)]
+        if len(matches) > 1:
+            raise ConfigError(str(self._data.path), self._requester(),
+                              f"{kind.__name__} is ambiguous: "
+                              f"{', '.join(r.label for r in matches)}")
+        return matches[0] if matches else None
+
+    def _requester(self) -> str:
+        return self._building[-1].entry if self._building else "cluster"
+
+    def _build(self, registration: Registration) -> Component:
+        done = self.built.get(registration.entry)
+        if done is not None:
+            return done
+        if registration in self._building:
+            cycle = [r.entry for r in self._building[self._building.index(registration):]]
+            raise ConfigError(str(self._data.path), registration.entry,
+                              f"components require each other: {' -> '.join(cycle)} -> "
+                              f"{registration.entry}")
+        self._building.append(registration)
+        try:
+            folder = self.cluster.layer_for(registration)
+            component = registration.cls.create(folder, registration.id, self)
+        finally:
+            self._building.pop()
+        if not isinstance(component, registration.cls):
+            raise ConfigError(registration.label, "create",
+                              f"returned {component!r}, not a {registration.cls.__name__}")
+        self.built[registration.entry] = component
+        return component
+
+
+def _kind_name(kind: type[Component] | str) -> str:
+    return kind if isinstance(kind, str) else kind.__name__
+
+
 class HomelabCluster(Construct):
     """The whole homelab: ``clusters/<name>/``, ``infrastructure/`` and ``apps/``.
 
-    Everything that changes often comes from ``data`` (the checked data file).
+    Everything that changes often comes from ``data`` (the checked data file); the
+    components are the registered ones its entries enable. ``components`` maps each
+    built entry to its component; :meth:`get` finds one by class.
     """
 
     def __init__(self, scope: Construct, id: str, *, data: HomelabData) -> None:
@@ -93,114 +239,73 @@ class HomelabCluster(Construct):
         # clusters/<name>/ is the path of bootstrap's flux-system Kustomization: no
         # kustomization.yaml of ours there, Flux generates one over the whole folder.
         cluster = Folder(self, "cluster", path=root, kustomize=False)
-        infrastructure_file = Component(cluster, "infrastructure")
-        self.apps_file = Component(cluster, "apps")
+        self.flux_files = {group: Component(cluster, group) for group in FLUX_FILES}
+        self.apps_file = self.flux_files["apps"]
         self.secrets = Folder(self, "secrets", path=f"{root}/secrets")
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
-        self._layer_ids: set[str] = set()
+        self._layers: dict[str, Layer] = {}
 
-        networking = self.layer("networking", "infrastructure/networking", infrastructure_file)
-        self.ingress = Traefik(networking, "traefik",
-                               ingress_class=settings.ingress_class_name)
-
-        databases = self.layer("databases", "infrastructure/databases", infrastructure_file)
-        db_secrets = self.secrets_file("databases")
-        storage = settings.storage_class_name
-        self.postgresql = PostgreSQL(
-            databases, "postgresql", image=data.infra_image("postgresql"),
-            credentials=SealedSecret(db_secrets, "postgresql-credentials",
-                                     name="postgresql-credentials",
-                                     keys=["postgres-password", "family-assistant-password",
-                                           "n8n-password"]),
-            databases=[AppDatabase("family_assistant", "family-assistant-password"),
-                       AppDatabase("n8n", "n8n-password")],
-            storage_class=storage,
-        )
-        self.redis = Redis(
-            databases, "redis", image=data.infra_image("redis"),
-            credentials=SealedSecret(db_secrets, "redis-credentials", name="redis-credentials",
-                                     keys=["redis-password"]),
-            storage_class=storage,
-        )
-        self.qdrant = Qdrant(
-            databases, "qdrant", image=data.infra_image("qdrant"),
-            credentials=SealedSecret(db_secrets, "qdrant-credentials",
-                                     name="qdrant-credentials", keys=["api-key"]),
-            storage_class=storage,
-        )
-
-        observability = self.layer("observability", "infrastructure/observability",
-                                   infrastructure_file)
-        self.loki = Loki(observability, "loki", image=data.infra_image("loki"),
-                         storage_class=storage)
-        self.prometheus = Prometheus(observability, "prometheus",
-                                     image=data.infra_image("prometheus"),
-                                     cluster_name=settings.name, storage_class=storage)
-        self.collector = OtelCollector(observability, "otel-collector",
-                                       image=data.infra_image("otel-collector"),
-                                       loki=self.loki, prometheus=self.prometheus)
-
-        family_assistant = self.layer("family-assistant", "apps/family-assistant",
-                                      self.apps_file)
-        self.family_assistant_backend = FamilyAssistantBackend(
-            family_assistant, "backend",
-            release=AppRelease.from_data(data, "family-assistant-backend"),
-            credentials=SealedSecret(self.secrets_file("family-assistant"),
-                                     "family-assistant-credentials",
-                                     name="family-assistant-credentials",
-                                     keys=["postgres-password", "redis-password",
-                                           "qdrant-api-key"]),
-            postgresql=self.postgresql, redis=self.redis, qdrant=self.qdrant,
-            collector=self.collector,
-        )
-        self.family_assistant_frontend = FamilyAssistantFrontend(
-            family_assistant, "frontend",
-            release=AppRelease.from_data(data, "family-assistant-frontend"),
-            backend=self.family_assistant_backend, collector=self.collector,
-            ingress=self.ingress,
-        )
-        dashboard = self.layer("homelab-dashboard", "apps/homelab-dashboard", self.apps_file)
-        self.dashboard = HomelabDashboard(
-            dashboard, "dashboard", release=AppRelease.from_data(data, "homelab-dashboard"),
-            collector=self.collector, ingress=self.ingress,
-        )
-        n8n = self.layer("n8n", "apps/n8n", self.apps_file)
-        self.n8n = N8n(
-            n8n, "n8n", release=AppRelease.from_data(data, "n8n"),
-            credentials=SealedSecret(self.secrets_file("n8n"), "n8n-credentials",
-                                     name="n8n-credentials",
-                                     keys=["db-password", "encryption-key"]),
-            postgresql=self.postgresql, ingress=self.ingress, storage_class=storage,
-        )
+        builder = ComponentBuilder(self, registrations(component_modules(data)))
+        builder.build_all()
+        self.components: dict[str, Component] = dict(builder.built)
+        self.prometheus = self.get(Prometheus)
+        self.ingress = self.get(Traefik)
 
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
 
-        # Default deny in every namespace but networking (Traefik's chart-made pods need
-        # the API server and every app; see homelab_charts/workloads/network.py), then the
-        # flows the components declared, Prometheus' scrapes and its API access.
+        # Default deny in every namespace the layers made, but those of NOT_ISOLATED;
+        # then the flows the components declared, Prometheus' scrapes and its API access.
         self.network = Network()
-        for isolated in (databases, observability, family_assistant, dashboard, n8n):
-            self.network.isolate(isolated)
+        for layer in self.layers:
+            if layer.namespace and layer.namespace not in NOT_ISOLATED \
+                    and not self.network.isolated(layer.namespace):
+                self.network.isolate(layer)
         constructs = self.node.find_all()  # one jsii call for the whole subtree
         self.network.wire(c for c in constructs if isinstance(c, Component))
         workloads = [w for w in constructs if isinstance(w, Workload)]
-        for workload in workloads:
-            if workload.metrics_port is not None:
-                self.network.allow(self.prometheus.server, workload, workload.metrics_port)
-        self.network.allow(self.prometheus.server, self._ingress_metrics_pods(), "metrics")
-        self.network.allow_kube_api(self.prometheus.server)
+        if self.prometheus is not None:
+            for workload in workloads:
+                if workload.metrics_port is not None:
+                    self.network.allow(self.prometheus.server, workload, workload.metrics_port)
+            if self.ingress is not None:
+                self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
+                                   "metrics")
+            self.network.allow_kube_api(self.prometheus.server)
 
         for workload in workloads:
             skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
-        for database in (self.postgresql, self.redis, self.qdrant):
-            skip_checkov(database.server.workload, DATABASE_SKIPS)
+        for workload in workloads:
+            if workload.component.checkov_skips:
+                skip_checkov(workload.workload, workload.component.checkov_skips)
 
         Namespaces(cluster, "namespaces",
                    names=[layer.namespace for layer in self.layers if layer.namespace])
         for layer in self.layers:
             layer.resolve_dependencies()
+        self.warnings = self._unused_credentials(constructs)
+        if self.hc_app is not None:
+            self.hc_app.warnings.extend(self.warnings)
+
+    def get(self, kind: type[T]) -> T | None:
+        """The built component of class ``kind`` (None when its entry is off)."""
+        found = [c for c in self.components.values() if isinstance(c, kind)]
+        return found[0] if len(found) == 1 else None
+
+    def _unused_credentials(self, constructs: Sequence[object]) -> list[str]:
+        """A warning per sealed credential of the store no component uses."""
+        app = self.hc_app
+        store = app.store if app is not None and app.store is not None else self.data.store_dir
+        if not store.is_dir():
+            return []
+        used = {c.store_file.resolve() for c in constructs if isinstance(c, SealedSecret)}
+        out = []
+        for path, document in iter_store(store):
+            if path.resolve() not in used:
+                out.append(f"{path}: the sealed credential {document.ident} is used by no "
+                           "component (remove the file, or enable what uses it)")
+        return out
 
     def _ingress_metrics_pods(self) -> Pods:
         """The ingress controller's pods and the metrics port its chart annotates them with."""
@@ -218,7 +323,7 @@ class HomelabCluster(Construct):
         environment = self.data.cluster.environment
         policies: dict[str, ImagePolicy] = {}
         for name, service in sorted(self.data.services.items()):
-            if service.upstream:
+            if service.upstream or not service.enabled:
                 continue
             repository = ImageRepository(component, f"{name}-repository", name=name,
                                          image=service.image)
@@ -230,12 +335,25 @@ class HomelabCluster(Construct):
     def layer(self, id: str, path: str, flux_file: Component,
               namespace: str | None = None) -> Layer:
         """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
-        if id in self._layer_ids:
+        if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
         created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file)
-        self._layer_ids.add(id)
+        self._layers[id] = created
         self.layers.append(created)
         return created
+
+    def layer_for(self, registration: Registration) -> Layer:
+        """The layer a registered component goes into (made on first use)."""
+        existing = self._layers.get(registration.layer)
+        if existing is None:
+            return self.layer(registration.layer, registration.folder,
+                              self.flux_files[registration.group], registration.namespace)
+        if existing.path != registration.folder or existing.namespace != registration.namespace:
+            raise ConfigError(registration.label, "folder",
+                              f"layer {registration.layer!r} is {existing.path} (namespace "
+                              f"{existing.namespace}); {registration.folder} (namespace "
+                              f"{registration.namespace}) would clash")
+        return existing
 
     def secrets_file(self, namespace: str) -> Component:
         """The file of ``clusters/<name>/secrets/`` holding ``namespace``'s SealedSecrets."""

@@ -66,6 +66,8 @@ class Service:
     otel: bool
     paths: tuple[str, ...]
     environments: dict[str, ServiceEnvironment]
+    #: ``enabled: false`` in the data file: its component is left out of the tree.
+    enabled: bool = True
 
     def env(self, environment: str) -> ServiceEnvironment:
         try:
@@ -102,6 +104,23 @@ class HomelabData:
     services: dict[str, Service]
     infrastructure: dict[str, Image]
     shared_paths: tuple[str, ...] = field(default=())
+    #: Component entries (``services.<name>``, ``infrastructure.<name>``) in data-file
+    #: order, infrastructure first -> enabled.
+    entries: dict[str, bool] = field(default_factory=dict)
+    #: Python packages of the repository whose components join the cluster.
+    modules: tuple[str, ...] = field(default=())
+
+    @property
+    def root(self) -> Path | None:
+        """The repository the data file belongs to (the folder with cdk8s.yaml), if any."""
+        try:
+            return project.find_root(self.path.parent)
+        except ConfigError:
+            return None
+
+    def enabled(self, entry: str) -> bool:
+        """Whether the data file lists component ``entry`` and does not disable it."""
+        return self.entries.get(entry, False)
 
     @property
     def store_dir(self) -> Path:
@@ -122,7 +141,8 @@ class HomelabData:
         try:
             return self.infrastructure[name]
         except KeyError:
-            raise ConfigError(str(self.path), f"infrastructure.{name}", "no such image") from None
+            raise ConfigError(str(self.path), f"infrastructure.{name}",
+                              "no image pinned (image and tag)") from None
 
 
 @functools.cache
@@ -183,6 +203,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
             otel=bool(raw.get("otel", True)),
             paths=tuple(raw.get("paths", ())),
             environments=envs,
+            enabled=bool(raw.get("enabled", True)),
         )
 
     c = document["cluster"]
@@ -200,15 +221,19 @@ def parse(document: Any, source: str | Path) -> HomelabData:
                 str(source), f"services.{name}.environments",
                 f"no settings for the cluster's environment {cluster.environment!r}",
             )
-    infrastructure = {
-        name: Image(raw["image"], raw["tag"]) for name, raw in document["infrastructure"].items()
-    }
+    infrastructure = {name: Image(raw["image"], raw["tag"])
+                      for name, raw in document["infrastructure"].items() if "image" in raw}
+    entries = {f"infrastructure.{name}": bool(raw.get("enabled", True))
+               for name, raw in document["infrastructure"].items()}
+    entries.update((f"services.{name}", svc.enabled) for name, svc in services.items())
     return HomelabData(
         path=Path(source),
         cluster=cluster,
         services=services,
         infrastructure=infrastructure,
         shared_paths=tuple(document.get("sharedPaths", ())),
+        entries=entries,
+        modules=tuple(document.get("modules", ())),
     )
 
 

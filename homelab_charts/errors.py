@@ -7,6 +7,11 @@ class HomelabError(Exception):
     """Base of every error homelab-charts reports to a user (the CLI prints it, no traceback)."""
 
 
+#: ``where`` of the errors a value object (a Probe, Resources, a Port...) raises before it
+#: belongs to any construct; the component it was made for adds its construct path.
+VALUE_PLACES = frozenset({"probe", "resources", "ports", "env", "run_as"})
+
+
 class ConfigError(HomelabError, ValueError):
     """Bad input: a construct property, a data-file value, a file on disk.
 

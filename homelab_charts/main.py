@@ -37,6 +37,8 @@ def main() -> int:
                    if not path.endswith("/" + KUSTOMIZATION_FILE))
     (outdir / "homelab.k8s.yaml").write_text(HEADER + flat, encoding="utf-8")
     changes = result.changes
+    for warning in result.warnings:
+        print(f"homelab-charts: warning: {warning}", file=sys.stderr)
     # On stderr: the cdk8s CLI does not show the app's standard output.
     print(f"homelab-charts: {root}: {len(result.files)} generated files under clusters/, "
           f"infrastructure/ and apps/ ({len(changes.written)} written, "

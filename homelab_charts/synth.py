@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from homelab_charts import config, project
@@ -64,6 +64,8 @@ def render(data: HomelabData, builder: Builder = build_homelab, *,
 class SynthResult:
     files: dict[str, str]
     changes: TreeChanges
+    #: One-line warnings to show (a sealed credential no component uses...).
+    warnings: list[str] = field(default_factory=list)
 
 
 def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False,
@@ -74,6 +76,7 @@ def synth_tree(root: Path, *, data_file: Path | None = None, check: bool = False
     ``progress`` draws a bar on stderr for long runs in a terminal.
     """
     data = config.load(data_file if data_file is not None else project.data_file(root))
-    files = render(data, builder, progress=progress)
+    app = build_app(data, builder)
+    files = render_files(app.components, progress=progress)
     changes = plan(root, files) if check else write_tree(root, files)
-    return SynthResult(files, changes)
+    return SynthResult(files, changes, list(app.warnings))

@@ -18,10 +18,13 @@ from homelab_charts.apps.common import (
     send_telemetry,
     web_ui,
 )
-from homelab_charts.base import Component, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.infrastructure.databases import PostgreSQL, Qdrant, Redis
-from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.infrastructure.networking import Traefik
+from homelab_charts.infrastructure.observability import OtelCollector
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import Container, Port, Probe, Resources, WebService
+from homelab_charts.workloads.credentials import Credentials, secret_key
 from homelab_charts.workloads.network import Connection
 from homelab_charts.workloads.spec import EnvValue
 
@@ -31,11 +34,13 @@ ENV_SECRETS_REASON = ("the backend reads its credentials from environment variab
                       "Secret is per namespace and the pod mounts no service account token")
 
 
+@register("services.family-assistant-backend", folder="apps/family-assistant", id="backend")
 class FamilyAssistantBackend(Component):
     """The API (``backend.yaml``): port 8000 (``http``), ``/health``, metrics at ``/metrics``.
 
     ``credentials`` must hold ``postgres-password`` (the same value as the database's
-    role password), ``redis-password`` and ``qdrant-api-key``.
+    role password, ``database_password_key`` of PostgreSQL's credentials),
+    ``redis-password`` and ``qdrant-api-key``.
     """
 
     PORT = 8000
@@ -43,10 +48,11 @@ class FamilyAssistantBackend(Component):
     def __init__(self, scope: Construct, id: str, *, release: AppRelease,
                  credentials: Credentials, postgresql: PostgreSQL, redis: Redis,
                  qdrant: Qdrant, collector: Telemetry, database: str = "family_assistant",
+                 database_password_key: str = "family-assistant-password",
                  resources: Resources | None = None) -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": PART_OF})
         name = release.name
-        db = postgresql.database(database)
+        db = postgresql.provide_database(database, password_key=database_password_key)
         self.use(credentials.component, postgresql, redis, qdrant)
         env: dict[str, EnvValue] = {
             "APP_ENV": release.environment,
@@ -88,10 +94,20 @@ class FamilyAssistantBackend(Component):
                                            collector=collector, protocol="grpc")
         skip_checkov(self.web.workload, {"CKV_K8S_35": ENV_SECRETS_REASON})
 
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> FamilyAssistantBackend:
+        return cls(scope, id, release=AppRelease.from_data(ctx.data, "family-assistant-backend"),
+                   credentials=ctx.credentials(scope, "family-assistant-credentials",
+                                               keys=["postgres-password", "redis-password",
+                                                     "qdrant-api-key"]),
+                   postgresql=ctx.require(PostgreSQL), redis=ctx.require(Redis),
+                   qdrant=ctx.require(Qdrant), collector=ctx.require(OtelCollector))
+
     def url(self) -> str:
         return self.web.url("http")
 
 
+@register("services.family-assistant-frontend", folder="apps/family-assistant", id="frontend")
 class FamilyAssistantFrontend(Component):
     """The web UI (``frontend.yaml``): port 8080, ``/healthz``, exposed at the release host."""
 
@@ -112,3 +128,10 @@ class FamilyAssistantFrontend(Component):
             Connection.to(self.web, backend.web, "http"),
             *ui.connections,
         ]
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> FamilyAssistantFrontend:
+        return cls(scope, id,
+                   release=AppRelease.from_data(ctx.data, "family-assistant-frontend"),
+                   backend=ctx.require(FamilyAssistantBackend),
+                   collector=ctx.require(OtelCollector), ingress=ctx.require(Traefik))

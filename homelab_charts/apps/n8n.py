@@ -14,9 +14,11 @@ from typing import Any
 from constructs import Construct
 
 from homelab_charts.apps.common import AppRelease, IngressController, expose
-from homelab_charts.base import Component, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, Manifest, skip_checkov
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.databases import PostgreSQL
+from homelab_charts.infrastructure.networking import Traefik
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.secrets.sealed_secret import SealedSecret
 from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, WebService
 from homelab_charts.workloads.network import Connection
@@ -29,11 +31,13 @@ IMAGE_USER_REASON = ("n8n's image runs as its node user (uid 1000) whose home ho
                      "folder; the pod is still non-root with every capability dropped")
 
 
+@register("services.n8n", folder="apps/n8n")
 class N8n(Component):
     """n8n (``n8n.yaml``): port 5678, ``/healthz`` and ``/healthz/readiness``, metrics on.
 
-    ``credentials`` must declare ``db-password`` (the same value as PostgreSQL's ``n8n``
-    role password) and ``encryption-key``.
+    ``credentials`` must declare ``db-password`` (the same value as the ``n8n`` role's
+    password, ``database_password_key`` of PostgreSQL's credentials) and
+    ``encryption-key``.
     """
 
     PORT = 5678
@@ -41,6 +45,7 @@ class N8n(Component):
     def __init__(self, scope: Construct, id: str, *, release: AppRelease,
                  credentials: SealedSecret, postgresql: PostgreSQL,
                  ingress: IngressController, database: str = "n8n",
+                 database_password_key: str = "n8n-password",
                  storage_size: str = "5Gi", storage_class: str | None = None,
                  resources: Resources | None = None, timezone: str = "Europe/Berlin") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "n8n"})
@@ -54,7 +59,7 @@ class N8n(Component):
             quantity(storage_size, "storage_size")
         except ConfigError as exc:
             raise ConfigError(self.where, "storage_size", exc.message) from None
-        db = postgresql.database(database)
+        db = postgresql.provide_database(database, password_key=database_password_key)
         host = release.require_host(self.where)
         self.use(credentials.component, postgresql)
         name = release.name
@@ -122,3 +127,11 @@ class N8n(Component):
             from_controller,
         ]
         skip_checkov(self.web.workload, {"CKV_K8S_40": IMAGE_USER_REASON})
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> N8n:
+        return cls(scope, id, release=AppRelease.from_data(ctx.data, "n8n"),
+                   credentials=ctx.credentials(scope, "n8n-credentials",
+                                               keys=["db-password", "encryption-key"]),
+                   postgresql=ctx.require(PostgreSQL), ingress=ctx.require(Traefik),
+                   storage_class=ctx.settings.storage_class_name)

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     root = check_root(args.root) if args.root else find_root()
     result = synth_tree(root, data_file=args.data, check=args.check, progress=not args.quiet)
     changes = result.changes
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.check:
         if not changes.changed:
             if not args.quiet:

@@ -4,7 +4,8 @@ A component that needs credentials declares the Secret it uses and the keys it r
 
     creds = SealedSecret(chart, "credentials", name="postgresql-credentials",
                          namespace="databases", keys=["postgres-password"])
-    env = [creds.env("POSTGRES_PASSWORD", "postgres-password")]
+    container = Container(image=image, env={**creds.env("POSTGRES_PASSWORD",
+                                                        "postgres-password")})
 
 The ciphertext comes from the repository's ``sealed/<namespace>/<name>.yaml`` (written
 by ``homelab-charts seal``); synthesis copies it, never re-encrypts, so re-synthesis is
@@ -24,6 +25,7 @@ from homelab_charts import project
 from homelab_charts.base import Manifest, app_of, component_of, construct_path
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets.crypto import SealScope
+from homelab_charts.secrets.refs import SecretKeyRef
 from homelab_charts.secrets.store import (
     API_VERSION,
     KIND,
@@ -110,11 +112,7 @@ class SealedSecret(Manifest):
             raise ConfigError(where, "type",
                               f"{type!r} declared, but {path} has spec.template.type "
                               f"{doc.type!r}; re-seal with --type {type}")
-        missing = [key for key in declared if key not in doc.encrypted_data]
-        if missing:
-            raise ConfigError(where, "keys",
-                              f"not sealed in {path}: {', '.join(missing)}; add with: "
-                              f"{seal_command(name, lookup_ns, seal_scope, missing)}")
+        self._check_sealed(declared, doc, path, where, lookup_ns, seal_scope)
 
         super().__init__(
             parent, id, api_version=API_VERSION, kind=KIND, name=name, namespace=effective_ns,
@@ -144,6 +142,23 @@ class SealedSecret(Manifest):
         self.sealed = doc
         self._keys = declared
 
+    @staticmethod
+    def _check_sealed(keys: Sequence[str], doc: SealedDocument, path: Path, where: str,
+                      namespace: str | None, scope: SealScope) -> None:
+        missing = [key for key in keys if key not in doc.encrypted_data]
+        if missing:
+            raise ConfigError(where, "keys",
+                              f"not sealed in {path}: {', '.join(missing)}; add with: "
+                              f"{seal_command(doc.name, namespace, scope, missing)}")
+
+    def declare(self, *keys: str) -> None:
+        """Declare more keys the homelab reads (each must be sealed in the store file):
+        a database asked for by an app declares its password key this way."""
+        new = [check_key(key, self.where, "keys") for key in keys if key not in self._keys]
+        self._check_sealed(new, self.sealed, self.store_file, self.where, self.sealed.namespace,
+                           self.seal_scope)
+        self._keys = (*self._keys, *new)
+
     @property
     def secret_name(self) -> str:
         """The name of the Secret the controller creates (the SealedSecret's name)."""
@@ -162,6 +177,12 @@ class SealedSecret(Manifest):
                               f"(declared: {', '.join(self._keys)})")
         return {"name": self.secret_name, "key": key}
 
-    def env(self, env_name: str, key: str) -> dict[str, Any]:
-        """A container ``env`` entry reading ``key`` of this Secret."""
-        return {"name": env_name, "valueFrom": {"secretKeyRef": self.key_ref(key)}}
+    def secret_key(self, key: str) -> SecretKeyRef:
+        """An environment value (a :class:`~homelab_charts.workloads.Container` ``env``
+        value) reading a declared ``key`` of this Secret."""
+        ref = self.key_ref(key)
+        return SecretKeyRef(name=ref["name"], key=ref["key"])
+
+    def env(self, env_name: str, key: str) -> dict[str, SecretKeyRef]:
+        """``{env_name: <key of this Secret>}``, to merge into a Container's ``env``."""
+        return {env_name: self.secret_key(key)}

@@ -1,5 +1,6 @@
 """Layer 3: hardened building blocks every component uses."""
 
+from homelab_charts.workloads.credentials import Credentials, secret_key
 from homelab_charts.workloads.pod import selector_labels
 from homelab_charts.workloads.spec import (
     ConfigFile,
@@ -18,6 +19,7 @@ from homelab_charts.workloads.workload import Workload
 __all__ = [
     "ConfigFile",
     "Container",
+    "Credentials",
     "FieldRef",
     "Port",
     "Probe",
@@ -27,5 +29,6 @@ __all__ = [
     "StatefulService",
     "WebService",
     "Workload",
+    "secret_key",
     "selector_labels",
 ]

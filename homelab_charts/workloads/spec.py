@@ -14,6 +14,7 @@ from typing import Any
 
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
+from homelab_charts.secrets.refs import SecretKeyRef
 
 _QUANTITY = re.compile(r"^(?P<num>[0-9]+(\.[0-9]+)?)(?P<unit>m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _UNITS = {None: 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -123,14 +124,6 @@ class Probe:
         out["timeoutSeconds"] = self.timeout_seconds
         out["failureThreshold"] = self.failure_threshold
         return out
-
-
-@dataclass(frozen=True)
-class SecretKeyRef:
-    """An environment value read from a key of a Secret (a SealedSecret's output)."""
-
-    name: str
-    key: str
 
 
 @dataclass(frozen=True)

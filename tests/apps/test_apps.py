@@ -13,24 +13,28 @@ from homelab_charts.base import skip_checkov
 from homelab_charts.cli import main
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import render
-from tests.apps.tree import edited_data, homelab_tree
+from tests.apps.tree import Pod, Tree, edited_data, enabled_services, homelab_tree
 from tests.helpers import new_component
 
-APPS = ("family-assistant-backend", "family-assistant-frontend", "homelab-dashboard")
+
+def instrumented(tree: Tree) -> list[Pod]:
+    """The pods set up for OpenTelemetry (their SDK environment is there)."""
+    return [p for p in tree.pods() if "OTEL_SERVICE_NAME" in p.env()]
 
 
 def test_images_replicas_and_hosts_come_from_the_data_file() -> None:
     data = config.load()
     tree = homelab_tree()
-    for name in (*APPS, "n8n"):
-        service = data.service(name)
-        settings = service.env("prod")
-        pod = tree.pod(name)
-        assert pod.containers[0]["image"] == f"{service.image}:{settings.tag}"
-        assert pod.workload["spec"]["replicas"] == settings.replicas
+    environment = data.cluster.environment
+    hosts = {i["spec"]["rules"][0]["host"]: i for i in tree.of_kind("Ingress")}
+    for name, service in enabled_services(data).items():
+        settings = service.env(environment)
+        (pod,) = tree.pods_of_service(service)
+        assert pod.containers[0]["image"] == f"{service.image}:{settings.tag}", name
+        assert pod.workload["spec"]["replicas"] == settings.replicas, name
         if settings.host:
-            ingress = tree.get("Ingress", pod.namespace, name)
-            assert ingress["spec"]["rules"][0]["host"] == settings.host
+            assert hosts.pop(settings.host)["metadata"]["namespace"] == pod.namespace
+    assert not hosts, f"Ingress hosts no service of the data file has: {sorted(hosts)}"
 
 
 def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
@@ -44,16 +48,21 @@ def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
     assert backend.workload["spec"]["replicas"] == 1
     assert "deployment.environment=dev" in backend.env()["OTEL_RESOURCE_ATTRIBUTES"]
     hosts = {i["spec"]["rules"][0]["host"] for i in tree.of_kind("Ingress")}
-    assert hosts == {"assistant.dev.homelab.lan", "dashboard.dev.homelab.lan",
-                     "n8n.dev.homelab.lan"}
+    data = config.load()
+    assert hosts == {s.env("dev").host for s in enabled_services(data).values()
+                     if s.env("dev").host}
+    assert all(".dev." in host for host in hosts)
     assert {i["spec"]["ingressClassName"] for i in tree.of_kind("Ingress")} == {"internal"}
 
 
 def test_otel_environment_of_each_app() -> None:
     tree = homelab_tree()
     data = config.load()
-    for name in APPS:
-        env = tree.pod(name).env()
+    pods = instrumented(tree)
+    assert {"family-assistant-backend", "family-assistant-frontend"} <= {p.name for p in pods}
+    for pod in pods:
+        env = pod.env()
+        name = env["OTEL_SERVICE_NAME"]
         tag = data.service(name).env("prod").tag
         assert env["OTEL_SDK_DISABLED"] == "false"
         assert env["OTEL_SERVICE_NAME"] == name

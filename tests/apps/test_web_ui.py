@@ -9,6 +9,7 @@ from homelab_charts import config
 from homelab_charts.apps.common import AppRelease, WebUI, web_ui
 from homelab_charts.base import Component
 from homelab_charts.cluster import HomelabCluster
+from homelab_charts.infrastructure.observability import OtelCollector
 from homelab_charts.synth import build_app
 from homelab_charts.workloads import Resources
 from homelab_charts.workloads.network import as_pods
@@ -39,7 +40,7 @@ def _make(otel: bool = True, **extra: Any) -> tuple[HomelabCluster, Component, W
     cluster, component = _cluster()
     release = dataclasses.replace(
         AppRelease.from_data(config.load(), "homelab-dashboard"), name="demo-ui", otel=otel)
-    ui = web_ui(component, release=release, collector=cluster.collector,
+    ui = web_ui(component, release=release, collector=cluster.get(OtelCollector),
                 ingress=cluster.ingress, part="panel", port=9090,
                 resources=Resources("10m", "100m", "16Mi", "32Mi"), **extra)
     return cluster, component, ui
@@ -72,15 +73,15 @@ def test_connections_from_controller_then_to_collector() -> None:
     assert ui.connections[0].target == pods
     assert ui.connections[0].source.namespace == cluster.ingress.target_namespace
     assert ui.connections[1].source == pods
-    assert ui.connections[1].port == cluster.collector.port_name("http/protobuf")
-    assert cluster.collector in component.uses
+    assert ui.connections[1].port == cluster.get(OtelCollector).port_name("http/protobuf")
+    assert cluster.get(OtelCollector) in component.uses
     assert cluster.ingress in component.uses
-    assert component.uses.index(cluster.ingress) < component.uses.index(cluster.collector)
+    assert component.uses.index(cluster.ingress) < component.uses.index(cluster.get(OtelCollector))
 
 
 def test_otel_off_sends_no_telemetry() -> None:
     cluster, component, ui = _make(otel=False)
     assert len(ui.connections) == 1
-    assert cluster.collector not in component.uses
+    assert cluster.get(OtelCollector) not in component.uses
     env = {item["name"]: item.get("value") for item in _container(ui)["env"]}
     assert env["OTEL_SDK_DISABLED"] == "true"

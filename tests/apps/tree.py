@@ -118,6 +118,16 @@ class Tree:
                 cm = self.get("ConfigMap", pod.namespace, volume["configMap"]["name"])
                 yield from cm.get("data", {}).values()
 
+    def pods_of_service(self, service: config.Service) -> list[Pod]:
+        """The pods running the data file's ``service`` (by its image repository)."""
+        return [p for p in self.pods()
+                if any(c["image"].rpartition(":")[0] == service.image for c in p.containers)]
+
+    def app_namespaces(self) -> set[str]:
+        """The namespaces of the objects in the folders under apps/."""
+        return {obj["metadata"]["namespace"] for path, obj in self.objects
+                if path.startswith("apps/") and "namespace" in obj.get("metadata", {})}
+
     def flux_kustomizations(self) -> dict[str, dict[str, Any]]:
         return {k["metadata"]["name"]: k for k in self.of_kind("Kustomization")
                 if k["apiVersion"].startswith("kustomize.toolkit.fluxcd.io/")}
@@ -130,6 +140,11 @@ def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 @functools.cache
 def _render(path: str) -> Tree:
     return Tree(render(config.load(Path(path))))
+
+
+def enabled_services(data: config.HomelabData) -> dict[str, config.Service]:
+    """The data file's services whose components are in the tree."""
+    return {name: s for name, s in data.services.items() if s.enabled}
 
 
 def homelab_tree(data_file: Path | None = None) -> Tree:

@@ -147,9 +147,11 @@ def test_prometheus_scrapes_itself_the_collector_and_annotated_pods() -> None:
     assert jobs["otel-collector"]["relabel_configs"][0]["regex"] == "metrics"
     keep = jobs["kubernetes-pods"]["relabel_configs"][0]
     assert keep["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
-    annotated = {p.name for p in tree.pods()
-                 if p.annotations.get("prometheus.io/scrape") == "true"}
-    assert annotated == {"family-assistant-backend", "loki", "n8n"}
+    annotated = [p for p in tree.pods() if p.annotations.get("prometheus.io/scrape") == "true"]
+    assert {"family-assistant-backend", "loki", "n8n"} <= {p.name for p in annotated}
+    for pod in annotated:  # the port annotated is one the pod listens on
+        assert (int(pod.annotations["prometheus.io/port"]), "TCP") in pod.port_numbers()
+    assert "prometheus" not in {p.name for p in annotated}  # its own job scrapes it
     pod = tree.pod("prometheus")
     args = pod.containers[0]["args"]
     assert "--storage.tsdb.retention.time=15d" in args

@@ -8,25 +8,36 @@ from pathlib import Path
 import pytest
 
 from homelab_charts.base import Component, Folder, TreeApp
+from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.secrets import SealedSecret
 from homelab_charts.secrets.crypto import SealingCertificate, SealScope
 from homelab_charts.secrets.store import SealedDocument, store_path
+from homelab_charts.workloads import Container, Port, Probe, SecretKeyRef, WebService
+from tests.apps.tree import homelab_tree
 from tests.conftest import STORE_DIR
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SCHEMA = SHARED / "schemas" / "crds" / "bitnami.com" / "sealedsecret_v1alpha1.json"
 
+
+def keys_read() -> dict[tuple[str, str], list[str]]:
+    """(namespace, Secret) -> the keys the homelab's pods read, from the generated tree."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for pod in homelab_tree().pods():
+        for value in pod.env().values():
+            if isinstance(value, dict) and "secretKeyRef" in value:
+                ref = value["secretKeyRef"]
+                out.setdefault((pod.namespace, ref["name"]), set()).add(ref["key"])
+        for volume in pod.spec.get("volumes", []):
+            if "secret" in volume:
+                out.setdefault((pod.namespace, volume["secret"]["secretName"]), set()).update(
+                    item["key"] for item in volume["secret"]["items"])
+    return {ident: sorted(keys) for ident, keys in sorted(out.items())}
+
+
 #: The example secrets and the keys the homelab's components read.
-EXAMPLES = {
-    ("databases", "postgresql-credentials"): ["postgres-password", "family-assistant-password",
-                                              "n8n-password"],
-    ("databases", "redis-credentials"): ["redis-password"],
-    ("databases", "qdrant-credentials"): ["api-key"],
-    ("family-assistant", "family-assistant-credentials"): ["postgres-password",
-                                                           "redis-password", "qdrant-api-key"],
-    ("n8n", "n8n-credentials"): ["db-password", "encryption-key"],
-}
+EXAMPLES = keys_read()
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +98,32 @@ def test_key_refs_only_for_declared_keys(store):
     assert creds.keys == ("redis-password",)
     assert creds.key_ref("redis-password") == {"name": "redis-credentials",
                                                "key": "redis-password"}
-    assert creds.env("REDIS_PASSWORD", "redis-password") == {
-        "name": "REDIS_PASSWORD",
-        "valueFrom": {"secretKeyRef": {"name": "redis-credentials", "key": "redis-password"}}}
+    ref = SecretKeyRef(name="redis-credentials", key="redis-password")
+    assert creds.secret_key("redis-password") == ref
+    assert creds.env("REDIS_PASSWORD", "redis-password") == {"REDIS_PASSWORD": ref}
     with pytest.raises(ConfigError, match="'extra' is not a declared key"):
         creds.key_ref("extra")     # sealed, but not declared
+    with pytest.raises(ConfigError, match="'extra' is not a declared key"):
+        creds.env("EXTRA", "extra")
+
+
+def test_env_goes_into_a_container_as_docs_secrets_shows(store):
+    """docs/SECRETS.md: ``env={**creds.env(...)}`` in the library's Container."""
+    parent = component()
+    creds = SealedSecret(parent, "c", name="redis-credentials", keys=["redis-password"],
+                         store=store)
+    web = WebService(parent, "web", name="cache-ui", container=Container(
+        image=Image("registry.homelab.lan:5000/ui", "1.0.0"), ports=(Port("http", 8080),),
+        env={**creds.env("REDIS_PASSWORD", "redis-password"), "MODE": "x"},
+        readiness=Probe.tcp("http"), liveness=Probe.tcp("http")))
+    env = web.workload.render()["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "redis-credentials", "key": "redis-password"}}}
+    creds.declare("redis-password")  # declared already: nothing changes
+    assert creds.keys == ("redis-password",)
+    with pytest.raises(ConfigError, match=r"not sealed in .*: nope; add with: "
+                                          r"homelab-charts seal"):
+        creds.declare("nope")
 
 
 @pytest.mark.parametrize(("scope", "name", "namespace", "annotation"), [
@@ -160,6 +192,7 @@ def test_hand_broken_store_file(store):
 
 @pytest.mark.parametrize(("namespace", "name"), list(EXAMPLES))
 def test_example_store_has_every_homelab_secret(namespace, name):
+    """Each Secret the pods read is sealed with exactly the keys they read."""
     creds = SealedSecret(component(namespace), "c", name=name, namespace=namespace,
                          keys=EXAMPLES[(namespace, name)])
     assert creds.store_file == STORE_DIR / namespace / f"{name}.yaml"

@@ -31,10 +31,11 @@ def test_off_by_default() -> None:
 def test_one_repository_and_policy_per_built_service(crd_schemas: Path) -> None:
     data = data_with(True)
     docs = [d for d in yaml.safe_load_all(render(data)[FILE]) if d]
-    built = sorted(n for n, s in data.services.items() if not s.upstream)
+    built = sorted(n for n, s in data.services.items() if not s.upstream and s.enabled)
     repos = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ImageRepository"}
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ImagePolicy"}
-    assert sorted(repos) == built and "n8n" not in repos
+    assert sorted(repos) == built
+    assert not {n for n, s in data.services.items() if s.upstream} & set(repos)
     env = data.cluster.environment
     assert sorted(policies) == [f"{n}-{env}" for n in built]
     for name in built:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Manifest
+from homelab_charts.base import Component, Folder, Manifest
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
-from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
     Container,
@@ -21,7 +23,9 @@ from homelab_charts.workloads import (
     RunAs,
     StatefulService,
 )
+from homelab_charts.workloads.credentials import Credentials, secret_key
 
+INIT_SCRIPT_KEY = "10-app-databases.sh"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 #: Runs once, when the data folder is first initialised: a LOGIN role and a database
@@ -53,14 +57,33 @@ class AppDatabase:
         return f"APP_DB_PASSWORD_{self.name.upper()}"
 
 
+class InitScripts(Manifest):
+    """The ConfigMap of PostgreSQL's first-start script; its databases are rendered late,
+    so apps built after the database can still ask for theirs."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str,
+                 databases: list[AppDatabase]) -> None:
+        super().__init__(scope, id, api_version="v1", kind="ConfigMap", name=name)
+        self.databases = databases
+
+    def render_body(self) -> dict[str, Any]:
+        script = _INIT_SCRIPT + "".join(
+            f'create {db.name} "${db.env_var}"\n' for db in self.databases)
+        return {"data": {INIT_SCRIPT_KEY: script}}
+
+
+@register("infrastructure.postgresql", folder="infrastructure/databases")
 class PostgreSQL(Component):
     """PostgreSQL as a StatefulSet (``postgresql.yaml`` of its folder).
 
     ``credentials`` holds the superuser password (``superuser_password_key``) and one
-    password per entry of ``databases``.
+    password per app database. An app asks for its database and role with
+    :meth:`provide_database` (``databases`` gives some up front); each is created on the
+    first start of an empty data folder.
     """
 
     PORT = 5432
+    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  databases: Sequence[AppDatabase] = (),
@@ -68,32 +91,16 @@ class PostgreSQL(Component):
                  storage_size: str = "10Gi", storage_class: str | None = None,
                  resources: Resources | None = None, name: str = "postgresql") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
-        seen: set[str] = set()
-        for db in databases:
-            if not _IDENTIFIER.match(db.name) or db.name in ("postgres", "template0", "template1"):
-                raise ConfigError(self.where, "databases",
-                                  f"{db.name!r} is not a usable database/role name "
-                                  "(lower case letters, digits, _)")
-            if db.name in seen:
-                raise ConfigError(self.where, "databases", f"{db.name!r} is listed twice")
-            seen.add(db.name)
-        self.databases = tuple(databases)
+        self.credentials = credentials
+        self._databases: list[AppDatabase] = []
         self.use(credentials.component)
         env = {
             "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": secret_key(credentials, superuser_password_key),
             "PGDATA": "/var/lib/postgresql/data/pgdata",
         }
-        for db in self.databases:
-            env[db.env_var] = secret_key(credentials, db.password_key)
-        config_files: tuple[ConfigFile, ...] = ()
-        if self.databases:
-            script = _INIT_SCRIPT + "".join(
-                f'create {db.name} "${db.env_var}"\n' for db in self.databases)
-            init = Manifest(self, "init-scripts", api_version="v1", kind="ConfigMap",
-                            name=f"{name}-init", body={"data": {"10-app-databases.sh": script}})
-            config_files = (ConfigFile(init.object_name, "10-app-databases.sh",
-                                       "/docker-entrypoint-initdb.d/10-app-databases.sh"),)
+        init = InitScripts(self, "init-scripts", name=f"{name}-init",
+                           databases=self._databases)
         ready = ("pg_isready", "--username=postgres", "--host=127.0.0.1", f"--port={self.PORT}")
         self.server = StatefulService(
             self, "server", name=name,
@@ -106,7 +113,8 @@ class PostgreSQL(Component):
                 readiness=Probe.exec(*ready, period_seconds=10),
                 liveness=Probe.exec(*ready, period_seconds=20, failure_threshold=6),
                 writable_paths={"run": "/var/run/postgresql", "tmp": "/tmp"},
-                config_files=config_files,
+                config_files=(ConfigFile(init.object_name, INIT_SCRIPT_KEY,
+                                         f"/docker-entrypoint-initdb.d/{INIT_SCRIPT_KEY}"),),
                 # The official image's postgres user (alpine: uid/gid 70).
                 run_as=RunAs(user=70, group=70, fs_group=70),
             ),
@@ -114,13 +122,55 @@ class PostgreSQL(Component):
             storage_size=storage_size, storage_class=storage_class,
         )
         self.service = self.server.service
+        self._env: list[dict[str, Any]] = (
+            self.server.workload.body["spec"]["template"]["spec"]["containers"][0]["env"])
+        for db in databases:
+            self.provide_database(db.name, password_key=db.password_key)
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> PostgreSQL:
+        """The homelab's PostgreSQL: image from ``infrastructure.postgresql``, the
+        superuser password in ``postgresql-credentials``."""
+        return cls(scope, id, image=ctx.image("postgresql"),
+                   credentials=ctx.credentials(scope, "postgresql-credentials",
+                                               keys=["postgres-password"]),
+                   storage_class=ctx.settings.storage_class_name)
+
+    @property
+    def databases(self) -> tuple[AppDatabase, ...]:
+        return tuple(self._databases)
 
     @property
     def host(self) -> str:
         return self.server.host
 
+    def provide_database(self, name: str, *, password_key: str) -> AppDatabase:
+        """A database ``name`` and its LOGIN role, password ``password_key`` of the
+        credentials (which must be sealed there): created on first start. Asking twice
+        with the same key returns the same database."""
+        for db in self._databases:
+            if db.name == name:
+                if db.password_key != password_key:
+                    raise ConfigError(self.where, "databases",
+                                      f"{name!r} is asked for with password key "
+                                      f"{password_key!r}, and before with {db.password_key!r}")
+                return db
+        if not _IDENTIFIER.match(name) or name in ("postgres", "template0", "template1"):
+            raise ConfigError(self.where, "databases",
+                              f"{name!r} is not a usable database/role name "
+                              "(lower case letters, digits, _)")
+        declare = getattr(self.credentials, "declare", None)
+        if declare is not None:
+            declare(password_key)
+        db = AppDatabase(name, password_key)
+        ref = secret_key(self.credentials, password_key)
+        self._env.append({"name": db.env_var,
+                          "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        self._databases.append(db)
+        return db
+
     def database(self, name: str) -> AppDatabase:
-        for db in self.databases:
+        for db in self._databases:
             if db.name == name:
                 return db
         raise ConfigError(self.where, "databases", f"no database named {name!r}")

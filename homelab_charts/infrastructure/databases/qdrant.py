@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from homelab_charts.base import Component
+from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
-from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, StatefulService
+from homelab_charts.workloads.credentials import Credentials, secret_key
 
 
+@register("infrastructure.qdrant", folder="infrastructure/databases")
 class Qdrant(Component):
     """Qdrant as a StatefulSet (``qdrant.yaml``) on its ``-unprivileged`` image; the API
     key is ``api_key_key`` of ``credentials``. HTTP on 6333, gRPC on 6334."""
 
     HTTP_PORT = 6333
     GRPC_PORT = 6334
+    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  api_key_key: str = "api-key", storage_size: str = "10Gi",
@@ -46,6 +50,14 @@ class Qdrant(Component):
             data_path="/qdrant/storage", storage_size=storage_size, storage_class=storage_class,
         )
         self.service = self.server.service
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Qdrant:
+        """The homelab's Qdrant: image from ``infrastructure.qdrant``, its API key in
+        ``qdrant-credentials``."""
+        return cls(scope, id, image=ctx.image("qdrant"),
+                   credentials=ctx.credentials(scope, "qdrant-credentials", keys=["api-key"]),
+                   storage_class=ctx.settings.storage_class_name)
 
     @property
     def host(self) -> str:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from homelab_charts.base import Component
+from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
-from homelab_charts.infrastructure.databases.credentials import Credentials, secret_key
+from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, StatefulService
+from homelab_charts.workloads.credentials import Credentials, secret_key
 
 
+@register("infrastructure.redis", folder="infrastructure/databases")
 class Redis(Component):
     """Redis as a StatefulSet (``redis.yaml``); the password is ``password_key`` of
     ``credentials``. Data is persisted with the append-only file under ``/data``."""
 
     PORT = 6379
+    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  password_key: str = "redis-password", storage_size: str = "2Gi",
@@ -42,6 +46,15 @@ class Redis(Component):
             data_path="/data", storage_size=storage_size, storage_class=storage_class,
         )
         self.service = self.server.service
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Redis:
+        """The homelab's Redis: image from ``infrastructure.redis``, its password in
+        ``redis-credentials``."""
+        return cls(scope, id, image=ctx.image("redis"),
+                   credentials=ctx.credentials(scope, "redis-credentials",
+                                               keys=["redis-password"]),
+                   storage_class=ctx.settings.storage_class_name)
 
     @property
     def host(self) -> str:

@@ -6,8 +6,9 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component
+from homelab_charts.base import Component, Folder
 from homelab_charts.flux import HelmChart, HelmRelease, HelmRepository
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import Resources
 
 CHART_REPOSITORY = "https://traefik.github.io/charts"
@@ -17,6 +18,7 @@ CHART_VERSION = "37.3.0"
 METRICS_PORT = 9100
 
 
+@register("infrastructure.traefik", folder="infrastructure/networking")
 class Traefik(Component):
     """Traefik from its Helm chart (pinned ``chart_version``), serving ``ingress_class``.
 
@@ -28,6 +30,11 @@ class Traefik(Component):
     (it reads ``deployment.podAnnotations``), and repeating the chart's own annotations
     there would render duplicate keys, so none are given.
     """
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Traefik:
+        """The homelab's ingress controller, serving the data file's ``ingressClassName``."""
+        return cls(scope, id, ingress_class=ctx.settings.ingress_class_name)
 
     def __init__(self, scope: Construct, id: str, *, ingress_class: str = "traefik",
                  chart_version: str = CHART_VERSION, replicas: int = 1,

@@ -13,7 +13,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component
+from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.config_data import (
@@ -21,6 +21,7 @@ from homelab_charts.infrastructure.observability.config_data import (
     ConfigDocument,
     duration_seconds,
 )
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
     Container,
@@ -72,6 +73,7 @@ def loki_config(*, retention: str, http_port: int, grpc_port: int) -> dict[str, 
     }
 
 
+@register("infrastructure.loki", folder="infrastructure/observability")
 class Loki(Component):
     """Loki (``loki.yaml``): logs kept ``retention`` (7 days by default), then deleted.
 
@@ -116,6 +118,12 @@ class Loki(Component):
             pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
         )
         self.service = self.server.service
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Loki:
+        """The homelab's Loki: image from ``infrastructure.loki``."""
+        return cls(scope, id, image=ctx.image("loki"),
+                   storage_class=ctx.settings.storage_class_name)
 
     @property
     def otlp_logs_url(self) -> str:

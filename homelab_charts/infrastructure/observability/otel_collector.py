@@ -20,7 +20,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component
+from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.config_data import (
@@ -29,6 +29,7 @@ from homelab_charts.infrastructure.observability.config_data import (
 )
 from homelab_charts.infrastructure.observability.loki import Loki
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
     Container,
@@ -142,6 +143,7 @@ def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage:
     }
 
 
+@register("infrastructure.otel-collector", folder="infrastructure/observability")
 class OtelCollector(Component):
     """The collector (``otel-collector.yaml``) every app sends traces, metrics and logs to.
 
@@ -203,6 +205,13 @@ class OtelCollector(Component):
             Connection.to(self.gateway, prometheus.server, "http"),
         ]
         prometheus.scrape(ScrapeTarget.of("otel-collector", self.gateway, "metrics"))
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> OtelCollector:
+        """The homelab's collector: image from ``infrastructure.otel-collector``, sending
+        logs to Loki and metrics to Prometheus."""
+        return cls(scope, id, image=ctx.image("otel-collector"), loki=ctx.require(Loki),
+                   prometheus=ctx.require(Prometheus))
 
     def port_name(self, protocol: str) -> str:
         """The collector port an SDK using ``protocol`` (grpc, http/protobuf) connects to."""

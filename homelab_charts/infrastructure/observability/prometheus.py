@@ -18,7 +18,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, Manifest, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.config_data import (
@@ -26,6 +26,7 @@ from homelab_charts.infrastructure.observability.config_data import (
     ConfigDocument,
     duration_seconds,
 )
+from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
     Container,
@@ -122,6 +123,7 @@ def scrape_config(*, cluster: str, interval: str, self_port: int,
     }
 
 
+@register("infrastructure.prometheus", folder="infrastructure/observability")
 class Prometheus(Component):
     """Prometheus (``prometheus.yaml``) with ``retention`` (default 15d) on a volume.
 
@@ -200,6 +202,13 @@ class Prometheus(Component):
         self.service = self.server.service
         for target in targets:
             self.scrape(target)
+
+    @classmethod
+    def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Prometheus:
+        """The homelab's Prometheus: image from ``infrastructure.prometheus``, the
+        cluster's name as the ``cluster`` label of every series."""
+        return cls(scope, id, image=ctx.image("prometheus"), cluster_name=ctx.settings.name,
+                   storage_class=ctx.settings.storage_class_name)
 
     @property
     def config(self) -> dict[str, Any]:

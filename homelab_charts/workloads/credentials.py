@@ -1,4 +1,4 @@
-"""How database components read credentials: from a SealedSecret, by declared key."""
+"""Reading credentials: a container's environment value from a SealedSecret's key."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class Credentials(Protocol):
 
 
 def secret_key(credentials: Credentials, key: str) -> SecretKeyRef:
-    """A reference to ``key`` of the Secret the SealedSecret becomes (checked to exist)."""
+    """An environment value reading ``key`` of the Secret the SealedSecret becomes
+    (checked to be a declared key)::
+
+        Container(image=..., env={"API_TOKEN": secret_key(creds, "api-token")})
+    """
     ref = credentials.key_ref(key)
     return SecretKeyRef(name=ref["name"], key=ref["key"])
