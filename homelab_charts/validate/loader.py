@@ -34,6 +34,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import ryml
 import yaml
 from yaml._yaml import CParser
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -353,20 +354,10 @@ _UINT_MAX = (1 << 64) - 1
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_int=_json_int,
                             parse_float=_json_float)
 
-_ryml: Any = None
 _devnull: int | None = None
 
 
-def _ryml_module() -> Any:
-    global _ryml
-    if _ryml is None:
-        import ryml
-
-        _ryml = ryml
-    return _ryml
-
-
-def _parse_quietly(ryml: Any, data: bytes) -> Any:
+def _parse_quietly(data: bytes) -> Any:
     """ryml's tree of ``data``; ryml prints parse errors on stderr itself: muted."""
     global _devnull
     if _devnull is None:
@@ -443,9 +434,8 @@ def _load_fast(text: str, data: bytes, *, strict: bool) -> list[Document] | None
         chunks.append((start, end, line, content))
     if not chunks:
         return []
-    ryml = _ryml_module()
     try:
-        tree = _parse_quietly(ryml, data)
+        tree = _parse_quietly(data)
     except Exception:  # ryml raises its own exception types
         return None
     root = tree.root_id()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
-from homelab_charts.validate import flux, kubeconform, kustomize, policy
+from homelab_charts.validate import flux, kubeconform, kustomize, parallel, policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
@@ -46,6 +46,8 @@ class Options:
     policy: bool = True
     #: Draw a progress bar on stderr (only in a terminal, and only for long runs).
     progress: bool = False
+    #: Processes for the schema checks: None picks by input size (parallel.workers_for).
+    workers: int | None = None
 
 
 def find_root(start: Path) -> Path:
@@ -146,8 +148,19 @@ def validate(options: Options) -> Report:
             store=store, strict=options.strict,
             ignore_missing_schemas=options.ignore_missing_schemas,
             skip=options.skip, reject=options.reject))
-        for path in track(files, "validating", enabled=options.progress):
-            report.results.extend(validator.validate_text(contents[path], names[path]))
+        sizes = [len(contents[p]) for p in files]
+        workers = options.workers or parallel.workers_for(sum(sizes))
+        if workers > 1:
+            # The objects travel back from the workers only when a later check reads
+            # them (the kustomize check reads Flux Kustomizations alone).
+            keep = options.policy or options.flux
+            check = _Check(validator, keep_objects=keep)
+            for found in parallel.map_ordered(check, [(contents[p], names[p]) for p in files],
+                                              sizes, workers):
+                report.results.extend(found)
+        else:
+            for path in track(files, "validating", enabled=options.progress):
+                report.results.extend(validator.validate_text(contents[path], names[path]))
     report.files.update(names[p] for p in files)
 
     tree_results = list(report.results)
@@ -160,6 +173,22 @@ def validate(options: Options) -> Report:
         _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
                    kc_opts=kc_opts)
     return report
+
+
+@dataclass
+class _Check:
+    """Schema checks of one (content, name) item, as a forked worker runs them."""
+
+    validator: SchemaValidator
+    keep_objects: bool
+
+    def __call__(self, item: tuple[bytes, str]) -> list[Result]:
+        results = self.validator.validate_text(*item)
+        if not self.keep_objects:
+            for result in results:
+                if result.kind != "Kustomization":
+                    result.obj = None
+        return results
 
 
 def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],
