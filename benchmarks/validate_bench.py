@@ -407,8 +407,8 @@ def realistic_tree(folder: Path, resources: int, *, per_file: int = 58) -> tuple
     return sum(map(len, files)), len(files)
 
 
-def run_measured(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one command, which must succeed."""
+def run_measured(argv: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds with its workers) of one command."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -419,7 +419,7 @@ def run_measured(argv: list[str]) -> tuple[float, float]:
     proc.stdout.close()
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}):\n{out.decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def realistic(runs: int) -> None:
@@ -457,15 +457,17 @@ def realistic(runs: int) -> None:
         figures = {}
         for label, argv in rows:
             measured = [run_measured(argv) for _ in range(runs)]
-            wall = statistics.median(w for w, _ in measured)
-            rss = max(r for _, r in measured)
+            wall = statistics.median(w for w, _, _ in measured)
+            rss = max(r for _, r, _ in measured)
+            cpu = statistics.median(c for _, _, c in measured)
             figures[label] = wall
-            print(f"  {label:<24} median {wall:.3f} s (min {min(w for w, _ in measured):.3f}) "
-                  f"over {runs} runs: {resources / wall:,.0f} resources/s, "
-                  f"{size / 1e6 / wall:.1f} MB/s, peak RSS {rss:.0f} MB")
+            print(f"  {label:<24} median {wall:.3f} s (min {min(w for w, _, _ in measured):.3f}, "
+                  f"CPU {cpu:.3f} s) over {runs} runs: {resources / wall:,.0f} resources/s, "
+                  f"{size / 1e6 / wall:.1f} MB/s, peak RSS {rss:.0f} MB (largest process)")
         if len(figures) == 2:
             ratio = figures["kubeconform -strict"] / figures["homelab-charts validate"]
             print(f"  homelab-charts validate is {ratio:.2f}x kubeconform's speed (target >= 4x)")
+        print(f"  (load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 def break_even(runs: int) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
 from homelab_charts.validate.schemas import (
     DEFAULT_KUBERNETES_VERSION,
+    SchemaError,
     SchemaLocation,
     SchemaStore,
     default_crd_folder,
@@ -151,6 +154,8 @@ def validate(options: Options) -> Report:
         sizes = [len(contents[p]) for p in files]
         workers = options.workers or parallel.workers_for(sum(sizes))
         if workers > 1:
+            # Compiled once here, the schemas are inherited by every worker.
+            _warm_schemas(store, (contents[p] for p in files))
             # The objects travel back from the workers only when a later check reads
             # them (the kustomize check reads Flux Kustomizations alone).
             keep = options.policy or options.flux
@@ -173,6 +178,26 @@ def validate(options: Options) -> Report:
         _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
                    kc_opts=kc_opts)
     return report
+
+
+_TYPE_LINE = re.compile(rb"^(apiVersion|kind):[ \t]*[\"']?([^\s\"'#]+)", re.MULTILINE)
+
+
+def _warm_schemas(store: SchemaStore, contents: Iterable[bytes]) -> None:
+    """Compiles the schemas of the kinds the files name at top level (a warm-up only:
+    lookups that fail here fail again, and are reported, when the resource is checked)."""
+    pairs: set[tuple[str, str]] = set()
+    for content in contents:
+        found: dict[bytes, bytes] = {}
+        for key, value in _TYPE_LINE.findall(content):
+            found[key] = value
+            if len(found) == 2:
+                pairs.add((found[b"kind"].decode(errors="replace"),
+                           found[b"apiVersion"].decode(errors="replace")))
+                found = {}
+    for kind, api_version in sorted(pairs):
+        with contextlib.suppress(SchemaError, ConfigError):
+            store.lookup(kind, api_version)
 
 
 @dataclass
