@@ -43,7 +43,7 @@ def code_blocks(text: str) -> list[tuple[int, list[str]]]:
     """(first line number, lines) of each fenced block, continuation lines joined."""
     blocks: list[tuple[int, list[str]]] = []
     fence: str | None = None
-    shell = False
+    shell = console = False
     current: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), 1):
         match = FENCE.match(line)
@@ -51,9 +51,12 @@ def code_blocks(text: str) -> list[tuple[int, list[str]]]:
             if match:
                 fence, current = match.group(2)[0] * 3, []
                 shell = match.group(3).lower() in SHELL_BLOCKS
+                console = match.group(3).lower() == "console"
             continue
         if match and match.group(2).startswith(fence) and not line.strip()[3:].strip("`~"):
             if shell:
+                if console:  # a terminal session: commands follow the prompt, the rest is output
+                    current = [(n, text) for n, text in current if text.lstrip().startswith("$")]
                 blocks.append(_join(current))
             fence = None
             continue

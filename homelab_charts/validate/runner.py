@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
-from homelab_charts.validate import flux, kubeconform, kustomize, policy
+from homelab_charts.validate import flux, kubeconform, kustomize, parallel, policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
 from homelab_charts.validate.schemas import (
     DEFAULT_KUBERNETES_VERSION,
+    SchemaError,
     SchemaLocation,
     SchemaStore,
     default_locations,
@@ -48,6 +51,8 @@ class Options:
     policy: bool = True
     #: Draw a progress bar on stderr (only in a terminal, and only for long runs).
     progress: bool = False
+    #: Processes for the schema checks: None picks by input size (parallel.workers_for).
+    workers: int | None = None
 
 
 def find_root(start: Path) -> Path:
@@ -144,8 +149,21 @@ def validate(options: Options) -> Report:
             store=store, strict=options.strict,
             ignore_missing_schemas=options.ignore_missing_schemas,
             skip=options.skip, reject=options.reject))
-        for path in track(files, "validating", enabled=options.progress):
-            report.results.extend(validator.validate_text(contents[path], names[path]))
+        sizes = [len(contents[p]) for p in files]
+        workers = options.workers or parallel.workers_for(sum(sizes))
+        if workers > 1:
+            # Compiled once here, the schemas are inherited by every worker.
+            _warm_schemas(store, (contents[p] for p in files))
+            # The objects travel back from the workers only when a later check reads
+            # them (the kustomize check reads Flux Kustomizations alone).
+            keep = options.policy or options.flux
+            check = _Check(validator, keep_objects=keep)
+            for found in parallel.map_ordered(check, [(contents[p], names[p]) for p in files],
+                                              sizes, workers):
+                report.results.extend(found)
+        else:
+            for path in track(files, "validating", enabled=options.progress):
+                report.results.extend(validator.validate_text(contents[path], names[path]))
     report.files.update(names[p] for p in files)
     if not options.ignore_missing_schemas:
         hint = missing_schema_hint(report.results, options.schema_locations)
@@ -182,6 +200,42 @@ def missing_schema_hint(results: Sequence[Result],
                  + "; for other custom resources pass --schema-location default "
                  "--schema-location packaged-crds --schema-location DIR")
     return f"no schema for {shown}: {where} (or --ignore-missing-schemas to skip them)"
+
+
+_TYPE_LINE = re.compile(rb"^(apiVersion|kind):[ \t]*[\"']?([^\s\"'#]+)", re.MULTILINE)
+
+
+def _warm_schemas(store: SchemaStore, contents: Iterable[bytes]) -> None:
+    """Compiles the schemas of the kinds the files name at top level (a warm-up only:
+    lookups that fail here fail again, and are reported, when the resource is checked)."""
+    pairs: set[tuple[str, str]] = set()
+    for content in contents:
+        found: dict[bytes, bytes] = {}
+        for key, value in _TYPE_LINE.findall(content):
+            found[key] = value
+            if len(found) == 2:
+                pairs.add((found[b"kind"].decode(errors="replace"),
+                           found[b"apiVersion"].decode(errors="replace")))
+                found = {}
+    for kind, api_version in sorted(pairs):
+        with contextlib.suppress(SchemaError, ConfigError):
+            store.lookup(kind, api_version)
+
+
+@dataclass
+class _Check:
+    """Schema checks of one (content, name) item, as a forked worker runs them."""
+
+    validator: SchemaValidator
+    keep_objects: bool
+
+    def __call__(self, item: tuple[bytes, str]) -> list[Result]:
+        results = self.validator.validate_text(*item)
+        if not self.keep_objects:
+            for result in results:
+                if result.kind != "Kustomization":
+                    result.obj = None
+        return results
 
 
 def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],

@@ -24,6 +24,7 @@ Each schema file is read and compiled once per process (``jsonschema-rs``).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -59,10 +60,14 @@ PACKAGED_CRD_FOLDER = Path(__file__).resolve().parents[1] / "data" / "schemas"
 
 
 def bundled_root() -> Path:
-    """The folder of Kubernetes schemas shipped in the ``kubernetes-validate`` package."""
-    import kubernetes_validate
+    """The folder of Kubernetes schemas shipped in the ``kubernetes-validate`` package.
 
-    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    Found without importing the package (its import loads the jsonschema library).
+    """
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("kubernetes-validate", None, "the package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
 
 
 @cache

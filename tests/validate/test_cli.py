@@ -167,7 +167,7 @@ def test_non_strict_accepts_unknown_fields_and_duplicates(tmp_path: Path) -> Non
     metadata: {name: a, namespace: b}
     extra: 1
     data: {a: x}
-    data: {a: y}
+    data: {a: z}
     """)
     assert cli(tmp_path, "--schema-location", "default", str(path)) == 1
     assert cli(tmp_path, "--schema-location", "default", "--no-strict", str(path)) == 0
