@@ -218,6 +218,8 @@ def _cmd_version_next(args: argparse.Namespace) -> int:
             out["tag"] = tag
         print(json.dumps(out, indent=2))
     else:
+        # the why on stderr, so that $(homelab-charts version next ...) captures only the value
+        _say(f"{args.service}{' ' + args.env if args.env else ''}: {plan.reason}")
         print(tag if args.env else str(plan.version))
     return 0
 

@@ -76,9 +76,14 @@ def test_version_next_and_sha(repo, cli, capsys):
     assert "nothing to release for homelab-dashboard" in capsys.readouterr().err
     head = repo.commit("feat: charts", DASH_FILE)
     assert cli(args(repo, "version", "next", DASH)) == 0
-    assert capsys.readouterr().out == "1.5.0\n"
+    out, err = capsys.readouterr()
+    assert out == "1.5.0\n"  # the value alone on stdout, the reason on stderr (RELEASING.md)
+    assert err == f"{DASH}: minor from 1 commit(s) since {DASH}/v1.4.2 ({head[:7]} " \
+                  "'feat: charts')\n"
     assert cli(args(repo, "version", "next", DASH, "--bump", "major", "--env", "dev")) == 0
-    assert capsys.readouterr().out == f"v2.0.0-{head[:7]}-dev\n"
+    out, err = capsys.readouterr()
+    assert out == f"v2.0.0-{head[:7]}-dev\n"
+    assert err == f"{DASH} dev: --bump major from {DASH}/v1.4.2\n"
     assert cli(args(repo, "version", "next", DASH, "--json", "--env", "prod")) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["tag"] == f"v1.5.0-{head[:7]}-prod"
