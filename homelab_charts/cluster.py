@@ -35,7 +35,7 @@ from homelab_charts.registry import PodSecurity, Registration, import_all, regis
 from homelab_charts.secrets.sealed_secret import SealedSecret
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
-from homelab_charts.workloads.daemon import NodeDaemon
+from homelab_charts.workloads.daemon import REASON_ANNOTATION, WAIVE_ANNOTATION, NodeDaemon
 from homelab_charts.workloads.network import Network, Pods
 
 #: Pod Security Standards level enforced on every namespace of the tree (but the
@@ -113,8 +113,8 @@ class Namespaces(Component):
             if exception is not None:
                 labels[POD_SECURITY_EXCEPTION_LABEL] = level
                 annotations = {POD_SECURITY_REASON_ANNOTATION: exception.reason,
-                               "policy.homelab-charts.io/waive": "NS-001",
-                               "policy.homelab-charts.io/waive-reason": exception.reason}
+                               WAIVE_ANNOTATION: "NS-001",
+                               REASON_ANNOTATION: exception.reason}
             Manifest(self, name, api_version="v1", kind="Namespace", name=name, labels=labels,
                      annotations=annotations)
 
@@ -331,7 +331,7 @@ class HomelabCluster(Construct):
                 if exception is None or exception.level != "privileged":
                     raise ConfigError(workload.component.where, "pod_security",
                                       f"node daemon {workload.name} mounts host folders, "
-                                      f"which namespace {namespace} (restricted) forbids: "
+                                      f"which namespace {namespace} (not privileged) forbids: "
                                       "register the component with pod_security="
                                       "PodSecurity('privileged', reason)")
 

@@ -93,10 +93,13 @@ def dashboard_file(dashboard: Dashboard) -> str:
 
 @register("infrastructure.grafana", folder="infrastructure/observability")
 class Grafana(Component):
-    """Grafana (``grafana.yaml``) at ``host`` through ``ingress`` (no Ingress without a
-    host), reading ``prometheus``, ``loki`` and ``jaeger`` (when there is one);
-    ``credentials`` holds :data:`ADMIN_KEYS`; ``sources`` (the metric sources the tree
-    has, see :func:`.dashboards.dashboards`) picks the dashboard panels, all by default."""
+    """Grafana (``grafana.yaml``): the homelab's dashboards over Prometheus, Loki and Jaeger.
+
+    Exposed at ``host`` through ``ingress`` (no Ingress without a host); ``jaeger`` adds
+    its data source when there is one; ``credentials`` holds :data:`ADMIN_KEYS`;
+    ``sources`` (the metric sources the tree has, see :func:`.dashboards.dashboards`)
+    picks the dashboard panels, all by default.
+    """
 
     def __init__(self, scope: Construct, id: str, *, image: Image, host: str | None,
                  credentials: SealedSecret, prometheus: Prometheus, loki: Loki,
