@@ -11,7 +11,9 @@ its first component is built. A component records what it needs (``Component.use
 construct references; after every component exists, :meth:`Layer.resolve_dependencies`
 turns those references into the Kustomization's ``dependsOn``. No Kustomization name is
 ever typed twice. Every layer's namespace is isolated (default deny) except those of
-:data:`NOT_ISOLATED`.
+:data:`NOT_ISOLATED`, and enforces Pod Security ``restricted`` except where its
+components' registrations declare a :class:`~homelab_charts.registry.PodSecurity`
+exception (:attr:`HomelabCluster.pod_security_exceptions`).
 """
 
 from __future__ import annotations
@@ -29,14 +31,19 @@ from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectRef
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.infrastructure.observability import Prometheus
-from homelab_charts.registry import Registration, import_all, registrations
+from homelab_charts.registry import PodSecurity, Registration, import_all, registrations
 from homelab_charts.secrets.sealed_secret import SealedSecret
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
+from homelab_charts.workloads.daemon import REASON_ANNOTATION, WAIVE_ANNOTATION, NodeDaemon
 from homelab_charts.workloads.network import Network, Pods
 
-#: Pod Security Standards level enforced on every namespace of the tree.
+#: Pod Security Standards level enforced on every namespace of the tree (but the
+#: exceptions registrations declare: HomelabCluster.pod_security_exceptions).
 POD_SECURITY_LEVEL = "restricted"
+#: Label and annotation a namespace with a Pod Security exception carries.
+POD_SECURITY_EXCEPTION_LABEL = "homelab-charts.io/pod-security-exception"
+POD_SECURITY_REASON_ANNOTATION = "homelab-charts.io/pod-security-reason"
 
 #: The packages of homelab-charts whose components every homelab can enable.
 BUILTIN_MODULES = ("homelab_charts.infrastructure", "homelab_charts.apps")
@@ -65,6 +72,8 @@ class Layer(Folder):
                  flux_file: Component, source: Manifest | ObjectReference = FLUX_SYSTEM_REPOSITORY,
                  interval: str = "1h", timeout: str = "5m", name: str | None = None) -> None:
         super().__init__(scope, id, path=path, namespace=namespace, part_of=id)
+        #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
+        self.pod_security: PodSecurity | None = None
         self.kustomization = Kustomization(
             flux_file, id, name=name or id, path=f"./{self.path}", source=source,
             interval=interval, timeout=timeout,
@@ -80,17 +89,34 @@ class Layer(Folder):
 
 
 class Namespaces(Component):
-    """Every namespace of the tree, labelled to enforce Pod Security Standards."""
+    """Every namespace of the tree, labelled to enforce Pod Security Standards.
 
-    def __init__(self, scope: Construct, id: str, *, names: list[str]) -> None:
+    ``exceptions`` maps a namespace to the level it enforces instead of ``restricted``,
+    and why: the level is also the label ``homelab-charts.io/pod-security-exception``,
+    the reason an annotation and the waiver of policy rule NS-001.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, names: list[str],
+                 exceptions: Mapping[str, PodSecurity] | None = None) -> None:
         super().__init__(scope, id)
+        exceptions = exceptions or {}
         for name in sorted(set(names)):
-            Manifest(self, name, api_version="v1", kind="Namespace", name=name, labels={
-                "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+            exception = exceptions.get(name)
+            level = exception.level if exception is not None else POD_SECURITY_LEVEL
+            labels = {
+                "pod-security.kubernetes.io/enforce": level,
                 "pod-security.kubernetes.io/enforce-version": "latest",
-                "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
-                "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
-            })
+                "pod-security.kubernetes.io/audit": level,
+                "pod-security.kubernetes.io/warn": level,
+            }
+            annotations = None
+            if exception is not None:
+                labels[POD_SECURITY_EXCEPTION_LABEL] = level
+                annotations = {POD_SECURITY_REASON_ANNOTATION: exception.reason,
+                               WAIVE_ANNOTATION: "NS-001",
+                               REASON_ANNOTATION: exception.reason}
+            Manifest(self, name, api_version="v1", kind="Namespace", name=name, labels=labels,
+                     annotations=annotations)
 
 
 def component_modules(data: HomelabData) -> tuple[str, ...]:
@@ -272,7 +298,6 @@ class HomelabCluster(Construct):
             if self.ingress is not None:
                 self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
                                    "metrics")
-            self.network.allow_kube_api(self.prometheus.server)
 
         for workload in workloads:
             skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
@@ -280,13 +305,35 @@ class HomelabCluster(Construct):
             if workload.component.checkov_skips:
                 skip_checkov(workload.workload, workload.component.checkov_skips)
 
+        self._check_node_daemons(workloads)
         Namespaces(cluster, "namespaces",
-                   names=[layer.namespace for layer in self.layers if layer.namespace])
+                   names=[layer.namespace for layer in self.layers if layer.namespace],
+                   exceptions=self.pod_security_exceptions)
         for layer in self.layers:
             layer.resolve_dependencies()
         self.warnings = self._unused_credentials(constructs)
         if self.hc_app is not None:
             self.hc_app.warnings.extend(self.warnings)
+
+    @property
+    def pod_security_exceptions(self) -> dict[str, PodSecurity]:
+        """Namespace -> its exception to Pod Security ``restricted`` (as registered)."""
+        return {layer.namespace: layer.pod_security for layer in self.layers
+                if layer.namespace and layer.pod_security is not None}
+
+    def _check_node_daemons(self, workloads: Sequence[Workload]) -> None:
+        """A node daemon (host folders) only in a namespace registered ``privileged``."""
+        exceptions = self.pod_security_exceptions
+        for workload in workloads:
+            if isinstance(workload, NodeDaemon):
+                namespace = workload.namespace or ""
+                exception = exceptions.get(namespace)
+                if exception is None or exception.level != "privileged":
+                    raise ConfigError(workload.component.where, "pod_security",
+                                      f"node daemon {workload.name} mounts host folders, "
+                                      f"which namespace {namespace} (not privileged) forbids: "
+                                      "register the component with pod_security="
+                                      "PodSecurity('privileged', reason)")
 
     def get(self, kind: type[T]) -> T | None:
         """The built component of class ``kind`` (None when its entry is off)."""
@@ -346,13 +393,22 @@ class HomelabCluster(Construct):
         """The layer a registered component goes into (made on first use)."""
         existing = self._layers.get(registration.layer)
         if existing is None:
-            return self.layer(registration.layer, registration.folder,
-                              self.flux_files[registration.group], registration.namespace)
-        if existing.path != registration.folder or existing.namespace != registration.namespace:
+            existing = self.layer(registration.layer, registration.folder,
+                                  self.flux_files[registration.group], registration.namespace)
+        elif existing.path != registration.folder or \
+                existing.namespace != registration.namespace:
             raise ConfigError(registration.label, "folder",
                               f"layer {registration.layer!r} is {existing.path} (namespace "
                               f"{existing.namespace}); {registration.folder} (namespace "
                               f"{registration.namespace}) would clash")
+        declared = registration.pod_security
+        if declared is not None:
+            if existing.pod_security is not None and existing.pod_security != declared:
+                raise ConfigError(registration.label, "pod_security",
+                                  f"namespace {existing.namespace} is already declared "
+                                  f"{existing.pod_security.level} with another reason; "
+                                  "declare one PodSecurity and share it")
+            existing.pod_security = declared
         return existing
 
     def secrets_file(self, namespace: str) -> Component:

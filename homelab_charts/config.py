@@ -109,6 +109,9 @@ class HomelabData:
     entries: dict[str, bool] = field(default_factory=dict)
     #: Python packages of the repository whose components join the cluster.
     modules: tuple[str, ...] = field(default=())
+    #: The schema-checked ``observability:`` section as written (its defaults are
+    #: applied by homelab_charts.infrastructure.observability.settings).
+    observability: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path | None:
@@ -234,6 +237,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         shared_paths=tuple(document.get("sharedPaths", ())),
         entries=entries,
         modules=tuple(document.get("modules", ())),
+        observability=dict(document.get("observability") or {}),
     )
 
 

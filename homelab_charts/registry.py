@@ -16,7 +16,9 @@ A component of the homelab is one Python class plus one entry of the data file::
 ``register`` records the class under its data-file entry (``services.<name>`` or
 ``infrastructure.<name>``) and the folder of the tree it is written into
 (``apps/<layer>`` or ``infrastructure/<layer>``; the last part names the layer: its Flux
-Kustomization and, unless ``namespace`` says otherwise, its namespace). The cluster
+Kustomization and, unless ``namespace`` says otherwise, its namespace; ``pod_security``
+lets the namespace enforce a Pod Security level other than ``restricted``, with the
+reason, see :class:`PodSecurity`). The cluster
 (:mod:`homelab_charts.cluster`) imports the component modules of this package and of the
 packages the data file lists under ``modules``, and calls ``create`` for every
 registration whose entry is in the data file and not ``enabled: false``. ``create`` asks
@@ -41,6 +43,9 @@ from homelab_charts.errors import ConfigError
 if TYPE_CHECKING:
     from homelab_charts.secrets.sealed_secret import SealedSecret
 
+#: Pod Security Standards levels a namespace may enforce (``restricted`` is the default).
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+
 #: Sections of the data file whose entries are components.
 SECTIONS = ("infrastructure", "services")
 #: Top folders of the tree a component's folder may be in (each has its own Flux file).
@@ -48,6 +53,29 @@ GROUPS = ("infrastructure", "apps")
 
 T = TypeVar("T", bound=Component)
 C = TypeVar("C", bound=type[Component])
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """A namespace's exception to Pod Security Standards ``restricted``: the ``level`` it
+    enforces instead, and why.
+
+    Declared once (a module constant) and given to ``register(..., pod_security=...)`` by
+    the components of that layer; the cluster writes it on the Namespace (its labels, the
+    reason as an annotation and as the waiver of policy rule NS-001) and refuses two
+    different declarations for one namespace. Default deny still applies.
+    """
+
+    level: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.level not in POD_SECURITY_LEVELS or self.level == "restricted":
+            raise TypeError(f"PodSecurity level {self.level!r} must be privileged or baseline "
+                            "(restricted is every namespace's default, not an exception)")
+        if not self.reason.strip():
+            raise TypeError("PodSecurity needs a reason: why the namespace cannot be "
+                            "restricted")
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,8 @@ class Registration:
     id: str
     #: The namespace of the folder (default: the layer's name).
     namespace: str
+    #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
+    pod_security: PodSecurity | None = None
 
     @property
     def section(self) -> str:
@@ -94,8 +124,12 @@ _REGISTRY: dict[tuple[str, str], Registration] = {}
 
 
 def register(entry: str, *, folder: str, id: str | None = None,
-             namespace: str | None = None) -> _Decorator:
+             namespace: str | None = None,
+             pod_security: PodSecurity | None = None) -> _Decorator:
     """Class decorator: the component built for data-file ``entry`` into ``folder``.
+
+    ``pod_security`` (rare; see :class:`PodSecurity`) is the namespace's exception to
+    Pod Security ``restricted``, for components that read the node (host folders).
 
     The class must define ``create(cls, scope, id, ctx)`` (a classmethod building it from
     the :class:`ClusterContext`). Bad arguments raise TypeError when the module is imported.
@@ -113,6 +147,8 @@ def register(entry: str, *, folder: str, id: str | None = None,
     for what, value in (("id", file_id), ("namespace", ns)):
         if not DNS_LABEL.match(value):
             raise TypeError(f"register({entry!r}): {what} {value!r} is not a DNS label")
+    if pod_security is not None and not isinstance(pod_security, PodSecurity):
+        raise TypeError(f"register({entry!r}): pod_security must be a PodSecurity")
 
     def decorate(cls: C) -> C:
         if not (isinstance(cls, type) and issubclass(cls, Component)):
@@ -121,7 +157,7 @@ def register(entry: str, *, folder: str, id: str | None = None,
             raise TypeError(f"{cls.__module__}.{cls.__qualname__}: a registered component "
                             "defines the classmethod create(cls, scope, id, ctx)")
         registration = Registration(cls=cls, entry=entry, folder="/".join(parts), id=file_id,
-                                    namespace=ns)
+                                    namespace=ns, pod_security=pod_security)
         # Keyed by the class' own name: reloading a module replaces its registration.
         _REGISTRY[(cls.__module__, cls.__qualname__)] = registration
         cls.registration = registration  # type: ignore[attr-defined]

@@ -7,8 +7,10 @@ sealed/sealed-secrets-cert.pem, seals random values for every Secret the
 homelab needs into sealed/, and forgets the private key: nobody can
 decrypt the example secrets. A real cluster swaps in its controller's certificate and
 re-seals real values (docs/SECRETS.md). The private key never touches the disk.
+``--missing`` instead seals only the example secrets the store lacks (a credential a new
+component reads), for the certificate already there, and leaves the rest untouched.
 
-    .venv/bin/python scripts/make-example-secrets.py [--force]
+    .venv/bin/python scripts/make-example-secrets.py [--force | --missing]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ EXAMPLE_SECRETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("family-assistant", "family-assistant-credentials"): (
         "postgres-password", "redis-password", "qdrant-api-key"),
     ("n8n", "n8n-credentials"): ("db-password", "encryption-key"),
+    ("observability", "grafana-admin"): ("admin-user", "admin-password"),
 }
 
 
@@ -73,32 +76,65 @@ def make_certificate() -> bytes:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true",
-                        help="replace the existing example certificate and sealed files")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true",
+                      help="replace the existing example certificate and sealed files")
+    mode.add_argument("--missing", action="store_true",
+                      help="seal only the example secrets not in the store yet, for the "
+                           "certificate already there")
     args = parser.parse_args()
+    if args.missing:
+        return seal_missing()
     targets = [store_path(STORE_DIR, ns, name) for ns, name in EXAMPLE_SECRETS]
     existing = [p for p in [DEFAULT_CERT, *targets] if p.exists()]
     if existing and not args.force:
         print(f"{existing[0]} exists; pass --force to replace the example certificate and "
-              "every example secret", file=sys.stderr)
+              "every example secret, or --missing to add only the absent ones",
+              file=sys.stderr)
         return 1
     pem = make_certificate()
     cert = SealingCertificate.from_pem(pem, "generated certificate")
+    documents = seal_random(cert, EXAMPLE_SECRETS)
+    atomic_write_text(DEFAULT_CERT, pem.decode("ascii"), mode=0o644, parents=True)
+    write(documents)
+    print(f"certificate ({cert.fingerprint}) -> {DEFAULT_CERT.relative_to(REPO)}; "
+          "private key discarded")
+    return 0
+
+
+def seal_missing() -> int:
+    """Seal the example secrets the store lacks for the certificate in the store."""
+    if not DEFAULT_CERT.is_file():
+        print(f"{DEFAULT_CERT} does not exist; run without --missing to make it",
+              file=sys.stderr)
+        return 1
+    cert = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), str(DEFAULT_CERT))
+    missing = {ident: keys for ident, keys in EXAMPLE_SECRETS.items()
+               if not store_path(STORE_DIR, *ident).exists()}
+    write(seal_random(cert, missing))
+    if not missing:
+        print("every example secret is sealed already")
+    return 0
+
+
+def seal_random(cert: SealingCertificate,
+                wanted: dict[tuple[str, str], tuple[str, ...]]) -> list[SealedDocument]:
+    """Random values for ``wanted``, sealed (strict scope) for ``cert``."""
     documents = []
-    for (namespace, name), keys in EXAMPLE_SECRETS.items():
+    for (namespace, name), keys in wanted.items():
         values = {key: secrets.token_urlsafe(32).encode() for key in keys}
         doc = SealedDocument(name=name, namespace=namespace, scope=SealScope.STRICT)
         documents.append(doc.with_values(cert.public_key, values,
                                          key_fingerprint=cert.fingerprint))
         del values
-    atomic_write_text(DEFAULT_CERT, pem.decode("ascii"), mode=0o644, parents=True)
+    return documents
+
+
+def write(documents: list[SealedDocument]) -> None:
     for doc in documents:
         path = store_path(STORE_DIR, doc.namespace, doc.name)
         doc.write(path)
         print(f"sealed {doc.ident} ({', '.join(doc.keys)}) -> {path.relative_to(REPO)}")
-    print(f"certificate ({cert.fingerprint}) -> {DEFAULT_CERT.relative_to(REPO)}; "
-          "private key discarded")
-    return 0
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class Telemetry(Protocol):
     """What an app needs of the OpenTelemetry Collector (see OtelCollector)."""
 
     gateway: WebService
+    #: False when the collector has no traces pipeline (``infrastructure.jaeger`` off).
+    accepts_traces: bool
 
     def port_name(self, protocol: str) -> str: ...
 
@@ -69,7 +71,9 @@ def otel_env(release: AppRelease, *, service_name: str, namespace: str, collecto
     """The OpenTelemetry SDK environment of an app.
 
     ``OTEL_SDK_DISABLED`` follows the data file's ``otel`` switch (false -> "true"): the
-    rollback plan if instrumentation misbehaves, one line in the data file.
+    rollback plan if instrumentation misbehaves, one line in the data file. When the
+    collector takes no traces (``infrastructure.jaeger.enabled: false``) the SDK exports
+    none (``OTEL_TRACES_EXPORTER=none``) instead of sending spans nobody receives.
     """
     attributes = {
         "service.namespace": namespace,
@@ -82,6 +86,7 @@ def otel_env(release: AppRelease, *, service_name: str, namespace: str, collecto
         "OTEL_RESOURCE_ATTRIBUTES": ",".join(f"{k}={v}" for k, v in attributes.items()),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint(protocol),
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        **({} if collector.accepts_traces else {"OTEL_TRACES_EXPORTER": "none"}),
     }
 
 

@@ -127,8 +127,35 @@ class Connection:
         return cls(as_pods(source), target_pods, port)
 
 
+@dataclass(frozen=True)
+class Egress:
+    """``source`` pods open connections to addresses outside the pod network (the API
+    server, the kubelets, a server outside the cluster) on ``ports``.
+
+    Those addresses are cluster-specific, so the rule is limited by port only (any
+    address); ``what`` says what is reached there, for the reader of the code.
+    """
+
+    source: Pods
+    ports: tuple[Port, ...]
+    what: str
+
+    @classmethod
+    def kube_api(cls, source: PodsLike) -> Egress:
+        """The Kubernetes API server (:data:`KUBE_API_PORTS`)."""
+        return cls(as_pods(source), tuple(Port(f"api-{n}", n) for n in KUBE_API_PORTS),
+                   "the Kubernetes API server")
+
+    @classmethod
+    def to(cls, source: PodsLike, what: str, *ports: Port) -> Egress:
+        if not ports:
+            raise ConfigError(what, "ports", "an egress rule needs at least one port")
+        return cls(as_pods(source), tuple(ports), what)
+
+
 class Wired(Protocol):
-    """A component that declares the connections its pods make or accept."""
+    """A component that declares the connections its pods make or accept (and, as
+    ``egress``, those to addresses outside the pod network)."""
 
     connections: list[Connection]
 
@@ -275,17 +302,23 @@ class Network:
         The API server runs on the nodes, outside any pod network; its address is
         cluster-specific, so the rule is limited by port (``KUBE_API_PORTS``) only.
         """
-        pods = as_pods(source)
+        self.add_egress(Egress.kube_api(source))
+
+    def add_egress(self, egress: Egress) -> None:
+        """Let ``egress.source`` reach any address on ``egress.ports``."""
+        pods = egress.source
         policies = self._by_namespace.get(pods.namespace)
         if policies is None:
             raise ConfigError(pods.where or pods.name, "network",
                               f"{pods.namespace} is not isolated; nothing to allow")
         peer = {"ipBlock": {"cidr": "0.0.0.0/0"}}
-        policies.policy_for(pods).egress.add(
-            peer, [Port(f"api-{n}", n) for n in KUBE_API_PORTS])
+        policies.policy_for(pods).egress.add(peer, egress.ports)
 
     def wire(self, components: Iterable[Component]) -> None:
-        """Turn every connection declared by ``components`` into allow rules."""
+        """Turn every connection (``connections``) and every egress to outside the pod
+        network (``egress``) declared by ``components`` into allow rules."""
         for component in components:
             for connection in getattr(component, "connections", ()):
                 self.add(connection)
+            for egress in getattr(component, "egress", ()):
+                self.add_egress(egress)

@@ -34,6 +34,9 @@ def test_images_replicas_and_hosts_come_from_the_data_file() -> None:
         assert pod.workload["spec"]["replicas"] == settings.replicas, name
         if settings.host:
             assert hosts.pop(settings.host)["metadata"]["namespace"] == pod.namespace
+    # Grafana's host is the data file's too (observability.grafana.host).
+    assert hosts.pop(data.observability["grafana"]["host"])["metadata"]["namespace"] == \
+        "observability"
     assert not hosts, f"Ingress hosts no service of the data file has: {sorted(hosts)}"
 
 
@@ -49,9 +52,11 @@ def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
     assert "deployment.environment=dev" in backend.env()["OTEL_RESOURCE_ATTRIBUTES"]
     hosts = {i["spec"]["rules"][0]["host"] for i in tree.of_kind("Ingress")}
     data = config.load()
+    # Grafana's host is the cluster's own (observability.grafana.host), not per environment.
+    grafana = data.observability["grafana"]["host"]
     assert hosts == {s.env("dev").host for s in enabled_services(data).values()
-                     if s.env("dev").host}
-    assert all(".dev." in host for host in hosts)
+                     if s.env("dev").host} | {grafana}
+    assert all(".dev." in host for host in hosts - {grafana})
     assert {i["spec"]["ingressClassName"] for i in tree.of_kind("Ingress")} == {"internal"}
 
 

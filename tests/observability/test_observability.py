@@ -79,7 +79,9 @@ def test_collector_receivers_processors_exporters_and_resources() -> None:
         "http://loki.observability.svc.cluster.local:3100/otlp"
     assert config["exporters"]["prometheusremotewrite"]["endpoint"] == \
         "http://prometheus.observability.svc.cluster.local:9090/api/v1/write"
-    assert config["service"]["pipelines"]["traces"]["exporters"] == ["debug"]
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
+    assert config["exporters"]["otlp/jaeger"]["endpoint"] == \
+        "jaeger.observability.svc.cluster.local:4317"
     pod = homelab_tree().pod("otel-collector")
     container = pod.containers[0]
     assert container["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"},
@@ -139,7 +141,9 @@ def test_prometheus_scrapes_itself_the_collector_and_annotated_pods() -> None:
     config = yaml.safe_load(tree.get("ConfigMap", "observability", "prometheus-config")
                             ["data"]["prometheus.yml"])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "otel-collector", "kubernetes-pods"}
+    assert set(jobs) == {"prometheus", "otel-collector", "kubernetes-pods", "otel-agent",
+                         "node-exporter", "kube-state-metrics", "flux", "kubelet", "cadvisor",
+                         "jaeger"}
     assert jobs["prometheus"]["static_configs"] == [{"targets": ["localhost:9090"]}]
     sd = jobs["otel-collector"]["kubernetes_sd_configs"][0]
     assert sd["namespaces"] == {"names": ["observability"]}
@@ -158,9 +162,11 @@ def test_prometheus_scrapes_itself_the_collector_and_annotated_pods() -> None:
     assert "--web.enable-remote-write-receiver" in args
     assert pod.workload["spec"]["volumeClaimTemplates"]
     assert pod.spec["serviceAccountName"] == "prometheus"
-    role = tree.of_kind("ClusterRole")[0]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
-                              "verbs": ["get", "list", "watch"]}]
+    role = tree.get("ClusterRole", None, "observability-prometheus-discovery")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"],
+                              "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": [""], "resources": ["nodes/metrics"],
+                              "verbs": ["get"]}]
 
 
 def test_prometheus_retention_is_configurable_and_checked() -> None:
@@ -184,6 +190,7 @@ def test_adding_a_scrape_target_updates_config_checksum_and_flows() -> None:
     assert template["annotations"]["checksum/config"] != before
     assert [j["job_name"] for j in prometheus.config["scrape_configs"]] == [
         "prometheus", "otel-collector", "loki", "kubernetes-pods"]
+    assert "rule_files" not in prometheus.config and "alerting" not in prometheus.config
     assert prometheus.connections[-1].target.name == "loki"
     with pytest.raises(ConfigError, match="defined twice"):
         prometheus.scrape(ScrapeTarget.of("loki", loki.server, "http"))
