@@ -279,8 +279,8 @@ def init(target: Path, *, enable: Sequence[str] = (), disable: Sequence[str] = (
             def moved(text: str) -> str:
                 return text.replace(str(root), str(target))
             raise ConfigError(moved(exc.where), exc.field,
-                              f"{moved(exc.message)} (choose components with --with and "
-                              "--without; nothing was written)") from None
+                              f"{moved(exc.message)}; nothing was written to {target}"
+                              ) from None
         check_target(target, made.files, force=force)
         _copy_new(root, target, made.files)
     return InitResult(root=target, files=made.files, enabled=made.enabled,
