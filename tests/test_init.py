@@ -317,3 +317,29 @@ def test_the_throwaway_certificate_is_like_the_controllers() -> None:
     assert c.subject == c.issuer
     assert c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "sealed-secret"
     assert 3600 <= (c.not_valid_after_utc - c.not_valid_before_utc).days <= 3700
+
+
+def _dev_tool(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    if not found.exists():
+        pytest.skip(f"{name} is not installed (scripts/run test installs the dev tools)")
+    return str(found)
+
+
+def test_the_new_repositorys_workflow_and_scripts_lint_clean(made) -> None:
+    root, _ = made
+    actionlint = subprocess.run([_dev_tool("actionlint"), "-no-color",
+                                 ".github/workflows/ci.yaml"], cwd=root, capture_output=True,
+                                text=True, timeout=120,
+                                env={**os.environ,
+                                     "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert actionlint.returncode == 0, actionlint.stdout + actionlint.stderr
+    shellcheck = subprocess.run([_dev_tool("shellcheck"), "--severity=style", "scripts/run",
+                                 ".ci/run"], cwd=root, capture_output=True, text=True,
+                                timeout=120)
+    assert shellcheck.returncode == 0, shellcheck.stdout
+    workflow = yaml.safe_load((root / ".github/workflows/ci.yaml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["test"]["steps"]]
+    assert runs[-3:] == [".ci/run", "scripts/run cli synth --check",
+                         "scripts/run cli validate --summary"]
+    assert "exec scripts/run test" in (root / ".ci/run").read_text()
