@@ -343,3 +343,28 @@ def test_the_new_repositorys_workflow_and_scripts_lint_clean(made) -> None:
     assert runs[-3:] == [".ci/run", "scripts/run cli synth --check",
                          "scripts/run cli validate --summary"]
     assert "exec scripts/run test" in (root / ".ci/run").read_text()
+
+
+def test_make_example_secrets_reseals_what_the_components_ask_for(tmp_path: Path) -> None:
+    from tests.helpers import as_project
+
+    root = as_project(tmp_path / "homelab")
+    (root / "scripts").mkdir()
+    script = root / "scripts" / "make-example-secrets.py"
+    script.write_bytes((REPO_ROOT / "scripts" / "make-example-secrets.py").read_bytes())
+    old = SealingCertificate.from_pem((root / "sealed/sealed-secrets-cert.pem").read_bytes(),
+                                      "old").fingerprint
+    refused = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    result = subprocess.run([sys.executable, str(script), "--force"], cwd=root,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    new = SealingCertificate.from_pem((root / "sealed/sealed-secrets-cert.pem").read_bytes(),
+                                      "new").fingerprint
+    assert new != old and new in result.stdout
+    store = {doc.ident: doc for _, doc in iter_store(root / "sealed")}
+    assert {i: set(d.keys) for i, d in store.items()} == {
+        doc.ident: set(doc.keys) for _, doc in iter_store(STORE_DIR)}
+    assert {doc.key_fingerprint for doc in store.values()} == {new}
+    assert synth_tree(root, check=False).warnings == []
