@@ -29,11 +29,14 @@ def build_homelab(app: TreeApp, data: HomelabData) -> object:
     return HomelabCluster(app, data.cluster.name, data=data)
 
 
-def build_app(data: HomelabData, builder: Builder = build_homelab) -> TreeApp:
+def build_app(data: HomelabData, builder: Builder = build_homelab, *,
+              store: Path | None = None) -> TreeApp:
     """The app of the tree: every object carries the cluster ownership label
     (``homelab-charts.io/cluster: <name>``), and ``clusters/<name>/cluster-identity.yaml``
-    records the cluster the tree is bound to."""
-    app = TreeApp(store=data.store_dir, labels={CLUSTER_LABEL: data.cluster.name})
+    records the cluster the tree is bound to. SealedSecrets read ``store`` (default: the
+    data file's repository's ``sealed/``)."""
+    app = TreeApp(store=store if store is not None else data.store_dir,
+                  labels={CLUSTER_LABEL: data.cluster.name})
     builder(app, data)
     cluster_identity(app, data.cluster)
     return app

@@ -20,7 +20,7 @@ LAYERS = {
     "cluster": 5,
     "apidoc": 6,
     "writer": 6, "synth": 6, "main": 6, "validate": 6, "review": 6, "cli": 6, "__main__": 6,
-    "tree": 6, "operations": 6,
+    "tree": 6, "operations": 6, "scaffold": 6, "templates": 6,
 }
 
 
