@@ -31,7 +31,8 @@
 # Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached or is
 # not the bound one, the tree has uncommitted changes (Git stays the source of truth; a
 # dry run only warns), the plan is invalid or a step cannot be rendered; exits 1 when a
-# step fails (later steps are not applied).
+# step fails, or when HEAD or a file of the tree changed since the start (later steps are
+# not applied: they would apply files that were not rendered and checked).
 set -euo pipefail
 
 prog=manual-deploy
@@ -113,8 +114,8 @@ find_python
 cd "$root"
 
 # Git is the source of truth: what is applied must be a commit.
-dirty=$(git status --porcelain --untracked-files=all -- clusters infrastructure apps \
-  homelab.yaml sealed)
+tree_paths=(clusters infrastructure apps homelab.yaml sealed)
+dirty=$(git status --porcelain --untracked-files=all -- "${tree_paths[@]}")
 if [ -n "$dirty" ]; then
   if $dry_run; then
     # A dry run changes nothing: it shows the plan of the files as they are.
@@ -128,6 +129,17 @@ if [ -n "$dirty" ]; then
 fi
 commit=$(git rev-parse HEAD)
 subject=$(git log -1 --format=%s HEAD)
+
+require_same_checkout() { # require_same_checkout WHAT: die 1 if HEAD or the tree changed
+  # since the start (a checkout or an edit in another terminal): `kubectl apply -k` reads
+  # the files again, so a later step would apply files that were not rendered and checked.
+  local now changed
+  now=$(git rev-parse HEAD)
+  changed=$(git status --porcelain --untracked-files=all -- "${tree_paths[@]}")
+  if [ "$now" != "$commit" ] || [ -n "$changed" ]; then
+    die 1 "the checkout changed during the run (HEAD ${now:0:7}, was ${commit:0:7}${changed:+; changed: ${changed//$'\n'/, }}); stopped before $1: what was applied so far is commit ${commit:0:7}, run again from a clean checkout"
+  fi
+}
 if [ -z "$(git branch -r --contains HEAD 2>/dev/null)" ]; then
   note "warning: commit ${commit:0:7} is on no remote branch; push it, or Flux will undo it when it syncs again"
 fi
@@ -220,6 +232,7 @@ for step in "${steps[@]}"; do
     continue
   fi
   echo "[$n/${#steps[@]}] $layer: $name ($path)"
+  $dry_run || require_same_checkout "step $n ($layer $name)"
   cmd=("${kctl[@]}" apply --server-side --force-conflicts "--field-manager=$field_manager")
   if [ "$method" = file ]; then cmd+=(-f "$path"); else cmd+=(-k "$path"); fi
   [ "$target" = - ] || cmd+=(--namespace "$target")
@@ -256,6 +269,7 @@ else
   mapfile -t kinds < <(printf '%s\n' "${prune_kinds_default[@]}" "${desired_kinds[@]+"${desired_kinds[@]}"}" \
     | grep -Ev "$never_prune" | sort -u)
   echo "prune: objects labelled $label_selector that are not in the tree (kinds: ${kinds[*]})"
+  $dry_run || require_same_checkout "the prune"
   pruned=0
   for kind in "${kinds[@]}"; do
     list_cmd=("${kctl[@]}" get "$kind" --all-namespaces -l "$label_selector" --no-headers

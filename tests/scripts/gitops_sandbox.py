@@ -10,7 +10,8 @@ It records every call as a JSON line: ``argv`` without ``--context NAME``, ``con
 (the ``--context`` given, or None), ``cluster`` (the context the call went to; None for
 ``kustomize`` and ``config``, which stay local) and stdin for ``-f -``. It answers from
 rules: the first rule whose ``args`` all appear in argv gives stdout, stderr and exit
-code, and with ``then_context`` makes that context current afterwards. Without a matching
+code, and with ``then_context`` makes that context current afterwards (``then_write``:
+writes a file, an edit in another terminal). Without a matching
 rule, ``kubectl kustomize DIR`` concatenates the files DIR's kustomization.yaml lists
 (failing on a missing one), ``config current-context`` prints the current context, ``get
 namespace kube-system -o jsonpath=...`` prints the kube-system UID of the call's context,
@@ -70,6 +71,9 @@ for rule in rules:
     if all(a in argv for a in rule["args"]):
         if rule.get("then_context"):
             state.write_text(rule["then_context"])
+        if rule.get("then_write"):
+            path, text = rule["then_write"]
+            pathlib.Path(path).write_text(text)
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         sys.exit(rule.get("rc", 0))
@@ -227,11 +231,14 @@ class Sandbox:
     rules: list[dict[str, Any]] = field(default_factory=list)
 
     def rule(self, *args: str, stdout: str = "", stderr: str = "", rc: int = 0,
-             then_context: str | None = None) -> None:
-        """Answer a call whose argv holds all ``args``; ``then_context`` makes that context
-        current afterwards (a switch in another terminal, mid-run)."""
+             then_context: str | None = None,
+             then_write: tuple[str, str] | None = None) -> None:
+        """Answer a call whose argv holds all ``args``; afterwards ``then_context`` makes
+        that context current and ``then_write`` = (path under the root, text) writes a
+        file: what another terminal might do mid-run."""
+        write = [str(self.root / then_write[0]), then_write[1]] if then_write else None
         self.rules.append({"args": list(args), "stdout": stdout, "stderr": stderr, "rc": rc,
-                           "then_context": then_context})
+                           "then_context": then_context, "then_write": write})
 
     def use_context(self, name: str) -> None:
         """``kubectl config use-context NAME`` ("": no current context)."""

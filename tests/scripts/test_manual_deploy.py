@@ -398,3 +398,30 @@ def test_dry_run_warns_about_an_untracked_file(sandbox: Sandbox) -> None:
     assert "?? apps/n8n/notes.yaml" in result.stderr
     assert "8 step(s) planned" in result.stdout
     assert sandbox.run("manual-deploy.sh").returncode == 2  # a real run still refuses
+
+
+def test_a_checkout_changed_mid_run_stops_before_the_next_apply(sandbox: Sandbox) -> None:
+    # `kubectl apply -k` reads the files again: an edit (or a `git checkout`) in another
+    # terminal after the render would apply files that were never rendered nor checked.
+    n8n = sandbox.root / "apps/n8n/n8n.yaml"
+    sandbox.rule("apply", "infrastructure/networking",
+                 then_write=("apps/n8n/n8n.yaml", n8n.read_text().replace("80", "8080")))
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert ("the checkout changed during the run (HEAD " in result.stderr
+            and "changed:  M apps/n8n/n8n.yaml); stopped before step 5 (infrastructure "
+                "observability)" in result.stderr), result.stderr
+    assert applies(sandbox.calls()) == APPLY_ORDER[:4]  # nothing after it, no prune/record
+    assert not [c for c in sandbox.calls() if c[0] == "delete"]
+    # A new commit checked out mid-run is caught the same way.
+    git(sandbox.root, "checkout", "-q", "--", "apps/n8n/n8n.yaml")
+    sandbox.rules.clear()
+    sandbox.rule("rollout", "deployment.apps/backend",
+                 then_write=(".git/HEAD", "ref: refs/heads/other\n"))
+    git(sandbox.root, "branch", "other")
+    git(sandbox.root, "commit", "-q", "--allow-empty", "-m", "later")  # on main
+    sandbox.log.unlink()
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert "stopped before step 8 (apps n8n)" in result.stderr, result.stderr
+    assert ["-k", "apps/n8n"] not in applies(sandbox.calls())
