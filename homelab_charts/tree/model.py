@@ -15,7 +15,7 @@ a :class:`~homelab_charts.errors.ConfigError` naming the file, the object and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -80,6 +80,30 @@ class TreeObject:
 
 def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
+
+
+#: What ``flux bootstrap`` creates in every cluster (its files, under
+#: ``clusters/<cluster>/flux-system/``, are not part of the tree).
+BOOTSTRAP_OBJECTS = frozenset({
+    ObjectId(SOURCE_TOOLKIT_GROUP, "GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE),
+    ObjectId(KUSTOMIZE_TOOLKIT_GROUP, "Kustomization", FLUX_NAMESPACE, FLUX_NAMESPACE),
+    ObjectId("", "Secret", FLUX_NAMESPACE, FLUX_NAMESPACE),
+})
+
+
+def generated_objects(build: Mapping[str, Any]) -> list[ObjectId]:
+    """The ConfigMaps and Secrets a kustomize build file (``kustomization.yaml``) generates
+    with ``configMapGenerator``/``secretGenerator`` (named without kustomize's hash)."""
+    namespace = str(build.get("namespace") or "")
+    out = []
+    for key, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
+        items = build.get(key)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, Mapping) and item.get("name"):
+                    out.append(ObjectId("", kind, str(item.get("namespace") or namespace),
+                                        str(item["name"])))
+    return out
 
 
 def parse_documents(text: str | bytes, where: str) -> list[tuple[int, int, Any]]:
@@ -176,6 +200,13 @@ class FluxKustomization:
     index: int = 0  # document number in its file
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False,
                                     repr=False)
+    raw_path: str = ""  # spec.path as written
+
+    @property
+    def outside_repository(self) -> bool:
+        """``spec.path`` leaves the repository (read with ``strict=False`` only: a strict
+        read refuses such a Kustomization)."""
+        return leaves_repository(self.raw_path)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -218,39 +249,75 @@ def source_ref(ref: Any, owner_namespace: str, where: str, field: str,
     return kind, str(ref.get("namespace") or owner_namespace), name
 
 
-def depends_on(spec: Mapping[str, Any], owner_namespace: str,
-               where: str) -> tuple[tuple[str, str], ...]:
-    """``(namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization, HelmRelease)."""
+def dependency_entries(spec: Mapping[str, Any], owner_namespace: str, where: str, *,
+                       strict: bool = True) -> list[tuple[int, str, str]]:
+    """``(index, namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization,
+    HelmRelease). ``strict=False`` skips what cannot be read instead of raising."""
     raw = spec.get("dependsOn") or []
     if not isinstance(raw, list):
-        raise ConfigError(where, "spec.dependsOn", "must be a list")
-    deps: list[tuple[str, str]] = []
+        if strict:
+            raise ConfigError(where, "spec.dependsOn", "must be a list")
+        return []
+    deps: list[tuple[int, str, str]] = []
     for i, dep in enumerate(raw):
         name = dep.get("name") if isinstance(dep, Mapping) else None
         if not isinstance(name, str) or not name:
-            raise ConfigError(where, f"spec.dependsOn[{i}].name", "missing")
-        deps.append((str(dep.get("namespace") or owner_namespace), name))
-    return tuple(deps)
+            if strict:
+                raise ConfigError(where, f"spec.dependsOn[{i}].name", "missing")
+            continue
+        deps.append((i, str(dep.get("namespace") or owner_namespace), name))
+    return deps
 
 
-def flux_kustomization(obj: TreeObject, where_prefix: str = "") -> FluxKustomization:
+def depends_on(spec: Mapping[str, Any], owner_namespace: str, where: str, *,
+               strict: bool = True) -> tuple[tuple[str, str], ...]:
+    """``(namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization, HelmRelease)."""
+    return tuple((ns, name) for _, ns, name in
+                 dependency_entries(spec, owner_namespace, where, strict=strict))
+
+
+def dependency_refs(obj: TreeObject) -> list[tuple[int, ObjectId]]:
+    """``(index, target)`` of each readable ``spec.dependsOn`` entry of ``obj``: an object
+    of its own API group and kind (a Kustomization waits for Kustomizations, a HelmRelease
+    for HelmReleases). Entries that cannot be read are skipped."""
+    spec = obj.body.get("spec")
+    if not isinstance(spec, Mapping):
+        return []
+    return [(i, ObjectId(obj.id.group, obj.id.kind, ns, name))
+            for i, ns, name in dependency_entries(spec, obj.id.namespace, obj.file,
+                                                  strict=False)]
+
+
+def flux_kustomization(obj: TreeObject, where_prefix: str = "", *,
+                       strict: bool = True) -> FluxKustomization | None:
+    """The Flux Kustomization ``obj``. Bad input is a ConfigError naming the file, the
+    Kustomization and the field; with ``strict=False`` (validate, which reports fields
+    through its schema check) it is None instead, a ``dependsOn`` entry that cannot be
+    read is skipped and a path leaving the repository is kept (see
+    :attr:`FluxKustomization.outside_repository`)."""
     where = f"{where_prefix}{obj.file}: Kustomization {obj.id.name}"
     namespace = obj.id.namespace or FLUX_NAMESPACE
     spec = obj.body.get("spec")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(where, "spec", "missing")
-    path = spec.get("path", "")
-    if not isinstance(path, str):
-        raise ConfigError(where, "spec.path", "must be a string")
-    if leaves_repository(path):
-        raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
+    try:
+        if not isinstance(spec, Mapping):
+            raise ConfigError(where, "spec", "missing")
+        path = spec.get("path", "")
+        if not isinstance(path, str):
+            raise ConfigError(where, "spec.path", "must be a string")
+        if strict and leaves_repository(path):
+            raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
+        source = source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef")
+    except ConfigError:
+        if strict:
+            raise
+        return None
     target = spec.get("targetNamespace")
     return FluxKustomization(
-        name=obj.id.name, namespace=namespace, path=normalise_path(path),
-        source=source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef"),
-        depends_on=depends_on(spec, namespace, where), file=obj.file,
+        name=obj.id.name, namespace=namespace, path=normalise_path(path), source=source,
+        depends_on=depends_on(spec, namespace, where, strict=strict), file=obj.file,
         suspend=spec.get("suspend") is True,
-        target_namespace=str(target) if target else None, index=obj.index, spec=spec)
+        target_namespace=str(target) if target else None, index=obj.index, spec=spec,
+        raw_path=path)
 
 
 def is_flux_kustomization(obj: TreeObject) -> bool:
@@ -324,6 +391,22 @@ class Tree:
                                                                 advance=advance)
 
     @classmethod
+    def from_objects(cls, objects: Iterable[TreeObject], files: Mapping[str, str] | None = None,
+                     *, label: str = "") -> Tree:
+        """A tree of objects read elsewhere: ``validate`` reads and checks every document
+        itself (a bad one is reported there, not raised), then reads the graph through
+        this model. Of two objects with one identity the first is kept. ``files`` are the
+        texts the model may need besides: kustomize build files (their generators make
+        objects, see :attr:`provided`)."""
+        tree = cls.__new__(cls)
+        tree.files = dict(files or {})
+        tree.label = label
+        tree.objects = {}
+        for obj in objects:
+            tree.objects.setdefault(obj.id, obj)
+        return tree
+
+    @classmethod
     def from_disk(cls, root: Path) -> Tree:
         """The tree as its files are on disk under ``root``."""
         return cls(read_disk_tree(root))
@@ -347,6 +430,30 @@ class Tree:
         return [o for o in self.objects.values()
                 if o.id.kind == kind and (group is None or o.id.group == group)]
 
+    @cached_property
+    def provided(self) -> frozenset[ObjectId]:
+        """Every object that exists once the tree is applied: its objects, the Secret of
+        each SealedSecret, the ConfigMaps and Secrets its kustomize build files generate
+        (a build file that cannot be read generates nothing: ``kubectl kustomize`` reports
+        it) and what ``flux bootstrap`` creates (:data:`BOOTSTRAP_OBJECTS`)."""
+        from homelab_charts.validate.loader import load_documents
+
+        found = set(BOOTSTRAP_OBJECTS)
+        for oid in self.objects:
+            found.add(oid)
+            if oid.kind == "SealedSecret":
+                found.add(ObjectId("", "Secret", oid.namespace, oid.name))
+        for rel, text in self.files.items():
+            if PurePosixPath(rel).name in KUSTOMIZATION_FILES:
+                for doc in load_documents(text, strict=False):
+                    if isinstance(doc.obj, Mapping):
+                        found.update(generated_objects(doc.obj))
+        return frozenset(found)
+
+    def provides(self, oid: ObjectId) -> bool:
+        """True when ``oid`` exists once the tree is applied (see :attr:`provided`)."""
+        return oid in self.provided
+
     def in_file(self, relpath: str) -> list[TreeObject]:
         return [o for o in self.objects.values() if o.file == relpath]
 
@@ -367,8 +474,8 @@ class Tree:
     def kustomizations(self) -> list[FluxKustomization]:
         """The tree's Flux Kustomizations, in the order of their files."""
         prefix = f"{self.label}:" if self.label else ""
-        return [flux_kustomization(o, prefix) for o in self.objects.values()
-                if is_flux_kustomization(o)]
+        return [k for o in self.objects.values() if is_flux_kustomization(o)
+                if (k := flux_kustomization(o, prefix)) is not None]
 
     def kustomization(self, namespace: str, name: str) -> FluxKustomization | None:
         return self._by_key.get((namespace, name))
@@ -389,6 +496,13 @@ class Tree:
     def applied_by(self, kustomization: FluxKustomization) -> list[TreeObject]:
         """The objects of the files ``kustomization`` applies."""
         return [o for o in self.objects.values() if self.owner_of(o.file) == kustomization]
+
+    def dependency_graph(self, kind: str, group: str) -> DependencyGraph[ObjectId]:
+        """The ``dependsOn`` graph of the objects of ``kind`` (HelmRelease, Kustomization),
+        entries that cannot be read left out (:func:`dependency_refs`); a dependency that
+        is not in the tree is one of the graph's ``missing()``."""
+        return DependencyGraph({o.id: [t for _, t in dependency_refs(o)]
+                                for o in self.of_kind(kind, group)})
 
     @cached_property
     def graph(self) -> DependencyGraph[KustomizationKey]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
+from homelab_charts.tree import Tree, TreeObject
 from homelab_charts.validate import flux, kubeconform, kustomize, parallel, policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
@@ -174,11 +175,13 @@ def validate(options: Options) -> Report:
     bootstrap = {names[p] for p in files if is_bootstrap_file(root, p)}
     if options.policy:
         _policy(tree_results, bootstrap)
-    if options.flux:
-        _flux(tree_results, root, files, strict=options.strict)
-    if options.kustomize:
-        _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
-                   kc_opts=kc_opts)
+    if options.flux or options.kustomize:
+        tree, checked = _read_tree(tree_results, root, files, strict=options.strict)
+        if options.flux:
+            flux.check_graph(tree, checked, root)
+        if options.kustomize:
+            _kustomize(report, flux.kustomization_folders(checked, root), root,
+                       validator=validator, kc_exe=kc_exe, kc_opts=kc_opts)
     return report
 
 
@@ -284,68 +287,62 @@ def _policy(results: list[Result], bootstrap: set[str]) -> None:
                                            rule=found.rule, waived=found.waived))
 
 
-def _flux(results: list[Result], root: Path, files: list[Path], *, strict: bool) -> None:
+def _read_tree(results: list[Result], root: Path, files: list[Path], *,
+               strict: bool) -> tuple[Tree, list[flux.Checked]]:
+    """The read model of the validated objects (:func:`flux.read_tree`), with the objects
+    of bootstrap's files (present, not checked, when not among ``files``) and the kustomize
+    build files of the folders read and of the folders the Kustomizations apply."""
     scanned = {os.path.abspath(p) for p in files}
-    extra: list[Result] = []
+    also: list[TreeObject] = []
     for path in sorted(root.glob("clusters/*/flux-system/*.yaml")):
-        if os.path.abspath(path) in scanned:
-            continue
-        extra.extend(_plain_results(path, root, strict=strict))
-    generated: list[flux.ObjectKey] = []
-    folders = {p.parent for p in files} | {
-        flux.kustomization_folder(root, r.obj["spec"]) for r in results
-        if r.kind == "Kustomization" and isinstance(r.obj, dict)
-        and isinstance(r.obj.get("spec"), dict)}
+        if os.path.abspath(path) not in scanned:
+            also.extend(_plain_objects(path, root, strict=strict))
+    checked = [(obj, r) for r in results if (obj := flux.tree_object(r)) is not None]
+    folders = {p.parent for p in files}
+    for obj, _ in checked:
+        k = flux.kustomization_of(obj)
+        if k is not None and not k.outside_repository:
+            folders.add((root / k.path).resolve())
+    build_files: dict[str, str] = {}
     for folder in sorted(folders):
         kfile = kustomize.kustomization_file(folder)
         if kfile is None:
             continue
         try:
-            docs = load_documents(kfile.read_bytes(), strict=False)
+            build_files[display_name(root, kfile)] = kfile.read_text(encoding="utf-8",
+                                                                     errors="replace")
         except OSError:
             continue
-        for doc in docs:
-            if isinstance(doc.obj, dict):
-                generated.extend(flux.generated_objects(doc.obj))
-    inventory = flux.Inventory.build([*results, *extra], generated)
-    flux.check_graph(results, root, inventory)
+    return flux.read_tree(results, also=also, build_files=build_files)
 
 
-def _plain_results(path: Path, root: Path, *, strict: bool) -> list[Result]:
-    """Results holding just the objects of a file (no checks), for the inventory."""
+def _plain_objects(path: Path, root: Path, *, strict: bool) -> list[TreeObject]:
+    """The objects of a file, read without checks (documents that cannot be read are
+    left out): what counts as present besides the validated files."""
     try:
         docs = load_documents(path.read_bytes(), strict=strict)
     except OSError:
         return []
+    name = display_name(root, path)
     out = []
     for doc in docs:
         obj = doc.obj
         if not isinstance(obj, dict):
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        out.append(Result(filename=display_name(root, path), document=doc.index,
-                          kind=str(obj.get("kind") or ""), name=str(meta.get("name") or ""),
-                          namespace=str(meta.get("namespace") or ""),
-                          api_version=str(obj.get("apiVersion") or ""), obj=obj))
+        found = flux.tree_object(Result(
+            filename=name, document=doc.index, kind=str(obj.get("kind") or ""),
+            name=str(meta.get("name") or ""), namespace=str(meta.get("namespace") or ""),
+            api_version=str(obj.get("apiVersion") or ""), obj=obj, line=doc.line))
+        if found is not None:
+            out.append(found)
     return out
 
 
-def _kustomize(report: Report, results: list[Result], root: Path, *,
+def _kustomize(report: Report, kustomization_folders: list[Path], root: Path, *,
                validator: SchemaValidator | None, kc_exe: str | None,
                kc_opts: kubeconform.KubeconformOptions | None) -> None:
-    folders: list[Path] = []
-    for result in results:
-        obj = result.obj
-        if (result.kind != "Kustomization" or flux.group_of(result.api_version)
-                != flux.KUSTOMIZE_GROUP or not isinstance(obj, dict)):
-            continue
-        spec = obj.get("spec")
-        if not isinstance(spec, dict) or not flux.is_own_source(spec.get("sourceRef"),
-                                                                result.namespace):
-            continue
-        folder = flux.kustomization_folder(root, spec)
-        if folder.is_dir() and kustomize.kustomization_file(folder) is not None:
-            folders.append(folder)
+    folders = [f for f in kustomization_folders if kustomize.kustomization_file(f) is not None]
     if not folders:
         return
     exe = kustomize.kubectl()
