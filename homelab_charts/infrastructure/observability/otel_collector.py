@@ -143,7 +143,8 @@ def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage:
     }
 
 
-@register("infrastructure.otel-collector", folder="infrastructure/observability")
+@register("infrastructure.otel-collector", folder="infrastructure/observability",
+          shared=True)
 class OtelCollector(Component):
     """The collector (``otel-collector.yaml``) every app sends traces, metrics and logs to.
 
@@ -209,9 +210,11 @@ class OtelCollector(Component):
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> OtelCollector:
         """The homelab's collector: image from ``infrastructure.otel-collector``, sending
-        logs to Loki and metrics to Prometheus."""
+        logs to Loki and metrics to Prometheus. It keeps every trace it receives: the
+        apps' SDKs sample at their environment's ratio (``tracesSamplingRatio``), so one
+        collector serves a cluster's environments at different ratios."""
         return cls(scope, id, image=ctx.image("otel-collector"), loki=ctx.require(Loki),
-                   prometheus=ctx.require(Prometheus))
+                   prometheus=ctx.require(Prometheus), sampling_percentage=100.0)
 
     def port_name(self, protocol: str) -> str:
         """The collector port an SDK using ``protocol`` (grpc, http/protobuf) connects to."""

@@ -123,7 +123,7 @@ def scrape_config(*, cluster: str, interval: str, self_port: int,
     }
 
 
-@register("infrastructure.prometheus", folder="infrastructure/observability")
+@register("infrastructure.prometheus", folder="infrastructure/observability", shared=True)
 class Prometheus(Component):
     """Prometheus (``prometheus.yaml``) with ``retention`` (default 15d) on a volume.
 
