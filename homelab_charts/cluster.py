@@ -6,6 +6,12 @@ The cluster imports the component modules of :mod:`homelab_charts.infrastructure
 entry is present and not ``enabled: false`` (:mod:`homelab_charts.registry`), in
 data-file order, infrastructure first, each one's requirements before it.
 
+It does so once per environment the cluster runs (``cluster.environments``): prod into
+the registered folders and namespaces, another environment into folders, namespaces and
+Kustomizations suffixed ``-<env>`` (``apps/n8n-dev``), each with that environment's
+values and its own databases. Components registered ``shared`` (the ingress controller,
+the telemetry pipeline) are built once per cluster and used by all its environments.
+
 Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization, made when
 its first component is built. A component records what it needs (``Component.use``) as
 construct references; after every component exists, :meth:`Layer.resolve_dependencies`
@@ -19,13 +25,20 @@ exception (:attr:`HomelabCluster.pod_security_exceptions`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from constructs import Construct
 
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
-from homelab_charts.config import ClusterSettings, HomelabData, Image
+from homelab_charts.config import (
+    CLUSTER_LABEL,
+    ClusterSettings,
+    EnvironmentSettings,
+    HomelabData,
+    Image,
+)
 from homelab_charts.errors import ConfigError
 from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
@@ -70,8 +83,10 @@ class Layer(Folder):
 
     def __init__(self, scope: Construct, id: str, *, path: str, namespace: str,
                  flux_file: Component, source: Manifest | ObjectReference = FLUX_SYSTEM_REPOSITORY,
-                 interval: str = "1h", timeout: str = "5m", name: str | None = None) -> None:
-        super().__init__(scope, id, path=path, namespace=namespace, part_of=id)
+                 interval: str = "1h", timeout: str = "5m", name: str | None = None,
+                 labels: Mapping[str, str] | None = None, part_of: str | None = None) -> None:
+        super().__init__(scope, id, path=path, namespace=namespace, part_of=part_of or id,
+                         labels=labels)
         #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
         self.pod_security: PodSecurity | None = None
         self.kustomization = Kustomization(
@@ -86,6 +101,11 @@ class Layer(Folder):
                 layer = used.folder
                 if isinstance(layer, Layer) and layer is not self:
                     self.kustomization.add_depends_on(layer.kustomization)
+
+
+def cluster_store(store: Path, cluster: str) -> Path:
+    """The sealed store of a cluster other than the data file's ``cluster``."""
+    return store / "_clusters" / cluster
 
 
 class Namespaces(Component):
@@ -137,11 +157,18 @@ def component_modules(data: HomelabData) -> tuple[str, ...]:
 
 class ComponentBuilder:
     """The :class:`~homelab_charts.registry.ClusterContext` a component's ``create`` gets:
-    builds each registered, enabled component once, requirements first."""
+    builds each registered, enabled component of one environment once, requirements
+    first. ``shared`` builds (and keeps) the cluster's shared components; a builder made
+    with ``shared=None`` is that one, and refuses to build a per-environment component."""
 
-    def __init__(self, cluster: HomelabCluster, found: Sequence[Registration]) -> None:
+    def __init__(self, cluster: HomelabCluster, found: Sequence[Registration],
+                 environment: str | None = None,
+                 shared: ComponentBuilder | None = None) -> None:
         self.cluster = cluster
-        self._data = cluster.data
+        env = environment or cluster.settings.environments[0]
+        self._data = cluster.data.for_build(cluster.settings, env)
+        self._environment = cluster.data.environment(env)
+        self.shared = shared
         self.by_entry: dict[str, Registration] = {}
         for registration in found:
             other = self.by_entry.get(registration.entry)
@@ -163,6 +190,10 @@ class ComponentBuilder:
     @property
     def settings(self) -> ClusterSettings:
         return self._data.cluster
+
+    @property
+    def environment(self) -> EnvironmentSettings:
+        return self._environment
 
     def image(self, name: str) -> Image:
         return self._data.infra_image(name)
@@ -191,7 +222,7 @@ class ComponentBuilder:
         if scope.namespace is None:
             raise ConfigError(scope.node.path, "namespace", "credentials need a namespace")
         return SealedSecret(self.cluster.secrets_file(scope.namespace), name, name=name,
-                            keys=list(keys))
+                            keys=list(keys), store=self.cluster.store)
 
     # --- building ---------------------------------------------------------------------
 
@@ -226,6 +257,15 @@ class ComponentBuilder:
         done = self.built.get(registration.entry)
         if done is not None:
             return done
+        if registration.shared and self.shared is not None:
+            component = self.shared._build(registration)
+            self.built[registration.entry] = component
+            return component
+        if not registration.shared and self.shared is None:
+            raise ConfigError(str(self._data.path), self._requester(),
+                              f"needs {registration.label}, which runs per environment: a "
+                              "component shared by a cluster's environments can only "
+                              "use shared ones")
         if registration in self._building:
             cycle = [r.entry for r in self._building[self._building.index(registration):]]
             raise ConfigError(str(self._data.path), registration.entry,
@@ -233,7 +273,7 @@ class ComponentBuilder:
                               f"{registration.entry}")
         self._building.append(registration)
         try:
-            folder = self.cluster.layer_for(registration)
+            folder = self.cluster.layer_for(registration, self._environment)
             component = registration.cls.create(folder, registration.id, self)
         finally:
             self._building.pop()
@@ -249,32 +289,43 @@ def _kind_name(kind: type[Component] | str) -> str:
 
 
 class HomelabCluster(Construct):
-    """The whole homelab: ``clusters/<name>/``, ``infrastructure/`` and ``apps/``.
+    """One cluster of the homelab: ``clusters/<name>/`` and the folders of
+    ``infrastructure/`` and ``apps/`` it applies.
 
     Everything that changes often comes from ``data`` (the checked data file); the
-    components are the registered ones its entries enable. ``components`` maps each
-    built entry to its component; :meth:`get` finds one by class.
+    components are the registered ones its entries enable, built for each environment
+    ``settings`` (default: the data file's ``cluster``) runs. ``environments`` maps each
+    environment to its built entries and components (shared ones included);
+    ``components`` is the first environment's; :meth:`get` finds one by class.
+    Every object carries ``homelab-charts.io/cluster: <name>``.
     """
 
-    def __init__(self, scope: Construct, id: str, *, data: HomelabData) -> None:
+    def __init__(self, scope: Construct, id: str, *, data: HomelabData,
+                 settings: ClusterSettings | None = None) -> None:
         super().__init__(scope, id)
         self.hc_app = app_of(scope)
         self.data = data
-        settings = data.cluster
+        self.settings = settings = settings if settings is not None else data.cluster
+        self.labels = {CLUSTER_LABEL: settings.name}
         root = f"clusters/{settings.name}"
         # clusters/<name>/ is the path of bootstrap's flux-system Kustomization: no
         # kustomization.yaml of ours there, Flux generates one over the whole folder.
-        cluster = Folder(self, "cluster", path=root, kustomize=False)
+        cluster = Folder(self, "cluster", path=root, kustomize=False, labels=self.labels)
         self.flux_files = {group: Component(cluster, group) for group in FLUX_FILES}
         self.apps_file = self.flux_files["apps"]
-        self.secrets = Folder(self, "secrets", path=f"{root}/secrets")
+        self.secrets = Folder(self, "secrets", path=f"{root}/secrets", labels=self.labels)
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
         self._layers: dict[str, Layer] = {}
 
-        builder = ComponentBuilder(self, registrations(component_modules(data)))
-        builder.build_all()
-        self.components: dict[str, Component] = dict(builder.built)
+        found = registrations(component_modules(data))
+        shared = ComponentBuilder(self, found)
+        self.environments: dict[str, dict[str, Component]] = {}
+        for environment in settings.environments:
+            builder = ComponentBuilder(self, found, environment, shared=shared)
+            builder.build_all()
+            self.environments[environment] = dict(builder.built)
+        self.components: dict[str, Component] = self.environments[settings.environments[0]]
         self.prometheus = self.get(Prometheus)
         self.ingress = self.get(Traefik)
 
@@ -335,15 +386,25 @@ class HomelabCluster(Construct):
                                       "register the component with pod_security="
                                       "PodSecurity('privileged', reason)")
 
-    def get(self, kind: type[T]) -> T | None:
-        """The built component of class ``kind`` (None when its entry is off)."""
-        found = [c for c in self.components.values() if isinstance(c, kind)]
+    def get(self, kind: type[T], environment: str | None = None) -> T | None:
+        """The built component of class ``kind`` in ``environment`` (default: the
+        cluster's first); None when its entry is off."""
+        built = self.environments[environment or self.settings.environments[0]]
+        found = [c for c in built.values() if isinstance(c, kind)]
         return found[0] if len(found) == 1 else None
+
+    @property
+    def store(self) -> Path:
+        """The sealed store of this cluster's credentials: the repository's ``sealed/``
+        for the data file's ``cluster``, ``sealed/_clusters/<name>/`` for the others
+        (each cluster's controller has its own key)."""
+        app = self.hc_app
+        base = app.store if app is not None and app.store is not None else self.data.store_dir
+        return base if self.settings.primary else cluster_store(base, self.settings.name)
 
     def _unused_credentials(self, constructs: Sequence[object]) -> list[str]:
         """A warning per sealed credential of the store no component uses."""
-        app = self.hc_app
-        store = app.store if app is not None and app.store is not None else self.data.store_dir
+        store = self.store
         if not store.is_dir():
             return []
         used = {c.store_file.resolve() for c in constructs if isinstance(c, SealedSecret)}
@@ -362,45 +423,61 @@ class HomelabCluster(Construct):
                              ports=[Port("metrics", port)])
 
     def image_automation(self, cluster: Folder) -> dict[str, ImagePolicy]:
-        """An ImageRepository and an ImagePolicy (the cluster's environment) per image this
-        monorepo builds, in ``clusters/<name>/image-automation.yaml`` (opt-in: the data
+        """An ImageRepository per image this monorepo builds and an ImagePolicy per
+        environment the cluster runs, in ``clusters/<name>/image-automation.yaml`` (opt-in: the data
         file's ``cluster.imageAutomation``). Flux then reports each service's newest build;
         docs/RELEASING.md tells how to let it write tags back."""
         component = Component(cluster, "image-automation")
-        environment = self.data.cluster.environment
         policies: dict[str, ImagePolicy] = {}
         for name, service in sorted(self.data.services.items()):
             if service.upstream or not service.enabled:
                 continue
             repository = ImageRepository(component, f"{name}-repository", name=name,
                                          image=service.image)
-            policies[name] = ImagePolicy(component, f"{name}-policy",
-                                         name=f"{name}-{environment}", repository=repository,
-                                         environment=environment)
+            for environment in self.settings.environments:
+                key = name if environment == self.settings.environments[0] \
+                    else f"{name}-{environment}"
+                policies[key] = ImagePolicy(component, f"{key}-policy",
+                                            name=f"{name}-{environment}",
+                                            repository=repository, environment=environment)
         return policies
 
     def layer(self, id: str, path: str, flux_file: Component,
-              namespace: str | None = None) -> Layer:
+              namespace: str | None = None, part_of: str | None = None) -> Layer:
         """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
         if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
-        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file)
+        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file,
+                        labels=self.labels, part_of=part_of)
         self._layers[id] = created
         self.layers.append(created)
         return created
 
-    def layer_for(self, registration: Registration) -> Layer:
-        """The layer a registered component goes into (made on first use)."""
-        existing = self._layers.get(registration.layer)
+    def layer_for(self, registration: Registration,
+                  environment: EnvironmentSettings | None = None) -> Layer:
+        """The layer a registered component goes into in ``environment`` (made on first
+        use): the registered folder and namespace for prod and for shared components,
+        ``<folder>-<env>`` and ``<namespace>-<env>`` for another environment; a shared
+        layer of a cluster other than the data file's ``cluster`` is in
+        ``<folder>-<cluster>`` (each cluster's objects carry its own ownership label)."""
+        env = environment or self.data.environment(self.settings.environments[0])
+        if registration.shared:
+            name, namespace = registration.layer, registration.namespace
+            folder = registration.folder if self.settings.primary \
+                else f"{registration.folder}-{self.settings.name}"
+        else:
+            name = registration.layer + env.suffix
+            namespace = registration.namespace + env.suffix
+            folder = registration.folder + env.suffix
+        existing = self._layers.get(name)
         if existing is None:
-            existing = self.layer(registration.layer, registration.folder,
-                                  self.flux_files[registration.group], registration.namespace)
-        elif existing.path != registration.folder or \
-                existing.namespace != registration.namespace:
+            existing = self.layer(name, folder, self.flux_files[registration.group], namespace,
+                                  part_of=registration.layer)
+        elif existing.path != folder or existing.namespace != namespace:
             raise ConfigError(registration.label, "folder",
-                              f"layer {registration.layer!r} is {existing.path} (namespace "
-                              f"{existing.namespace}); {registration.folder} (namespace "
-                              f"{registration.namespace}) would clash")
+                              f"layer {name!r} is {existing.path} (namespace "
+                              f"{existing.namespace}); {folder} (namespace "
+                              f"{namespace}) would clash")
         declared = registration.pod_security
         if declared is not None:
             if existing.pod_security is not None and existing.pod_security != declared:

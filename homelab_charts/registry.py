@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from homelab_charts.base import DNS_LABEL, Component, Folder
-from homelab_charts.config import ClusterSettings, HomelabData, Image
+from homelab_charts.config import ClusterSettings, EnvironmentSettings, HomelabData, Image
 from homelab_charts.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,6 +93,10 @@ class Registration:
     namespace: str
     #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
     pod_security: PodSecurity | None = None
+    #: True: one instance per cluster, shared by the environments it runs (the ingress
+    #: controller, the telemetry pipeline). False: one per environment (apps, databases),
+    #: in folders and namespaces suffixed ``-<env>`` outside prod.
+    shared: bool = False
 
     @property
     def section(self) -> str:
@@ -125,14 +129,18 @@ _REGISTRY: dict[tuple[str, str], Registration] = {}
 
 def register(entry: str, *, folder: str, id: str | None = None,
              namespace: str | None = None,
-             pod_security: PodSecurity | None = None) -> _Decorator:
+             pod_security: PodSecurity | None = None, shared: bool = False) -> _Decorator:
     """Class decorator: the component built for data-file ``entry`` into ``folder``.
 
     ``pod_security`` (rare; see :class:`PodSecurity`) is the namespace's exception to
     Pod Security ``restricted``, for components that read the node (host folders).
 
     The class must define ``create(cls, scope, id, ctx)`` (a classmethod building it from
-    the :class:`ClusterContext`). Bad arguments raise TypeError when the module is imported.
+    the :class:`ClusterContext`). It is built once per environment a cluster runs (prod
+    into ``folder``, dev into ``folder-dev``, namespace ``namespace-dev``), or with
+    ``shared`` once per cluster for all its environments (infrastructure only: the
+    ingress controller, the telemetry pipeline). Bad arguments raise TypeError when the
+    module is imported.
     """
     section, _, name = entry.partition(".")
     if section not in SECTIONS or not DNS_LABEL.match(name):
@@ -142,6 +150,9 @@ def register(entry: str, *, folder: str, id: str | None = None,
     if len(parts) != 2 or parts[0] not in GROUPS or not DNS_LABEL.match(parts[1]):
         raise TypeError(f"register({entry!r}): folder {folder!r} must be apps/<layer> or "
                         "infrastructure/<layer> (a DNS label)")
+    if shared and section != "infrastructure":
+        raise TypeError(f"register({entry!r}): only infrastructure is shared by a "
+                        "cluster's environments; services run per environment")
     file_id = id or name
     ns = namespace or parts[1]
     for what, value in (("id", file_id), ("namespace", ns)):
@@ -157,7 +168,8 @@ def register(entry: str, *, folder: str, id: str | None = None,
             raise TypeError(f"{cls.__module__}.{cls.__qualname__}: a registered component "
                             "defines the classmethod create(cls, scope, id, ctx)")
         registration = Registration(cls=cls, entry=entry, folder="/".join(parts), id=file_id,
-                                    namespace=ns, pod_security=pod_security)
+                                    namespace=ns, pod_security=pod_security,
+                                    shared=shared)
         # Keyed by the class' own name: reloading a module replaces its registration.
         _REGISTRY[(cls.__module__, cls.__qualname__)] = registration
         cls.registration = registration  # type: ignore[attr-defined]
@@ -246,11 +258,18 @@ class ClusterContext(Protocol):
 
     @property
     def data(self) -> HomelabData:
-        """The checked data file."""
+        """The checked data file, as the environment being built sees it
+        (``data.cluster`` is the cluster being built, ``environment`` set)."""
 
     @property
     def settings(self) -> ClusterSettings:
-        """The data file's ``cluster`` section (name, environment, classes)."""
+        """The cluster being built (name, classes) and, as ``environment``, the
+        environment being built."""
+
+    @property
+    def environment(self) -> EnvironmentSettings:
+        """The environment being built (name, sampling ratio, OTEL switch, name suffix);
+        for a shared component, the cluster's first environment."""
 
     def image(self, name: str) -> Image:
         """The pinned image of ``infrastructure.<name>``."""

@@ -24,21 +24,24 @@ Builder = Callable[[TreeApp, HomelabData], object]
 
 
 def build_homelab(app: TreeApp, data: HomelabData) -> object:
+    """Every cluster of the data file (``cluster``, then ``clusters``), one construct each."""
     from homelab_charts.cluster import HomelabCluster
 
-    return HomelabCluster(app, data.cluster.name, data=data)
+    built = [HomelabCluster(app, cluster.name, data=data, settings=cluster)
+             for cluster in data.clusters]
+    return built[0] if len(built) == 1 else built
 
 
 def build_app(data: HomelabData, builder: Builder = build_homelab, *,
               store: Path | None = None) -> TreeApp:
-    """The app of the tree: every object carries the cluster ownership label
+    """The app of the tree: every object of a cluster carries its ownership label
     (``homelab-charts.io/cluster: <name>``), and ``clusters/<name>/cluster-identity.yaml``
-    records the cluster the tree is bound to. SealedSecrets read ``store`` (default: the
-    data file's repository's ``sealed/``)."""
-    app = TreeApp(store=store if store is not None else data.store_dir,
-                  labels={CLUSTER_LABEL: data.cluster.name})
+    records the cluster each ``clusters/<name>/`` is bound to. SealedSecrets read ``store``
+    (default: the data file's repository's ``sealed/``)."""
+    app = TreeApp(store=store if store is not None else data.store_dir)
     builder(app, data)
-    cluster_identity(app, data.cluster)
+    for cluster in data.clusters:
+        cluster_identity(app, cluster)
     return app
 
 
@@ -46,9 +49,11 @@ def cluster_identity(app: TreeApp, cluster: ClusterSettings) -> Component:
     """The ConfigMap naming the cluster ``clusters/<name>/`` is for and, once bound
     (``homelab-charts cluster bind``), the UID of its kube-system Namespace: the manual
     scripts compare it with the live cluster's before applying anything."""
-    component = Component(app, "cluster-identity",
+    component = Component(app, "cluster-identity" if cluster.primary
+                          else f"cluster-identity-{cluster.name}",
                           file=f"clusters/{cluster.name}/{CLUSTER_IDENTITY_FILE}",
-                          namespace=CLUSTER_IDENTITY_NAMESPACE)
+                          namespace=CLUSTER_IDENTITY_NAMESPACE,
+                          labels={CLUSTER_LABEL: cluster.name})
     data = {"cluster": cluster.name}
     if cluster.uid:
         data[CLUSTER_UID_KEY] = cluster.uid

@@ -25,6 +25,7 @@ from homelab_charts.config import (
     CLUSTER_IDENTITY_FILE,
     CLUSTER_IDENTITY_NAME,
     CLUSTER_IDENTITY_NAMESPACE,
+    CLUSTER_LABEL,
     CLUSTER_UID_KEY,
 )
 from homelab_charts.docpath import field_at
@@ -49,12 +50,15 @@ OWN_SOURCE = ("GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE)
 @dataclass(frozen=True, order=True)
 class ObjectId:
     """What identifies an object in a cluster: API group (not version), kind, namespace,
-    name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object."""
+    name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object.
+    ``cluster`` is the object's ``homelab-charts.io/cluster`` label ("" without one): a
+    tree of several clusters holds one ``networking`` Kustomization per cluster."""
 
     group: str
     kind: str
     namespace: str
     name: str
+    cluster: str = ""
 
     def display(self) -> str:
         """``Kind namespace/name`` (``Kind name`` for a cluster-scoped object)."""
@@ -151,7 +155,10 @@ def file_objects(rel: str, text: str | bytes, *, where: str | None = None) -> li
         namespace = field_at(doc, "metadata.namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise ConfigError(where, f"{kind} {name}: metadata.namespace", "must be a string")
-        oid = ObjectId(api_group(api), kind, namespace or "", name)
+        labels = field_at(doc, "metadata.labels")
+        owner = labels.get(CLUSTER_LABEL) if isinstance(labels, Mapping) else None
+        oid = ObjectId(api_group(api), kind, namespace or "", name,
+                       owner if isinstance(owner, str) else "")
         objects.append(TreeObject(oid, api, rel, n, doc, line))
     return objects
 
@@ -422,8 +429,18 @@ class Tree:
 
     # objects
 
-    def get(self, kind: str, namespace: str, name: str, group: str = "") -> TreeObject | None:
-        return self.objects.get(ObjectId(group, kind, namespace, name))
+    def get(self, kind: str, namespace: str, name: str, group: str = "",
+            cluster: str | None = None) -> TreeObject | None:
+        """The object ``kind namespace/name``; of cluster ``cluster`` when given, else the
+        first in file order (the only one in a tree of one cluster)."""
+        if cluster is not None:
+            return self.objects.get(ObjectId(group, kind, namespace, name, cluster))
+        found = self.objects.get(ObjectId(group, kind, namespace, name))
+        if found is not None:
+            return found
+        return next((o for o in self.objects.values()
+                     if (o.id.group, o.id.kind, o.id.namespace, o.id.name)
+                     == (group, kind, namespace, name)), None)
 
     def of_kind(self, kind: str, group: str | None = None) -> list[TreeObject]:
         """The objects of ``kind`` (of API ``group`` when given), in file order."""
@@ -558,8 +575,10 @@ class Tree:
         rel = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
         if rel not in self.files:
             return None
-        obj = self.get("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)
-        if obj is None or obj.file != rel:
+        obj = next((o for o in self.in_file(rel)
+                    if (o.id.kind, o.id.namespace, o.id.name)
+                    == ("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)), None)
+        if obj is None:
             raise ConfigError(self.where(rel), None,
                               f"expected the ConfigMap {CLUSTER_IDENTITY_NAMESPACE}/"
                               f"{CLUSTER_IDENTITY_NAME} (regenerate it: homelab-charts synth)")

@@ -14,7 +14,8 @@ from homelab_charts.cli import main
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import render
 from tests.apps.tree import Pod, Tree, edited_data, enabled_services, homelab_tree
-from tests.helpers import new_component
+from tests.environments.layouts import seal_dev_credentials
+from tests.helpers import as_project, new_component
 
 
 def instrumented(tree: Tree) -> list[Pod]:
@@ -42,11 +43,14 @@ def test_images_replicas_and_hosts_come_from_the_data_file() -> None:
 
 def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
     def to_dev(doc: dict[str, Any]) -> None:
-        doc["cluster"]["environment"] = "dev"
+        doc["cluster"]["environments"] = ["dev"]
         doc["cluster"]["ingressClassName"] = "internal"
 
+    as_project(tmp_path)  # a repository whose store has dev's credentials
+    seal_dev_credentials(tmp_path, tmp_path / "sealed")
     tree = homelab_tree(edited_data(tmp_path, to_dev))
     backend = tree.pod("family-assistant-backend")
+    assert backend.namespace == "family-assistant-dev"
     assert backend.containers[0]["image"].endswith(":v2.1.0-a3f5c2b-dev")
     assert backend.workload["spec"]["replicas"] == 1
     assert "deployment.environment=dev" in backend.env()["OTEL_RESOURCE_ATTRIBUTES"]

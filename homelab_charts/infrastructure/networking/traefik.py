@@ -18,7 +18,7 @@ CHART_VERSION = "37.3.0"
 METRICS_PORT = 9100
 
 
-@register("infrastructure.traefik", folder="infrastructure/networking")
+@register("infrastructure.traefik", folder="infrastructure/networking", shared=True)
 class Traefik(Component):
     """Traefik from its Helm chart (pinned ``chart_version``), serving ``ingress_class``.
 

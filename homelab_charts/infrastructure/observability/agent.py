@@ -133,7 +133,7 @@ def agent_config(*, gateway_endpoint: str, namespace: str, name: str, memory_lim
 
 
 @register("infrastructure.otel-agent", folder=telemetry.FOLDER,
-          pod_security=telemetry.POD_SECURITY)
+          pod_security=telemetry.POD_SECURITY, shared=True)
 class OtelAgent(Component):
     """The node agent (``otel-agent.yaml``): pod logs of every node to the gateway.
 

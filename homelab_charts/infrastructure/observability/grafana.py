@@ -91,7 +91,7 @@ def dashboard_file(dashboard: Dashboard) -> str:
     return json.dumps(dashboard.render(), indent=2, sort_keys=True) + "\n"
 
 
-@register("infrastructure.grafana", folder="infrastructure/observability")
+@register("infrastructure.grafana", folder="infrastructure/observability", shared=True)
 class Grafana(Component):
     """Grafana (``grafana.yaml``): the homelab's dashboards over Prometheus, Loki and Jaeger.
 

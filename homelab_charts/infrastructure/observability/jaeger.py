@@ -78,7 +78,7 @@ def jaeger_config(*, retention: str, ports: dict[str, int]) -> dict[str, Any]:
     }
 
 
-@register("infrastructure.jaeger", folder="infrastructure/observability")
+@register("infrastructure.jaeger", folder="infrastructure/observability", shared=True)
 class Jaeger(Component):
     """Jaeger (``jaeger.yaml``): traces kept ``retention`` (7 days by default) on a volume.
 

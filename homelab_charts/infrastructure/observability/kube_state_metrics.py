@@ -73,7 +73,8 @@ def flux_resource_state() -> dict[str, Any]:
     return {"kind": "CustomResourceStateMetrics", "spec": {"resources": resources}}
 
 
-@register("infrastructure.kube-state-metrics", folder="infrastructure/observability")
+@register("infrastructure.kube-state-metrics", folder="infrastructure/observability",
+          shared=True)
 class KubeStateMetrics(Component):
     """kube-state-metrics (``kube-state-metrics.yaml``), scraped by ``prometheus``, which
     gets its alerts (Flux not Ready, pods crash-looping)."""

@@ -74,7 +74,7 @@ def loki_config(*, retention: str, http_port: int, grpc_port: int) -> dict[str, 
     }
 
 
-@register("infrastructure.loki", folder="infrastructure/observability")
+@register("infrastructure.loki", folder="infrastructure/observability", shared=True)
 class Loki(Component):
     """Loki (``loki.yaml``): logs kept ``retention`` (7 days by default), then deleted.
 

@@ -29,7 +29,7 @@ IGNORED_FS_TYPES = ("^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|d
 
 
 @register("infrastructure.node-exporter", folder=telemetry.FOLDER,
-          pod_security=telemetry.POD_SECURITY)
+          pod_security=telemetry.POD_SECURITY, shared=True)
 class NodeExporter(Component):
     """node-exporter (``node-exporter.yaml``) on every node, scraped by ``prometheus``,
     which gets its alerts (node low on memory or disk)."""

@@ -170,7 +170,8 @@ def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage:
     }
 
 
-@register("infrastructure.otel-collector", folder="infrastructure/observability")
+@register("infrastructure.otel-collector", folder="infrastructure/observability",
+          shared=True)
 class OtelCollector(Component):
     """The collector (``otel-collector.yaml``) every app sends traces, metrics and logs to.
 
@@ -245,10 +246,14 @@ class OtelCollector(Component):
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> OtelCollector:
         """The homelab's collector: image from ``infrastructure.otel-collector``, sending
         logs to Loki, metrics to Prometheus (with the collector alerts) and traces to
-        Jaeger when ``infrastructure.jaeger`` is on (no traces pipeline otherwise)."""
+        Jaeger when ``infrastructure.jaeger`` is on (no traces pipeline otherwise). It keeps
+        every trace it receives: the apps' SDKs sample at their environment's ratio
+        (``tracesSamplingRatio``), so one collector serves a cluster's environments at
+        different ratios."""
         prometheus = ctx.require(Prometheus)
         collector = cls(scope, id, image=ctx.image("otel-collector"), loki=ctx.require(Loki),
-                        prometheus=prometheus, jaeger=ctx.find(Jaeger))
+                        prometheus=prometheus, jaeger=ctx.find(Jaeger),
+                        sampling_percentage=100.0)
         prometheus.add_rule_group(COLLECTOR_ALERTS)
         return collector
 

@@ -198,7 +198,7 @@ def scrape_config(*, cluster: str, interval: str, self_port: int,
     return out
 
 
-@register("infrastructure.prometheus", folder="infrastructure/observability")
+@register("infrastructure.prometheus", folder="infrastructure/observability", shared=True)
 class Prometheus(Component):
     """Prometheus (``prometheus.yaml``) with ``retention`` (default 15d) on a volume.
 
