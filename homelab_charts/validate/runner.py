@@ -1,4 +1,10 @@
-"""One validation run: find the files, check schemas, builds, the Flux graph and policy."""
+"""One validation run: find the files, check schemas, builds, the Flux graph and policy.
+
+The checks a run does not enable are not imported: the Flux graph (which reads the tree
+model), the policy (which loads the credential guard and cryptography), the kustomize
+builds and the kubeconform engine load only when used, so that a schema-only run starts
+as fast as the schema checks need.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
-from homelab_charts.validate import flux, kubeconform, kustomize, parallel, policy
+from homelab_charts.validate import kustomize, parallel
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
@@ -24,6 +31,9 @@ from homelab_charts.validate.schemas import (
     normalize_version,
     packaged_crd_groups,
 )
+
+if TYPE_CHECKING:
+    from homelab_charts.validate import kubeconform
 
 #: Folders validated when no path is given, relative to the repository root.
 DEFAULT_FOLDERS = ("clusters", "infrastructure", "apps")
@@ -134,6 +144,8 @@ def validate(options: Options) -> Report:
     kc_opts: kubeconform.KubeconformOptions | None = None
     validator: SchemaValidator | None = None
     if options.engine == "kubeconform":
+        from homelab_charts.validate import kubeconform
+
         kc_exe = kubeconform.binary()
         if kc_exe is None:
             raise ConfigError("--engine", None, "kubeconform is not on PATH")
@@ -202,24 +214,28 @@ def missing_schema_hint(results: Sequence[Result],
     return f"no schema for {shown}: {where} (or --ignore-missing-schemas to skip them)"
 
 
-_TYPE_LINE = re.compile(rb"^(apiVersion|kind):[ \t]*[\"']?([^\s\"'#]+)", re.MULTILINE)
+_VALUE = rb"[ \t]*[\"']?([^\s\"'#]+)[\"']?[ \t]*(?:#[^\n]*)?"
+#: Top-level ``apiVersion:`` and ``kind:`` lines next to each other, in either order.
+#: The search skips to each newline (the pattern's literal prefix): a MULTILINE ``^``
+#: would try every position.
+_TYPE_LINES = re.compile(rb"\n(?:apiVersion:" + _VALUE + rb"\nkind:" + _VALUE
+                         + rb"|kind:" + _VALUE + rb"\napiVersion:" + _VALUE + rb")")
 
 
 def _warm_schemas(store: SchemaStore, contents: Iterable[bytes]) -> None:
-    """Compiles the schemas of the kinds the files name at top level (a warm-up only:
-    lookups that fail here fail again, and are reported, when the resource is checked)."""
-    pairs: set[tuple[str, str]] = set()
+    """Compiles the schemas of the kinds the files name at top level, on adjacent
+    ``apiVersion:`` and ``kind:`` lines (a warm-up only: a kind it misses is compiled
+    when first met; a lookup that fails here fails again, and is reported, then)."""
+    found: set[tuple[bytes | None, ...]] = set()
     for content in contents:
-        found: dict[bytes, bytes] = {}
-        for key, value in _TYPE_LINE.findall(content):
-            found[key] = value
-            if len(found) == 2:
-                pairs.add((found[b"kind"].decode(errors="replace"),
-                           found[b"apiVersion"].decode(errors="replace")))
-                found = {}
+        first = _TYPE_LINES.match(b"\n" + content[:4096])  # the first line
+        if first:
+            found.add(first.groups())
+        found.update(_TYPE_LINES.findall(content))
+    pairs = {(kind or kind2, api or api2) for api, kind, kind2, api2 in found}
     for kind, api_version in sorted(pairs):
-        with contextlib.suppress(SchemaError, ConfigError):
-            store.lookup(kind, api_version)
+        with contextlib.suppress(SchemaError, ConfigError, UnicodeDecodeError):
+            store.lookup(kind.decode(), api_version.decode())
 
 
 @dataclass
@@ -241,6 +257,8 @@ class _Check:
 def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],
                        contents: dict[Path, bytes], names: dict[Path, str], *,
                        strict: bool) -> list[Result]:
+    from homelab_charts.validate import kubeconform
+
     if not files:
         return []
     by_file: dict[str, list[Result]] = {}
@@ -276,6 +294,8 @@ def _attach_objects(results: list[Result], text: str | bytes, *, strict: bool) -
 
 
 def _policy(results: list[Result], bootstrap: set[str]) -> None:
+    from homelab_charts.validate import policy
+
     for result in results:
         if not isinstance(result.obj, dict) or result.skipped or result.filename in bootstrap:
             continue
@@ -285,6 +305,8 @@ def _policy(results: list[Result], bootstrap: set[str]) -> None:
 
 
 def _flux(results: list[Result], root: Path, files: list[Path], *, strict: bool) -> None:
+    from homelab_charts.validate import flux
+
     scanned = {os.path.abspath(p) for p in files}
     extra: list[Result] = []
     for path in sorted(root.glob("clusters/*/flux-system/*.yaml")):
@@ -333,6 +355,8 @@ def _plain_results(path: Path, root: Path, *, strict: bool) -> list[Result]:
 def _kustomize(report: Report, results: list[Result], root: Path, *,
                validator: SchemaValidator | None, kc_exe: str | None,
                kc_opts: kubeconform.KubeconformOptions | None) -> None:
+    from homelab_charts.validate import flux, kubeconform
+
     folders: list[Path] = []
     for result in results:
         obj = result.obj
