@@ -36,8 +36,6 @@ from typing import Any
 
 import ryml
 
-from homelab_charts.validate import goyaml
-
 
 class YamlError(Exception):
     """A document that cannot be read: ``line`` is 1-based (None when unknown)."""
@@ -141,6 +139,8 @@ def _json_int(text: str) -> Any:
     value = int(text)
     if _INT_MIN <= value <= _UINT_MAX:
         return value
+    from homelab_charts.validate import goyaml  # (rare: the exact path's rules)
+
     return goyaml.resolve_number(text)
 
 

@@ -164,8 +164,11 @@ def validate(options: Options) -> Report:
         sizes = [len(contents[p]) for p in files]
         workers = options.workers or parallel.workers_for(sum(sizes))
         if workers > 1:
-            # Compiled once here, the schemas are inherited by every worker.
-            _warm_schemas(store, (contents[p] for p in files))
+            # Compiled once here, the schemas the workers' shares name are inherited by
+            # every worker (the parent, which checks the first share, compiles the
+            # others as it meets them: parallel.map_ordered splits the same way).
+            shares = parallel.split(sizes, workers)
+            _warm_schemas(store, (contents[files[i]] for share in shares[1:] for i in share))
             # The objects travel back from the workers only when a later check reads
             # them (the kustomize check reads Flux Kustomizations alone).
             keep = options.policy or options.flux
