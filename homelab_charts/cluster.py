@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from constructs import Construct
 
+from homelab_charts import delivery
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
 from homelab_charts.config import ClusterSettings, HomelabData, Image
@@ -245,12 +246,21 @@ class HomelabCluster(Construct):
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
         self._layers: dict[str, Layer] = {}
+        # The source every Kustomization reads: Git (bootstrap's) or the tree's OCI
+        # artifact (cluster.source); the webhook that reconciles it (cluster.receiver).
+        self.tree_source = delivery.tree_source(cluster, data, self._sealed)
 
         builder = ComponentBuilder(self, registrations(component_modules(data)))
         builder.build_all()
         self.components: dict[str, Component] = dict(builder.built)
         self.prometheus = self.get(Prometheus)
         self.ingress = self.get(Traefik)
+
+        if isinstance(self.tree_source, Manifest) and settings.name in self._layers:
+            raise ConfigError(str(data.path), "cluster.name",
+                              f"{settings.name!r} names both the cluster's root Kustomization "
+                              "(cluster.source.kind: oci) and a layer")
+        self.receiver = delivery.receiver(cluster, data, self.tree_source, self._sealed)
 
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
@@ -337,7 +347,8 @@ class HomelabCluster(Construct):
         """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
         if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
-        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file)
+        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file,
+                        source=self.tree_source)
         self._layers[id] = created
         self.layers.append(created)
         return created
@@ -354,6 +365,9 @@ class HomelabCluster(Construct):
                               f"{existing.namespace}); {registration.folder} (namespace "
                               f"{registration.namespace}) would clash")
         return existing
+
+    def _sealed(self, namespace: str, name: str, keys: list[str], type: str) -> SealedSecret:
+        return SealedSecret(self.secrets_file(namespace), name, name=name, keys=keys, type=type)
 
     def secrets_file(self, namespace: str) -> Component:
         """The file of ``clusters/<name>/secrets/`` holding ``namespace``'s SealedSecrets."""

@@ -26,6 +26,10 @@ ENVIRONMENTS = ("dev", "prod")
 #: Label on every generated object naming the cluster it is for: the manual path prunes
 #: only objects carrying it with its own cluster's name (never ``managed-by`` alone).
 CLUSTER_LABEL = "homelab-charts.io/cluster"
+#: Label (value "true") on an OCIRepository of the tree that serves this repository's tree
+#: (``cluster.source.kind: oci``): its Kustomizations read the tree like bootstrap's
+#: GitRepository ``flux-system``.
+TREE_SOURCE_LABEL = "homelab-charts.io/tree-source"
 #: The generated ConfigMap recording which cluster ``clusters/<name>/`` is bound to
 #: (``cluster.uid`` of the data file: the UID of that cluster's kube-system Namespace).
 CLUSTER_IDENTITY_FILE = "cluster-identity.yaml"
@@ -83,6 +87,32 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TreeSource:
+    """Where the cluster's Flux Kustomizations read the tree (``cluster.source``): ``git``,
+    bootstrap's GitRepository ``flux-system`` (the default), or ``oci``, an OCIRepository
+    following ``url`` at ``tag`` or the newest tag in ``semver`` (``homelab-charts push``)."""
+
+    kind: str = "git"
+    url: str | None = None
+    tag: str | None = None
+    semver: str | None = None
+    #: The sealed credential (namespace flux-system, key .dockerconfigjson) to pull with.
+    secret_ref: str | None = None
+    #: Plain HTTP (a registry without TLS).
+    insecure: bool = False
+    interval: str = "1m"
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """A Flux webhook Receiver for the tree's source (``cluster.receiver``), served at
+    ``/hook/`` on ``host`` through the ingress controller."""
+
+    host: str
+    secret_ref: str = "flux-receiver-token"
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     name: str
     environment: str
@@ -93,6 +123,8 @@ class ClusterSettings:
     #: UID of the cluster's kube-system Namespace (``homelab-charts cluster bind``): the
     #: manual scripts refuse any other cluster. None: not bound yet.
     uid: str | None = None
+    source: TreeSource = field(default_factory=TreeSource)
+    receiver: ReceiverSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +193,10 @@ def _message(error: Any) -> str:
     """jsonschema's message, in words for the rules whose default wording is obscure."""
     if error.validator == "not" and isinstance(error.instance, str):
         return f"{error.instance!r} is a moving tag: pin an explicit version"
+    if error.validator == "not" and list(error.absolute_path)[-1:] == ["source"]:
+        return "url, tag, semver, secretRef and insecure apply to kind: oci only"
+    if error.validator == "oneOf" and list(error.absolute_path)[-1:] == ["source"]:
+        return "an oci source follows exactly one of tag and semver"
     if error.validator == "pattern":
         description = error.schema.get("description")
         hint = f" ({description})" if description else ""
@@ -214,6 +250,10 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         storage_class_name=c.get("storageClassName", "local-path"),
         image_automation=bool(c.get("imageAutomation", False)),
         uid=c.get("uid"),
+        source=_tree_source(c.get("source")),
+        receiver=(ReceiverSettings(c["receiver"]["host"],
+                                   c["receiver"].get("secretRef", "flux-receiver-token"))
+                  if "receiver" in c else None),
     )
     for name, svc in services.items():
         if cluster.environment not in svc.environments:
@@ -235,6 +275,15 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         entries=entries,
         modules=tuple(document.get("modules", ())),
     )
+
+
+def _tree_source(raw: dict[str, Any] | None) -> TreeSource:
+    if not raw:
+        return TreeSource()
+    return TreeSource(kind=raw["kind"], url=raw.get("url"), tag=raw.get("tag"),
+                      semver=raw.get("semver"), secret_ref=raw.get("secretRef"),
+                      insecure=bool(raw.get("insecure", False)),
+                      interval=raw.get("interval", "1m"))
 
 
 def load(path: str | Path | None = None) -> HomelabData:

@@ -15,7 +15,7 @@ a :class:`~homelab_charts.errors.ConfigError` naming the file, the object and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -26,6 +26,7 @@ from homelab_charts.config import (
     CLUSTER_IDENTITY_NAME,
     CLUSTER_IDENTITY_NAMESPACE,
     CLUSTER_UID_KEY,
+    TREE_SOURCE_LABEL,
 )
 from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
@@ -176,6 +177,10 @@ class FluxKustomization:
     index: int = 0  # document number in its file
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False,
                                     repr=False)
+    #: Whether ``source`` serves this repository's tree: bootstrap's GitRepository, or an
+    #: OCIRepository of the tree labelled ``TREE_SOURCE_LABEL`` (None: decide by
+    #: ``OWN_SOURCE`` alone).
+    own_source: bool | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -187,6 +192,8 @@ class FluxKustomization:
 
     @property
     def reads_this_repository(self) -> bool:
+        if self.own_source is not None:
+            return self.own_source
         return self.source == OWN_SOURCE
 
 
@@ -233,7 +240,24 @@ def depends_on(spec: Mapping[str, Any], owner_namespace: str,
     return tuple(deps)
 
 
-def flux_kustomization(obj: TreeObject, where_prefix: str = "") -> FluxKustomization:
+def is_tree_source(obj: TreeObject) -> bool:
+    """An OCIRepository that serves this repository's tree (``cluster.source: oci``)."""
+    labels = field_at(obj.body, "metadata.labels")
+    return (obj.id.kind == "OCIRepository" and obj.id.group == SOURCE_TOOLKIT_GROUP
+            and isinstance(labels, Mapping) and labels.get(TREE_SOURCE_LABEL) == "true")
+
+
+def own_sources(objects: Iterable[TreeObject]) -> frozenset[tuple[str, str, str]]:
+    """``(kind, namespace, name)`` of every source serving this repository's tree:
+    bootstrap's GitRepository and the tree's labelled OCIRepositories."""
+    found = {("OCIRepository", o.id.namespace or FLUX_NAMESPACE, o.id.name)
+             for o in objects if is_tree_source(o)}
+    return frozenset({OWN_SOURCE, *found})
+
+
+def flux_kustomization(obj: TreeObject, where_prefix: str = "",
+                       own: frozenset[tuple[str, str, str]] | None = None
+                       ) -> FluxKustomization:
     where = f"{where_prefix}{obj.file}: Kustomization {obj.id.name}"
     namespace = obj.id.namespace or FLUX_NAMESPACE
     spec = obj.body.get("spec")
@@ -245,12 +269,14 @@ def flux_kustomization(obj: TreeObject, where_prefix: str = "") -> FluxKustomiza
     if leaves_repository(path):
         raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
     target = spec.get("targetNamespace")
+    source = source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef")
     return FluxKustomization(
         name=obj.id.name, namespace=namespace, path=normalise_path(path),
-        source=source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef"),
+        source=source,
         depends_on=depends_on(spec, namespace, where), file=obj.file,
         suspend=spec.get("suspend") is True,
-        target_namespace=str(target) if target else None, index=obj.index, spec=spec)
+        target_namespace=str(target) if target else None, index=obj.index, spec=spec,
+        own_source=None if own is None else source in own)
 
 
 def is_flux_kustomization(obj: TreeObject) -> bool:
@@ -367,7 +393,8 @@ class Tree:
     def kustomizations(self) -> list[FluxKustomization]:
         """The tree's Flux Kustomizations, in the order of their files."""
         prefix = f"{self.label}:" if self.label else ""
-        return [flux_kustomization(o, prefix) for o in self.objects.values()
+        own = own_sources(self.objects.values())
+        return [flux_kustomization(o, prefix, own) for o in self.objects.values()
                 if is_flux_kustomization(o)]
 
     def kustomization(self, namespace: str, name: str) -> FluxKustomization | None:

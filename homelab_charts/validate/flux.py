@@ -6,7 +6,8 @@
   (Kustomization) names an object of the tree, unless marked ``optional``;
 * ``dependsOn`` has no cycle;
 * every Kustomization ``path`` of the repository's own source (the ``flux-system``
-  GitRepository) is a folder of the repository.
+  GitRepository, or an OCIRepository of the tree labelled as serving it) is a folder of
+  the repository.
 
 Objects that ``flux bootstrap`` creates count as present even when
 ``clusters/<cluster>/flux-system/`` is not in the tree: the ``flux-system``
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_charts.config import TREE_SOURCE_LABEL
 from homelab_charts.tree import (
     FLUX_NAMESPACE,
     OWN_SOURCE,
@@ -101,6 +103,7 @@ def check_graph(results: list[Result], root: Path, inventory: Inventory) -> None
     """Adds ``flux`` problems to the results of the objects whose references dangle."""
     deps: dict[tuple[str, str], dict[ObjectKey, list[ObjectKey]]] = {}
     owners: dict[ObjectKey, Result] = {}
+    own = tree_sources(results)
     for result in results:
         obj = result.obj
         if not isinstance(obj, Mapping) or not result.name:
@@ -113,7 +116,7 @@ def check_graph(results: list[Result], root: Path, inventory: Inventory) -> None
         key = ObjectKey(group, result.kind, ns, result.name)
         if group == KUSTOMIZE_GROUP and result.kind == "Kustomization":
             _check_source(result, inventory, spec.get("sourceRef"), "/spec/sourceRef")
-            _check_kustomization_path(result, root, spec)
+            _check_kustomization_path(result, root, spec, own)
             _check_config_refs(result, inventory, spec, ("postBuild", "substituteFrom"),
                                "/spec/postBuild/substituteFrom")
             _check_secret(result, inventory, _ref(spec, "decryption", "secretRef"),
@@ -205,11 +208,28 @@ def _check_secret(result: Result, inventory: Inventory, ref: Any, path: str) -> 
             _dangling(result, path, f"Secret {result.namespace}/{name}")
 
 
-def is_own_source(ref: Any, namespace: str) -> bool:
-    """True when a sourceRef names the repository itself (bootstrap's GitRepository)."""
+def tree_sources(results: Iterable[Result]) -> frozenset[tuple[str, str, str]]:
+    """``(kind, namespace, name)`` of the sources serving the repository's tree: bootstrap's
+    GitRepository and the OCIRepositories labelled ``TREE_SOURCE_LABEL: "true"``."""
+    found = {OWN_SOURCE}
+    for result in results:
+        obj = result.obj
+        if (result.kind != "OCIRepository" or group_of(result.api_version) != SOURCE_GROUP
+                or not isinstance(obj, Mapping)):
+            continue
+        metadata = obj.get("metadata")
+        labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+        if isinstance(labels, Mapping) and labels.get(TREE_SOURCE_LABEL) == "true":
+            found.add(("OCIRepository", result.namespace or FLUX_NAMESPACE, result.name))
+    return frozenset(found)
+
+
+def is_own_source(ref: Any, namespace: str,
+                  own: frozenset[tuple[str, str, str]] = frozenset({OWN_SOURCE})) -> bool:
+    """True when a sourceRef names the repository itself (bootstrap's GitRepository, or
+    one of ``own``: see :func:`tree_sources`)."""
     return (isinstance(ref, Mapping)
-            and (ref.get("kind"), ref.get("namespace") or namespace, ref.get("name"))
-            == OWN_SOURCE)
+            and (ref.get("kind"), ref.get("namespace") or namespace, ref.get("name")) in own)
 
 
 def kustomization_folder(root: Path, spec: Mapping[str, Any]) -> Path:
@@ -218,8 +238,9 @@ def kustomization_folder(root: Path, spec: Mapping[str, Any]) -> Path:
     return (root / path.lstrip("/")).resolve()
 
 
-def _check_kustomization_path(result: Result, root: Path, spec: Mapping[str, Any]) -> None:
-    if not is_own_source(spec.get("sourceRef"), result.namespace):
+def _check_kustomization_path(result: Result, root: Path, spec: Mapping[str, Any],
+                              own: frozenset[tuple[str, str, str]]) -> None:
+    if not is_own_source(spec.get("sourceRef"), result.namespace, own):
         return
     path = str(spec.get("path") or "./")
     folder = kustomization_folder(root, spec)

@@ -334,6 +334,7 @@ def _kustomize(report: Report, results: list[Result], root: Path, *,
                validator: SchemaValidator | None, kc_exe: str | None,
                kc_opts: kubeconform.KubeconformOptions | None) -> None:
     folders: list[Path] = []
+    own = flux.tree_sources(results)
     for result in results:
         obj = result.obj
         if (result.kind != "Kustomization" or flux.group_of(result.api_version)
@@ -341,7 +342,7 @@ def _kustomize(report: Report, results: list[Result], root: Path, *,
             continue
         spec = obj.get("spec")
         if not isinstance(spec, dict) or not flux.is_own_source(spec.get("sourceRef"),
-                                                                result.namespace):
+                                                                result.namespace, own):
             continue
         folder = flux.kustomization_folder(root, spec)
         if folder.is_dir() and kustomize.kustomization_file(folder) is not None:
