@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from homelab_charts.cli import main
+from tests.delivery.registry import RunningRegistry, registry
 from tests.helpers import as_project
 
 OCI_SOURCE = """\
@@ -51,4 +56,37 @@ def oci_project(tmp_path: Path) -> Path:
     root = as_project(tmp_path / "repo")
     set_cluster_keys(root / "homelab.yaml", OCI_SOURCE)
     seal_delivery_credentials(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A real registry (plain HTTP on 127.0.0.1), one per test module."""
+    with registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+def git(cwd: Path, *args: str, date: str | None = None) -> str:
+    """``git ARGS`` in ``cwd``; ``date`` sets the author's and committer's date."""
+    env = {**os.environ, **({"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+                            if date else {})}
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                           *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env=env).stdout.strip()
+
+
+@pytest.fixture
+def committed_repo(tmp_path: Path) -> Path:
+    """A git repository holding this repository's tree (as committed) on main, with an
+    origin URL carrying a credential (never to appear in the artifact)."""
+    from tests.conftest import REPO_ROOT
+
+    root = as_project(tmp_path / "repo")
+    for top in ("clusters", "infrastructure", "apps"):
+        shutil.copytree(REPO_ROOT / top, root / top)
+    git(root.parent, "init", "-q", "-b", "main", str(root))
+    git(root, "remote", "add", "origin",
+        "https://x-access-token:ghp_secret@github.com/example/homelab-charts.git")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "the tree", date="2025-03-04T05:06:07+02:00")
     return root
