@@ -30,6 +30,7 @@ from typing import TypeVar
 
 from constructs import Construct
 
+from homelab_charts import delivery
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
 from homelab_charts.config import (
@@ -317,6 +318,9 @@ class HomelabCluster(Construct):
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
         self._layers: dict[str, Layer] = {}
+        # The source every Kustomization reads: Git (bootstrap's) or the tree's OCI
+        # artifact (cluster.source); the webhook that reconciles it (cluster.receiver).
+        self.tree_source = delivery.tree_source(cluster, data, self._sealed)
 
         found = registrations(component_modules(data))
         shared = ComponentBuilder(self, found)
@@ -328,6 +332,12 @@ class HomelabCluster(Construct):
         self.components: dict[str, Component] = self.environments[settings.environments[0]]
         self.prometheus = self.get(Prometheus)
         self.ingress = self.get(Traefik)
+
+        if isinstance(self.tree_source, Manifest) and settings.name in self._layers:
+            raise ConfigError(str(data.path), "cluster.name",
+                              f"{settings.name!r} names both the cluster's root Kustomization "
+                              "(cluster.source.kind: oci) and a layer")
+        self.receiver = delivery.receiver(cluster, data, self.tree_source, self._sealed)
 
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
@@ -448,7 +458,7 @@ class HomelabCluster(Construct):
         if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
         created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file,
-                        labels=self.labels, part_of=part_of)
+                        labels=self.labels, part_of=part_of, source=self.tree_source)
         self._layers[id] = created
         self.layers.append(created)
         return created
@@ -487,6 +497,9 @@ class HomelabCluster(Construct):
                                   "declare one PodSecurity and share it")
             existing.pod_security = declared
         return existing
+
+    def _sealed(self, namespace: str, name: str, keys: list[str], type: str) -> SealedSecret:
+        return SealedSecret(self.secrets_file(namespace), name, name=name, keys=keys, type=type)
 
     def secrets_file(self, namespace: str) -> Component:
         """The file of ``clusters/<name>/secrets/`` holding ``namespace``'s SealedSecrets."""

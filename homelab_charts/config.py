@@ -38,6 +38,10 @@ DEFAULT_SAMPLING_RATIOS = {"prod": 0.1, "dev": 1.0}
 #: Label on every generated object naming the cluster it is for: the manual path prunes
 #: only objects carrying it with its own cluster's name (never ``managed-by`` alone).
 CLUSTER_LABEL = "homelab-charts.io/cluster"
+#: Label (value "true") on an OCIRepository of the tree that serves this repository's tree
+#: (``cluster.source.kind: oci``): its Kustomizations read the tree like bootstrap's
+#: GitRepository ``flux-system``.
+TREE_SOURCE_LABEL = "homelab-charts.io/tree-source"
 #: The generated ConfigMap recording which cluster ``clusters/<name>/`` is bound to
 #: (``cluster.uid`` of the data file: the UID of that cluster's kube-system Namespace).
 CLUSTER_IDENTITY_FILE = "cluster-identity.yaml"
@@ -129,6 +133,32 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TreeSource:
+    """Where the cluster's Flux Kustomizations read the tree (``cluster.source``): ``git``,
+    bootstrap's GitRepository ``flux-system`` (the default), or ``oci``, an OCIRepository
+    following ``url`` at ``tag`` or the newest tag in ``semver`` (``homelab-charts push``)."""
+
+    kind: str = "git"
+    url: str | None = None
+    tag: str | None = None
+    semver: str | None = None
+    #: The sealed credential (namespace flux-system, key .dockerconfigjson) to pull with.
+    secret_ref: str | None = None
+    #: Plain HTTP (a registry without TLS).
+    insecure: bool = False
+    interval: str = "1m"
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """A Flux webhook Receiver for the tree's source (``cluster.receiver``), served at
+    ``/hook/`` on ``host`` through the ingress controller."""
+
+    host: str
+    secret_ref: str = "flux-receiver-token"
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     """One cluster of the data file and the environments it runs.
 
@@ -147,6 +177,8 @@ class ClusterSettings:
     uid: str | None = None
     #: Every environment the cluster runs, the default one (prod) first when it runs it.
     environments: tuple[str, ...] = ()
+    source: TreeSource = field(default_factory=TreeSource)
+    receiver: ReceiverSettings | None = None
     #: True for the data file's ``cluster`` (its shared folders carry no suffix).
     primary: bool = True
 
@@ -257,6 +289,10 @@ def _message(error: Any) -> str:
     """jsonschema's message, in words for the rules whose default wording is obscure."""
     if error.validator == "not" and isinstance(error.instance, str):
         return f"{error.instance!r} is a moving tag: pin an explicit version"
+    if error.validator == "not" and list(error.absolute_path)[-1:] == ["source"]:
+        return "url, tag, semver, secretRef and insecure apply to kind: oci only"
+    if error.validator == "oneOf" and list(error.absolute_path)[-1:] == ["source"]:
+        return "an oci source follows exactly one of tag and semver"
     if error.validator == "pattern":
         description = error.schema.get("description")
         hint = f" ({description})" if description else ""
@@ -305,6 +341,15 @@ def parse(document: Any, source: str | Path) -> HomelabData:
     )
 
 
+def _tree_source(raw: dict[str, Any] | None) -> TreeSource:
+    if not raw:
+        return TreeSource()
+    return TreeSource(kind=raw["kind"], url=raw.get("url"), tag=raw.get("tag"),
+                      semver=raw.get("semver"), secret_ref=raw.get("secretRef"),
+                      insecure=bool(raw.get("insecure", False)),
+                      interval=raw.get("interval", "1m"))
+
+
 def _environment_order(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The default environment first, the others in the order given."""
     return tuple(sorted(names, key=lambda n: n != DEFAULT_ENVIRONMENT))
@@ -335,6 +380,10 @@ def _cluster(raw: dict[str, Any], key: str, source: str | Path, *, name: str,
         uid=raw.get("uid"),
         environments=envs,
         primary=primary,
+        source=_tree_source(raw.get("source")),
+        receiver=(ReceiverSettings(raw["receiver"]["host"],
+                                   raw["receiver"].get("secretRef", "flux-receiver-token"))
+                  if "receiver" in raw else None),
     )
 
 

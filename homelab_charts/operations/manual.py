@@ -29,7 +29,6 @@ from homelab_charts.errors import ConfigError
 from homelab_charts.tree import (
     FLUX_NAMESPACE,
     KUSTOMIZE_TOOLKIT_GROUP,
-    OWN_SOURCE,
     ClusterIdentity,
     FluxKustomization,
     Tree,
@@ -86,10 +85,10 @@ def _manual_kustomization(tree: Tree, k: FluxKustomization) -> None:
             raise ConfigError(where, f"spec.{key}",
                               "only Flux applies this; a plain `kubectl apply -k` of the "
                               "folder would differ, so the manual path cannot apply it")
-    if k.source != OWN_SOURCE:
+    if not k.reads_this_repository:
         raise ConfigError(where, "spec.sourceRef",
                           "the manual path applies this repository only: expected "
-                          f"GitRepository {FLUX_NAMESPACE}")
+                          f"GitRepository {FLUX_NAMESPACE} (or the tree's OCIRepository)")
     raw = k.spec.get("path")
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(where, "spec.path", "missing")

@@ -27,6 +27,7 @@ from homelab_charts.config import (
     CLUSTER_IDENTITY_NAMESPACE,
     CLUSTER_LABEL,
     CLUSTER_UID_KEY,
+    TREE_SOURCE_LABEL,
 )
 from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
@@ -208,6 +209,10 @@ class FluxKustomization:
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False,
                                     repr=False)
     raw_path: str = ""  # spec.path as written
+    #: Whether ``source`` serves this repository's tree: bootstrap's GitRepository, or an
+    #: OCIRepository of the tree labelled ``TREE_SOURCE_LABEL`` (None: decide by
+    #: ``OWN_SOURCE`` alone).
+    own_source: bool | None = None
 
     @property
     def outside_repository(self) -> bool:
@@ -225,6 +230,8 @@ class FluxKustomization:
 
     @property
     def reads_this_repository(self) -> bool:
+        if self.own_source is not None:
+            return self.own_source
         return self.source == OWN_SOURCE
 
 
@@ -295,13 +302,30 @@ def dependency_refs(obj: TreeObject) -> list[tuple[int, ObjectId]]:
                                                   strict=False)]
 
 
+def is_tree_source(obj: TreeObject) -> bool:
+    """An OCIRepository that serves this repository's tree (``cluster.source: oci``)."""
+    labels = field_at(obj.body, "metadata.labels")
+    return (obj.id.kind == "OCIRepository" and obj.id.group == SOURCE_TOOLKIT_GROUP
+            and isinstance(labels, Mapping) and labels.get(TREE_SOURCE_LABEL) == "true")
+
+
+def own_sources(objects: Iterable[TreeObject]) -> frozenset[tuple[str, str, str]]:
+    """``(kind, namespace, name)`` of every source serving this repository's tree:
+    bootstrap's GitRepository and the tree's labelled OCIRepositories."""
+    found = {("OCIRepository", o.id.namespace or FLUX_NAMESPACE, o.id.name)
+             for o in objects if is_tree_source(o)}
+    return frozenset({OWN_SOURCE, *found})
+
+
 def flux_kustomization(obj: TreeObject, where_prefix: str = "", *,
-                       strict: bool = True) -> FluxKustomization | None:
+                       strict: bool = True, own: frozenset[tuple[str, str, str]] | None = None
+                       ) -> FluxKustomization | None:
     """The Flux Kustomization ``obj``. Bad input is a ConfigError naming the file, the
     Kustomization and the field; with ``strict=False`` (validate, which reports fields
     through its schema check) it is None instead, a ``dependsOn`` entry that cannot be
     read is skipped and a path leaving the repository is kept (see
-    :attr:`FluxKustomization.outside_repository`)."""
+    :attr:`FluxKustomization.outside_repository`). ``own``: the sources serving this
+    repository's tree (:func:`own_sources`; None: bootstrap's GitRepository alone)."""
     where = f"{where_prefix}{obj.file}: Kustomization {obj.id.name}"
     namespace = obj.id.namespace or FLUX_NAMESPACE
     spec = obj.body.get("spec")
@@ -319,12 +343,13 @@ def flux_kustomization(obj: TreeObject, where_prefix: str = "", *,
             raise
         return None
     target = spec.get("targetNamespace")
+    source = source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef")
     return FluxKustomization(
         name=obj.id.name, namespace=namespace, path=normalise_path(path), source=source,
         depends_on=depends_on(spec, namespace, where, strict=strict), file=obj.file,
         suspend=spec.get("suspend") is True,
         target_namespace=str(target) if target else None, index=obj.index, spec=spec,
-        raw_path=path)
+        raw_path=path, own_source=None if own is None else source in own)
 
 
 def is_flux_kustomization(obj: TreeObject) -> bool:
@@ -491,8 +516,9 @@ class Tree:
     def kustomizations(self) -> list[FluxKustomization]:
         """The tree's Flux Kustomizations, in the order of their files."""
         prefix = f"{self.label}:" if self.label else ""
+        own = own_sources(self.objects.values())
         return [k for o in self.objects.values() if is_flux_kustomization(o)
-                if (k := flux_kustomization(o, prefix)) is not None]
+                if (k := flux_kustomization(o, prefix, own=own)) is not None]
 
     def kustomization(self, namespace: str, name: str) -> FluxKustomization | None:
         return self._by_key.get((namespace, name))

@@ -6,7 +6,8 @@
   (Kustomization) names an object of the tree, unless marked ``optional``;
 * ``dependsOn`` has no cycle;
 * every Kustomization ``path`` of the repository's own source (the ``flux-system``
-  GitRepository) is a folder of the repository.
+  GitRepository, or an OCIRepository of the tree labelled as serving it) is a folder of
+  the repository.
 
 The objects, which of them exist once the tree is applied (:attr:`Tree.provided`: bootstrap's
 ``flux-system`` GitRepository, Kustomization and Secret, the Secret of a SealedSecret, the
@@ -36,6 +37,7 @@ from homelab_charts.tree import (
     flux_kustomization,
     is_flux_kustomization,
 )
+from homelab_charts.tree.model import own_sources
 from homelab_charts.validate.model import Problem, Result
 
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
@@ -69,18 +71,23 @@ def read_tree(results: Iterable[Result], *, also: Iterable[TreeObject] = (),
     return tree, checked
 
 
-def kustomization_of(obj: TreeObject) -> FluxKustomization | None:
+def kustomization_of(obj: TreeObject, own: frozenset[tuple[str, str, str]] | None = None
+                     ) -> FluxKustomization | None:
     """The Flux Kustomization ``obj`` is, read leniently (None: not one, or unreadable:
-    the schema check reports its fields)."""
-    return flux_kustomization(obj, strict=False) if is_flux_kustomization(obj) else None
+    the schema check reports its fields); ``own``: the sources serving the repository's
+    tree (:func:`~homelab_charts.tree.model.own_sources`)."""
+    if not is_flux_kustomization(obj):
+        return None
+    return flux_kustomization(obj, strict=False, own=own)
 
 
 def kustomization_folders(checked: Iterable[Checked], root: Path) -> list[Path]:
     """The folders of the repository the checked Flux Kustomizations of its own source
     apply (those that exist), in order: what ``kubectl kustomize`` should build."""
     folders: list[Path] = []
+    own = own_sources(obj for obj, _ in checked)
     for obj, _ in checked:
-        k = kustomization_of(obj)
+        k = kustomization_of(obj, own)
         if k is None or not k.reads_this_repository:
             continue
         folder = _folder(root, k)
@@ -100,6 +107,7 @@ def _folder(root: Path, k: FluxKustomization) -> Path | None:
 def check_graph(tree: Tree, checked: Sequence[Checked], root: Path) -> None:
     """Adds ``flux`` problems to the results of the objects whose references dangle."""
     owners: dict[ObjectId, Result] = {}
+    own = own_sources(tree.objects.values())
     for obj, result in checked:
         spec = obj.body.get("spec")
         if not isinstance(spec, Mapping):
@@ -107,7 +115,7 @@ def check_graph(tree: Tree, checked: Sequence[Checked], root: Path) -> None:
         group, kind = obj.id.group, obj.id.kind
         if (group, kind) == (KUSTOMIZE_TOOLKIT_GROUP, "Kustomization"):
             _check_source(tree, result, spec.get("sourceRef"), "/spec/sourceRef")
-            _check_kustomization_path(result, root, kustomization_of(obj))
+            _check_kustomization_path(result, root, kustomization_of(obj, own))
             _check_config_refs(tree, result, spec, ("postBuild", "substituteFrom"),
                                "/spec/postBuild/substituteFrom")
             _check_secret(tree, result, _ref(spec, "decryption", "secretRef"),

@@ -13,6 +13,7 @@ from homelab_charts.cli import main
 from homelab_charts.synth import render
 from homelab_charts.tree import Tree
 from tests.conftest import DATA_FILE
+from tests.helpers import as_project
 from tests.scripts.gitops_sandbox import CLUSTER_UID, FAKE_KUBECTL
 
 
@@ -81,3 +82,12 @@ def test_rebinding_warns_and_bad_input_is_one_line(fake_kubectl: Path, data_file
         "homelab-charts cluster: error: --context nope: cannot read the kube-system "
         'Namespace: error: context "nope" does not exist\n')
     assert data_file.read_text() == before
+
+
+def test_bind_without_data_edits_the_data_file_of_the_repository_around(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = as_project(tmp_path / "homelab")
+    (root / "sub").mkdir()
+    monkeypatch.chdir(root / "sub")
+    assert main(["cluster", "bind", "--uid", CLUSTER_UID]) == 0
+    assert config.load(root / "homelab.yaml").cluster.uid == CLUSTER_UID

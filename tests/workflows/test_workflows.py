@@ -222,6 +222,15 @@ def test_release_workflow() -> None:
     push_text = run_text(push)
     assert "scripts/run" not in push_text and "pip install" not in push_text  # git only
     assert 'push origin "${refs[@]}"' in push_text
+    # Then the tree goes to the local registry as a Flux OCI artifact, and Flux is told.
+    publish = release["jobs"]["publish"]
+    assert publish["needs"] == ["plan", "release", "push"]
+    assert publish["permissions"] == {"contents": "read"}
+    assert "self-hosted" in publish["runs-on"]  # the runner that reaches the registry
+    publish_text = run_text(publish)
+    assert 'args=(push "oci://$REGISTRY/$TREE_REPOSITORY:$DEFAULT_BRANCH"' in publish_text
+    assert 'args+=(--reconcile "$FLUX_RECEIVER_URL")' in publish_text
+    assert 'scripts/run cli "${args[@]}"' in publish_text
     for name, job in release["jobs"].items():
         for step in steps(job):
             if "actions/checkout" in step.get("uses", ""):
