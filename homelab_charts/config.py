@@ -109,6 +109,9 @@ class HomelabData:
     entries: dict[str, bool] = field(default_factory=dict)
     #: Python packages of the repository whose components join the cluster.
     modules: tuple[str, ...] = field(default=())
+    #: Each component entry's own settings as the data file has them (schema-checked),
+    #: for the component that reads them (``infrastructure.backup``'s target, say).
+    entry_values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path | None:
@@ -121,6 +124,10 @@ class HomelabData:
     def enabled(self, entry: str) -> bool:
         """Whether the data file lists component ``entry`` and does not disable it."""
         return self.entries.get(entry, False)
+
+    def entry_settings(self, entry: str) -> dict[str, Any]:
+        """The data file's mapping for component ``entry`` (empty when it is not listed)."""
+        return self.entry_values.get(entry, {})
 
     @property
     def store_dir(self) -> Path:
@@ -226,6 +233,9 @@ def parse(document: Any, source: str | Path) -> HomelabData:
     entries = {f"infrastructure.{name}": bool(raw.get("enabled", True))
                for name, raw in document["infrastructure"].items()}
     entries.update((f"services.{name}", svc.enabled) for name, svc in services.items())
+    entry_values = {f"{section}.{name}": dict(raw or {})
+                    for section in ("infrastructure", "services")
+                    for name, raw in document[section].items()}
     return HomelabData(
         path=Path(source),
         cluster=cluster,
@@ -234,6 +244,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         shared_paths=tuple(document.get("sharedPaths", ())),
         entries=entries,
         modules=tuple(document.get("modules", ())),
+        entry_values=entry_values,
     )
 
 
