@@ -79,6 +79,8 @@ _EXPORTS: dict[str, str] = {
     "OtelCollector": "homelab_charts.infrastructure.observability",
     "Prometheus": "homelab_charts.infrastructure.observability",
     "Traefik": "homelab_charts.infrastructure.networking",
+    "Backups": "homelab_charts.infrastructure.backup",
+    "backup_alert_rules": "homelab_charts.infrastructure.backup",
     # Flux
     "GitRepository": "homelab_charts.flux",
     "HelmChart": "homelab_charts.flux",
@@ -98,6 +100,7 @@ __all__ = [
     "NOT_ISOLATED",
     "AppDatabase",
     "AppRelease",
+    "Backups",
     "ClusterContext",
     "Component",
     "ConfigError",
@@ -143,6 +146,7 @@ __all__ = [
     "WebService",
     "WebUI",
     "Workload",
+    "backup_alert_rules",
     "expose",
     "load_data",
     "otel_env",
@@ -192,6 +196,7 @@ if TYPE_CHECKING:
         OCIRepository,
     )
     from homelab_charts.flux.images import ImagePolicy, ImageRepository
+    from homelab_charts.infrastructure.backup import Backups, backup_alert_rules
     from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
     from homelab_charts.infrastructure.networking import Traefik
     from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus

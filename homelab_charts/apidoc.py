@@ -25,7 +25,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "Telemetry", "web_ui", "WebUI"),
     "Built-in components": (
         "PostgreSQL", "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki",
-        "Prometheus"),
+        "Prometheus", "Backups", "backup_alert_rules"),
     "Flux": (
         "Kustomization", "GitRepository", "OCIRepository", "HelmRepository", "HelmChart",
         "HelmRelease", "ImageRepository", "ImagePolicy"),
@@ -92,6 +92,11 @@ EXAMPLES: dict[str, str] = {
     "OtelCollector": 'ctx.require(OtelCollector).endpoint("grpc")',
     "Loki": "ctx.require(Loki).otlp_logs_url",
     "Prometheus": 'ctx.require(Prometheus).remote_write_url',
+    "Backups": "backups = ctx.find(Backups)  # None when infrastructure.backup is off\n"
+               "if backups is not None:\n"
+               '    backups.protect_folder(self, ctx, name="notes", claim="notes-data",\n'
+               "                           user=1000, writer=web)",
+    "backup_alert_rules": "rules = backup_alert_rules(cluster.get(Backups))  # [] when off",
     "Kustomization": 'Kustomization(flux_file, "notes", name="notes", path="./apps/notes",\n'
                      '              source=FLUX_SYSTEM_REPOSITORY, interval="1h")',
     "GitRepository": 'GitRepository(self, "repo", name="charts", url="https://github.com/o/r")',

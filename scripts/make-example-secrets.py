@@ -44,7 +44,14 @@ EXAMPLE_SECRETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("family-assistant", "family-assistant-credentials"): (
         "postgres-password", "redis-password", "qdrant-api-key"),
     ("n8n", "n8n-credentials"): ("db-password", "encryption-key"),
+    # restic's repository password and the example S3 target's keys (docs/BACKUPS.md);
+    # both namespaces read the same repository, so seal the same values in each.
+    ("databases", "restic-repository"): (
+        "password", "aws-access-key-id", "aws-secret-access-key"),
+    ("n8n", "restic-repository"): ("password", "aws-access-key-id", "aws-secret-access-key"),
 }
+#: Secrets holding the same values wherever they are sealed (one restic repository).
+SAME_VALUES_IN_EVERY_NAMESPACE = frozenset({"restic-repository"})
 
 
 def make_certificate() -> bytes:
@@ -85,8 +92,11 @@ def main() -> int:
     pem = make_certificate()
     cert = SealingCertificate.from_pem(pem, "generated certificate")
     documents = []
+    shared: dict[str, dict[str, bytes]] = {}
     for (namespace, name), keys in EXAMPLE_SECRETS.items():
         values = {key: secrets.token_urlsafe(32).encode() for key in keys}
+        if name in SAME_VALUES_IN_EVERY_NAMESPACE:
+            values = shared.setdefault(name, values)
         doc = SealedDocument(name=name, namespace=namespace, scope=SealScope.STRICT)
         documents.append(doc.with_values(cert.public_key, values,
                                          key_fingerprint=cert.fingerprint))

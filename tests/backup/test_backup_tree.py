@@ -114,7 +114,8 @@ def test_target_choice_and_defaults(tmp_path: Path) -> None:
             settings.retention.monthly) == (7, 4, 6)
 
     def nfs(doc: dict[str, Any]) -> None:
-        doc["infrastructure"]["backup"]["target"] = {"nfs": {"server": "nas.homelab.lan", "path": "/restic"}}
+        doc["infrastructure"]["backup"]["target"] = {
+            "nfs": {"server": "nas.homelab.lan", "path": "/restic"}}
         del doc["infrastructure"]["backup"]["retention"]
 
     tree = homelab_tree(edited_data(tmp_path, nfs))

@@ -91,9 +91,10 @@ def rule_group(rules: list[dict[str, Any]], name: str = "backups") -> dict[str, 
 
 def backup_alert_rules(backups: Backups | Mapping[str, ComponentBackup] | None
                        ) -> list[dict[str, Any]]:
-    """The rules for a cluster's backups (its :class:`~.backups.Backups` component, e.g.
-    ``cluster.get(Backups)``, or its ``plans``): every component's CronJob, and the
-    maintenance jobs of each namespace that has them. None (backups off): no rules."""
+    """Prometheus alert rules (plain dicts) for a cluster's backups, given its ``Backups``
+    component (``cluster.get(Backups)``; None when backups are off: no rules) or its
+    ``plans``: ``BackupTooOld`` and ``BackupJobFailed`` per backup CronJob, and for the
+    repository's maintenance jobs. ``rule_group(rules)`` makes them one rule file."""
     if backups is None:
         return []
     plans = backups if isinstance(backups, Mapping) else backups.plans

@@ -37,8 +37,10 @@ FILE_ID = "backups"
 
 @register(ENTRY, folder="infrastructure/databases", id=FILE_ID)
 class Backups(BackupFiles):
-    """Every backup of the homelab; ``plans`` maps each backed-up component's name (the
-    name ``homelab-charts backup|restore`` take) to its :class:`ComponentBackup`."""
+    """Every backup of the homelab (the data file's ``infrastructure.backup``): restic
+    CronJobs for PostgreSQL, Redis, Qdrant and the data folders apps hand over with
+    ``protect_folder``. ``plans`` maps each backed-up component's name (the name
+    ``homelab-charts backup|restore`` take) to its backup and restore (docs/BACKUPS.md)."""
 
     def __init__(self, scope: Folder, id: str, *, settings: BackupSettings,
                  repository: SealedSecret, host: str, postgresql: PostgreSQL | None = None,
