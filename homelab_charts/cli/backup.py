@@ -14,8 +14,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("component", metavar="COMPONENT",
                         help="postgresql, redis, qdrant or n8n (the components with backups)")
     parser.add_argument("--context", default=None,
-                        help="kubectl context (default: the current one); checked to be "
-                             "this tree's cluster")
+                        help="kubectl context (default: the current one); refused unless "
+                             "its kube-system UID is the data file's cluster.uid")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be done (and the Job), call no kubectl")
     parser.add_argument("--root", type=Path, default=None,

@@ -3,6 +3,10 @@
 They are mounted from the ``backup-scripts`` ConfigMap of each namespace with backups
 (``/scripts``); the tests run the very same files against real servers
 (tests/backup/). Every script sources ``lib.sh`` from ``$SCRIPTS_DIR``.
+
+They never write ``!`` after a blank or bracket (``if ! cmd``, ``[ ! -f ]``, ``[!a-z]``):
+in the generated YAML that could start a tag, so the validation loader would read the
+whole file on its slow path (tests/validate/test_loader.py checks the tree loads fast).
 """
 
 from __future__ import annotations

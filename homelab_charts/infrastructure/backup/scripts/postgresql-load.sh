@@ -26,8 +26,9 @@ fi
 rm -f "${TMPDIR:-/tmp}/missing-roles.sql"
 
 wanted=${RESTORE_DATABASE:-}
-if [ -n "$wanted" ] && [ ! -f "$in/$wanted.dump" ]; then
-  die "the snapshot has no database $wanted (has: $(tr '\n' ' ' <"$in/databases.txt"))"
+if [ -n "$wanted" ]; then
+  [ -f "$in/$wanted.dump" ] \
+    || die "the snapshot has no database $wanted (has: $(tr '\n' ' ' <"$in/databases.txt"))"
 fi
 restored=0
 while IFS= read -r db; do

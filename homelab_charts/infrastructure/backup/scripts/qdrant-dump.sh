@@ -15,9 +15,9 @@ names() { printf '%s\n' "$1" | sed 's/[][,{}]/\n/g' | sed -n 's/^ *"name" *: *"\
 listing=$(api "$QDRANT_URL/collections")
 names "$listing" >"$out/collections.txt"
 while IFS= read -r collection; do
-  case $collection in
-    *[!A-Za-z0-9._-]*) die "collection name '$collection' needs URL encoding; not supported" ;;
-  esac
+  if printf '%s\n' "$collection" | grep -q '[^A-Za-z0-9._-]'; then
+    die "collection name '$collection' needs URL encoding; not supported"
+  fi
   created=$(api -X POST "$QDRANT_URL/collections/$collection/snapshots?wait=true")
   snapshot=$(names "$created")
   [ -n "$snapshot" ] || die "no snapshot name in Qdrant's answer for $collection"

@@ -8,8 +8,9 @@ set -eu
 in=${RESTORE_DIR:?}
 [ -f "$in/collections.txt" ] || die "$in holds no Qdrant backup (collections.txt is missing)"
 wanted=${RESTORE_COLLECTION:-}
-if [ -n "$wanted" ] && ! grep -qx "$wanted" "$in/collections.txt"; then
-  die "the snapshot has no collection $wanted (has: $(tr '\n' ' ' <"$in/collections.txt"))"
+if [ -n "$wanted" ]; then
+  grep -qxF "$wanted" "$in/collections.txt" \
+    || die "the snapshot has no collection $wanted (has: $(tr '\n' ' ' <"$in/collections.txt"))"
 fi
 restored=0
 while IFS= read -r collection; do

@@ -7,14 +7,16 @@ set -eu
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 : "${BACKUP_COMPONENT:?}" "${BACKUP_HOST:?}" "${RESTORE_DIR:?}" "${RESTIC_REPOSITORY:?}"
 snapshot=${RESTORE_SNAPSHOT:-latest}
-if [ "$snapshot" != latest ]; then
-  case $snapshot in
-    *[!0-9a-f]*|'') die "RESTORE_SNAPSHOT '$snapshot' is not a snapshot ID (hex) or latest" ;;
-  esac
-  restic snapshots --json --host "$BACKUP_HOST" --tag "$BACKUP_COMPONENT" \
-    | grep -q "\"id\":\"$snapshot" \
-    || die "snapshot $snapshot is not a $BACKUP_COMPONENT snapshot of $BACKUP_HOST"
-fi
+case $snapshot in
+  latest) ;;
+  *)
+    printf '%s\n' "$snapshot" | grep -qx '[0-9a-f][0-9a-f]*' \
+      || die "RESTORE_SNAPSHOT '$snapshot' is not a snapshot ID (hex) or latest"
+    restic snapshots --json --host "$BACKUP_HOST" --tag "$BACKUP_COMPONENT" \
+      | grep -q "\"id\":\"$snapshot" \
+      || die "snapshot $snapshot is not a $BACKUP_COMPONENT snapshot of $BACKUP_HOST"
+    ;;
+esac
 mkdir -p "$RESTORE_DIR"
 if [ "${RESTORE_CLEAR:-no}" = yes ]; then
   log "emptying $RESTORE_DIR"

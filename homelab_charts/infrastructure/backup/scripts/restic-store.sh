@@ -8,10 +8,10 @@ set -eu
 : "${BACKUP_COMPONENT:?}" "${BACKUP_HOST:?}" "${RESTIC_REPOSITORY:?}"
 path=${BACKUP_PATH:-${BACKUP_DIR:?}/$BACKUP_COMPONENT}
 [ -d "$path" ] || die "nothing to store: $path is not a folder"
-if ! restic cat config >/dev/null 2>&1; then
+restic cat config >/dev/null 2>&1 || {
   log "no repository at $RESTIC_REPOSITORY yet: initialising it"
   restic init
-fi
+}
 cd "$path"
 log "storing $path as $BACKUP_COMPONENT@$BACKUP_HOST"
 restic backup --host "$BACKUP_HOST" --tag "$BACKUP_COMPONENT" .
