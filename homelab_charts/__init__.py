@@ -90,6 +90,8 @@ _EXPORTS: dict[str, str] = {
     "Alert": "homelab_charts.infrastructure.observability",
     "RuleGroup": "homelab_charts.infrastructure.observability",
     "Traefik": "homelab_charts.infrastructure.networking",
+    "Backups": "homelab_charts.infrastructure.backup",
+    "backup_alert_rules": "homelab_charts.infrastructure.backup",
     # Flux
     "GitRepository": "homelab_charts.flux",
     "HelmChart": "homelab_charts.flux",
@@ -110,6 +112,7 @@ __all__ = [
     "Alert",
     "AppDatabase",
     "AppRelease",
+    "Backups",
     "ClusterContext",
     "Component",
     "ConfigError",
@@ -165,6 +168,7 @@ __all__ = [
     "WebService",
     "WebUI",
     "Workload",
+    "backup_alert_rules",
     "expose",
     "load_data",
     "otel_env",
@@ -214,6 +218,7 @@ if TYPE_CHECKING:
         OCIRepository,
     )
     from homelab_charts.flux.images import ImagePolicy, ImageRepository
+    from homelab_charts.infrastructure.backup import Backups, backup_alert_rules
     from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
     from homelab_charts.infrastructure.networking import Traefik
     from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus

@@ -72,6 +72,9 @@ NOT_ISOLATED: Mapping[str, str] = {
                   "world; its own default deny and allows are not generated yet",
 }
 
+#: Kinds of objects that run pods besides the workloads (checkov skips go on them too).
+JOB_KINDS = frozenset({"CronJob", "Job"})
+
 #: Which Flux file applies the layers of each top folder.
 FLUX_FILES = ("infrastructure", "apps")
 
@@ -360,11 +363,16 @@ class HomelabCluster(Construct):
                 self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
                                    "metrics")
 
-        for workload in workloads:
-            skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
-        for workload in workloads:
-            if workload.component.checkov_skips:
-                skip_checkov(workload.workload, workload.component.checkov_skips)
+        # checkov skips on everything that runs pods: the workloads, and the Jobs and
+        # CronJobs components make themselves (the backups).
+        runners = [w.workload for w in workloads]
+        runners += [m for m in constructs if isinstance(m, Manifest)
+                    and m.object_kind in JOB_KINDS]
+        for runner in runners:
+            skip_checkov(runner, HOMELAB_WIDE_SKIPS)
+        for runner in runners:
+            if runner.component.checkov_skips:
+                skip_checkov(runner, runner.component.checkov_skips)
 
         self._check_node_daemons(workloads)
         Namespaces(cluster, "namespaces",

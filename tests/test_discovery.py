@@ -119,10 +119,12 @@ def test_a_disabled_app_disappears_with_its_wiring_policies_and_secrets(tmp_path
 def test_an_unused_sealed_credential_is_a_one_line_warning(tmp_path) -> None:
     root = make_repo(tmp_path / "repo", disable("services.n8n"))
     result = synth_tree(root)
-    assert len(result.warnings) == 1
-    (warning,) = result.warnings
-    assert "\n" not in warning
+    # n8n's own credentials and the restic repository of its data folder's backup
+    assert len(result.warnings) == 2
+    warning, backup = sorted(result.warnings)
+    assert "\n" not in warning and "\n" not in backup
     assert "n8n/n8n-credentials" in warning and "sealed/n8n/n8n-credentials.yaml" in warning
+    assert "n8n/restic-repository" in backup
     assert synth_tree(make_repo(tmp_path / "full")).warnings == []
 
 

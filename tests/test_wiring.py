@@ -70,6 +70,7 @@ class Endpoint:
     labels: tuple[tuple[str, str], ...]
     ports: frozenset[tuple[int, str]]
     outside: bool = False
+    cidr: str | None = None
 
 
 def endpoints(tree: Tree) -> dict[str, Endpoint]:
@@ -90,7 +91,21 @@ def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out["flux-controllers"] = Endpoint(
         "flux-controllers", FLUX_CONTROLLERS[0], tuple(sorted(FLUX_CONTROLLERS[1].items())),
         frozenset(FLUX_CONTROLLERS[2].values()), outside=True)
+    target = backup_target(tree)
+    if target is not None:
+        out["backup-target"] = Endpoint("backup-target", "", (), frozenset({(target[1], "TCP")}),
+                                        outside=True, cidr=target[0])
     return out
+
+
+def backup_target(tree: Tree) -> tuple[str, int] | None:
+    """The restic target's network and port (the data file's backup.target), if any."""
+    from homelab_charts.infrastructure.backup import from_data
+
+    settings = from_data(config.load(tree.data_file)) if tree.data_file else None
+    if settings is None or settings.target.cidr is None or settings.target.port is None:
+        return None
+    return settings.target.cidr, settings.target.port
 
 
 def traefik_scrape_port(values: dict[str, Any]) -> int | None:
@@ -203,6 +218,14 @@ def needed_flows(tree: Tree) -> set[Flow]:
         if pod.spec.get("automountServiceAccountToken"):
             flows |= {(pod.ident, "kube-api", 443, "TCP"), (pod.ident, "kube-api", 6443, "TCP")}
     assert (prometheus.ident, "kube-api", 443, "TCP") in flows
+    flows |= {(prometheus.ident, "kube-api", 443, "TCP"), (prometheus.ident, "kube-api", 6443,
+                                                            "TCP")}
+    target = backup_target(tree)
+    for pod in pods.values():  # restic reaches an S3 or REST repository over the network
+        repository = pod.env().get("RESTIC_REPOSITORY")
+        if target is not None and isinstance(repository, str) and \
+                repository.startswith(("s3:", "rest:")):
+            flows.add((pod.ident, "backup-target", target[1], "TCP"))
     return flows
 
 
@@ -216,7 +239,8 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 def _peer_matches(peer: dict[str, Any], ep: Endpoint) -> bool:
     if "ipBlock" in peer:
-        return ep.ident == "kube-api" or peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+        cidr = peer["ipBlock"]["cidr"]
+        return ep.ident == "kube-api" or cidr == "0.0.0.0/0" or cidr == ep.cidr
     if ep.ident == "kube-api":
         return False
     ns_sel = peer.get("namespaceSelector")
@@ -266,7 +290,8 @@ def allowed_flows(tree: Tree) -> set[Flow]:
 # --- the tests ----------------------------------------------------------------------
 
 def test_app_environments_point_at_services_that_exist(tree: Tree) -> None:
-    apps = [p for p in tree.pods() if p.namespace in tree.app_namespaces()]
+    apps = [p for p in tree.pods() if p.namespace in tree.app_namespaces()
+            and p.kind != "CronJob"]
     data = config.load()
     assert len(apps) == len(enabled_services(data))
     for pod in apps:
@@ -431,7 +456,8 @@ def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tr
                 is not root, pod.ident
             for kind in ("requests", "limits"):
                 assert set(c["resources"][kind]) == {"cpu", "memory"}, pod.ident
-            assert "livenessProbe" in c and "readinessProbe" in c, pod.ident
+            if pod.kind != "CronJob":  # run-to-completion pods have no probes
+                assert "livenessProbe" in c and "readinessProbe" in c, pod.ident
             image = c["image"]
             repo, _, tag = image.rpartition(":")
             assert repo and "/" not in tag and tag not in ("", "latest"), image
@@ -517,7 +543,11 @@ def test_the_exactness_check_notices_a_widened_policy() -> None:
     widened = Tree(dict(tree.files))
     for _, obj in widened.objects:
         if obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == "allow-postgresql":
-            obj["spec"]["ingress"][0]["from"][0]["podSelector"] = {}  # any pod of that ns
+            for rule in obj["spec"]["ingress"]:  # any pod of family-assistant
+                peer = rule["from"][0]
+                if peer["namespaceSelector"]["matchLabels"][
+                        "kubernetes.io/metadata.name"] == "family-assistant":
+                    peer["podSelector"] = {}
         if obj["kind"] == "NetworkPolicy" and \
                 obj["metadata"]["name"] == "allow-family-assistant-frontend":
             obj["spec"]["egress"].append(

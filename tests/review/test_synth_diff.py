@@ -68,13 +68,15 @@ def test_changed_image_tag_shows_in_the_databases_group(tmp_path: Path, real_tre
                              "--output", "json")
     assert code == 1, err
     doc = json.loads(out)
-    # the image, and the app.kubernetes.io/version label the Services carry too
+    # the image, and the app.kubernetes.io/version label the Services carry too; the
+    # backup CronJob dumps with the server's own image (pg_dump matches the server)
     assert json_changes(doc) == [
+        ("databases", "changed", "CronJob", "databases", "postgresql-backup"),
         ("databases", "changed", "Service", "databases", "postgresql"),
         ("databases", "changed", "Service", "databases", "postgresql-headless"),
         ("databases", "changed", "StatefulSet", "databases", "postgresql"),
     ]
-    diff = doc["groups"][0]["objects"][2]["diff"]
+    diff = doc["groups"][0]["objects"][3]["diff"]
     assert "-        image: docker.io/library/postgres:17.6-alpine3.22\n" in diff
     assert "+        image: docker.io/library/postgres:17.7-alpine3.22\n" in diff
     # the hand-written manifest on disk is part of the synthesized side too: no "removed"
