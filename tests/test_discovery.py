@@ -113,6 +113,7 @@ def test_a_disabled_app_disappears_with_its_wiring_policies_and_secrets(tmp_path
         "infrastructure/databases/postgresql.yaml",
         "infrastructure/databases/network-policies.yaml",
         "infrastructure/observability/network-policies.yaml",  # Prometheus scraped n8n
+        "infrastructure/observability/prometheus.yaml",  # the alerts on n8n's backup
     }
 
 

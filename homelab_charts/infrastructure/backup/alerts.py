@@ -109,11 +109,14 @@ def backup_alert_rules(backups: Backups | Mapping[str, ComponentBackup] | None
 def alert_group(name: str, rules: Sequence[dict[str, Any]]) -> RuleGroup:
     """``rules`` as a Prometheus rule group of typed alerts (what
     :meth:`Prometheus.add_rule_group` takes). Alert names are unique in the rules file,
-    so each takes its CronJob's name (``BackupTooOld_postgresql_backup``); the series'
-    own ``namespace`` and ``cronjob`` labels travel with the alert."""
+    so each takes its namespace's and CronJob's names
+    (``BackupTooOld_databases_postgresql_backup``: an environment's copy in
+    ``databases-dev`` is another alert); the series' own ``namespace`` and ``cronjob``
+    labels travel with the alert."""
     alerts = []
     for rule in rules:
-        cronjob = str(rule["labels"]["cronjob"]).replace("-", "_")
+        labels = rule["labels"]
+        cronjob = f"{labels['namespace']}_{labels['cronjob']}".replace("-", "_")
         annotations = rule["annotations"]
         alerts.append(Alert(f"{rule['alert']}_{cronjob}", rule["expr"], rule["for"],
                             rule["labels"]["severity"], annotations["summary"],

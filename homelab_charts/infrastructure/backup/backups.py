@@ -87,7 +87,8 @@ class Backups(BackupFiles):
     def _watch_plan(self, name: str, plan: ComponentBackup) -> None:
         if self._prometheus is not None:
             self._prometheus.add_rule_group(alert_group(
-                f"backup-{name}", alert_rules([(name, plan.namespace, plan.name)])))
+                f"backup-{plan.namespace}-{name}",
+                alert_rules([(name, plan.namespace, plan.name)])))
 
     def _watch_maintenance(self, namespace: str, files: BackupFiles) -> None:
         if self._prometheus is not None and files.maintenance_jobs:
