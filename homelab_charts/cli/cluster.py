@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     source.add_argument("--uid", metavar="UID",
                         help="the UID itself (kubectl get namespace kube-system -o "
                              "jsonpath='{.metadata.uid}')")
+    bind.add_argument("--cluster", metavar="NAME", default=None,
+                      help="the cluster to bind: the data file's `cluster` (default) or an "
+                           "entry of `clusters:` (a second cluster, e.g. for dev)")
     bind.add_argument("--data", type=Path, default=None, metavar="FILE",
                       help="data file to edit (default: the project's)")
     bind.set_defaults(func=run_bind)
@@ -41,7 +44,7 @@ def run_bind(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
     out = out or sys.stdout
     uid = live_uid(args.context) if args.context else args.uid
-    result = bind(uid, args.data)
+    result = bind(uid, args.data, args.cluster)
     if result.previous and result.changed:
         print(f"homelab-charts cluster: warning: cluster {result.cluster!r} was bound to "
               f"kube-system UID {result.previous}; it is now bound to another cluster",

@@ -65,22 +65,33 @@ class Binding:
         return self.previous != self.uid
 
 
-def bind(uid: str, data_file: Path | None = None) -> Binding:
-    """Record ``uid`` as ``cluster.uid`` in the data file (comments and layout kept)."""
+def bind(uid: str, data_file: Path | None = None, cluster: str | None = None) -> Binding:
+    """Record ``uid`` in the data file (comments and layout kept): as ``cluster.uid``, or,
+    for ``cluster`` naming an entry of ``clusters:`` (a second cluster), as
+    ``clusters.<name>.uid``."""
     file = Path(data_file) if data_file is not None else project.data_file()
     check_uid(uid, "--uid")
     previous: list[str | None] = []
+    bound: list[str] = []
 
     def change(document: Any) -> None:
-        cluster = document.get("cluster") if isinstance(document, dict) else None
-        if not isinstance(cluster, dict):
+        primary = document.get("cluster") if isinstance(document, dict) else None
+        if not isinstance(primary, dict):
             raise ConfigError(str(file), "cluster", "missing")
-        old = cluster.get("uid")
+        entry, key = primary, "cluster"
+        if cluster is not None and cluster != primary.get("name"):
+            others = document.get("clusters") or {}
+            entry, key = others.get(cluster), f"clusters.{cluster}"
+            if not isinstance(entry, dict):
+                names = ", ".join(sorted([str(primary.get("name")), *others])) or "none"
+                raise ConfigError(str(file), key, f"no cluster {cluster!r} (clusters: {names})")
+        old = entry.get("uid")
         previous.append(str(old) if old else None)
-        cluster["uid"] = uid
+        bound.append(str(primary.get("name")) if key == "cluster" else str(cluster))
+        entry["uid"] = uid
 
-    data = datafile.edit(file, change)
-    return Binding(file, data.cluster.name, uid, previous[0])
+    datafile.edit(file, change)
+    return Binding(file, bound[0], uid, previous[0])
 
 
 def require_bound_cluster(cluster: str, uid: str | None, context: str, *,

@@ -91,3 +91,22 @@ def test_bind_without_data_edits_the_data_file_of_the_repository_around(
     monkeypatch.chdir(root / "sub")
     assert main(["cluster", "bind", "--uid", CLUSTER_UID]) == 0
     assert config.load(root / "homelab.yaml").cluster.uid == CLUSTER_UID
+
+
+def test_bind_a_second_cluster_records_its_own_uid(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = as_project(tmp_path / "homelab")
+    data_file = root / "homelab.yaml"
+    text = data_file.read_text(encoding="utf-8")
+    data_file.write_text(text + "clusters:\n  homelab-dev:\n    environments: [dev]\n",
+                         encoding="utf-8")
+    other = "0badc0de-0000-4000-8000-000000000000"
+    assert main(["cluster", "bind", "--uid", other, "--cluster", "homelab-dev",
+                 "--data", str(data_file)]) == 0
+    assert "cluster 'homelab-dev' bound" in capsys.readouterr().out
+    data = config.load(data_file)
+    assert {c.name: c.uid for c in data.clusters} == {"homelab": None, "homelab-dev": other}
+    assert main(["cluster", "bind", "--uid", other, "--cluster", "nope",
+                 "--data", str(data_file)]) == 2
+    err = capsys.readouterr().err
+    assert "clusters.nope: no cluster 'nope' (clusters: homelab, homelab-dev)" in err
