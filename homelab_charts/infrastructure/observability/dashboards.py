@@ -228,10 +228,33 @@ def flux() -> Dashboard:
     ))
 
 
+def backups() -> Dashboard:
+    """The age of each backup CronJob's last good run (docs/BACKUPS.md: the alert fires
+    past 26 hours) and the failed backup jobs."""
+    last = "kube_cronjob_status_last_successful_time"
+    return Dashboard("homelab-backups", "Backups", (
+        Panel("Age of the last good backup", (
+            Query(f'time() - max by (namespace, cronjob) ({last}{{cronjob=~".+-backup"}})',
+                  "{{namespace}}/{{cronjob}}"),), kind="stat", unit="s",
+              source="kube-state-metrics",
+              description="One value per backed-up component; BackupTooOld_* fires past 26h"),
+        Panel("Repository check and pruning: age of the last good run", (
+            Query(f'time() - max by (namespace, cronjob) ({last}{{cronjob=~"restic-.+"}})',
+                  "{{namespace}}/{{cronjob}}"),), kind="stat", unit="s",
+              source="kube-state-metrics"),
+        Panel("Failed backup jobs", (
+            Query("sum by (namespace, owner_name) (kube_job_status_failed > 0 and on "
+                  "(namespace, job_name) kube_job_owner{owner_kind=\"CronJob\"})",
+                  "{{namespace}}/{{owner_name}}"),), kind="table",
+              source="kube-state-metrics"),
+    ))
+
+
 def dashboards(sources: Collection[str] | None = None) -> tuple[Dashboard, ...]:
     """The homelab's dashboards; with ``sources``, only the panels reading one of them
     (and only the dashboards left with a panel)."""
-    out: tuple[Dashboard, ...] = (collector_health(), services(), logs(), resources(), flux())
+    out: tuple[Dashboard, ...] = (collector_health(), services(), logs(), resources(), flux(),
+                                  backups())
     if sources is not None:
         kept = (replace(d, panels=tuple(p for p in d.panels if p.source in sources))
                 for d in out)
