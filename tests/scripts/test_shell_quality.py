@@ -11,7 +11,8 @@ import pytest
 
 from tests.scripts.gitops_sandbox import SCRIPTS
 
-SHELL_SCRIPTS = [SCRIPTS / "manual-deploy.sh", SCRIPTS / "verify-deployment.sh"]
+SHELL_SCRIPTS = [SCRIPTS / "manual-deploy.sh", SCRIPTS / "verify-deployment.sh",
+                 SCRIPTS / "sealing-key.sh"]
 
 
 def shellcheck() -> str:
