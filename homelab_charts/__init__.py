@@ -57,9 +57,11 @@ _EXPORTS: dict[str, str] = {
     # network
     "Connection": "homelab_charts.workloads.network",
     "Pods": "homelab_charts.workloads.network",
+    "OutsideFlow": "homelab_charts.workloads.network",
     # credentials
     "Credentials": "homelab_charts.workloads",
     "SealedSecret": "homelab_charts.secrets.sealed_secret",
+    "SharedCredential": "homelab_charts.secrets.shared",
     "secret_key": "homelab_charts.workloads",
     # apps: release settings, exposure, telemetry
     "AppRelease": "homelab_charts.apps.common",
@@ -79,6 +81,9 @@ _EXPORTS: dict[str, str] = {
     "OtelCollector": "homelab_charts.infrastructure.observability",
     "Prometheus": "homelab_charts.infrastructure.observability",
     "Traefik": "homelab_charts.infrastructure.networking",
+    "CertManager": "homelab_charts.infrastructure.controllers",
+    "ClusterIssuers": "homelab_charts.infrastructure.configs",
+    "SealedSecretsController": "homelab_charts.infrastructure.controllers",
     # Flux
     "GitRepository": "homelab_charts.flux",
     "HelmChart": "homelab_charts.flux",
@@ -98,7 +103,9 @@ __all__ = [
     "NOT_ISOLATED",
     "AppDatabase",
     "AppRelease",
+    "CertManager",
     "ClusterContext",
+    "ClusterIssuers",
     "Component",
     "ConfigError",
     "ConfigFile",
@@ -124,6 +131,7 @@ __all__ = [
     "Manifest",
     "OCIRepository",
     "OtelCollector",
+    "OutsideFlow",
     "Pods",
     "Port",
     "PostgreSQL",
@@ -135,7 +143,9 @@ __all__ = [
     "Resources",
     "RunAs",
     "SealedSecret",
+    "SealedSecretsController",
     "SecretKeyRef",
+    "SharedCredential",
     "StatefulService",
     "Telemetry",
     "Traefik",
@@ -192,11 +202,14 @@ if TYPE_CHECKING:
         OCIRepository,
     )
     from homelab_charts.flux.images import ImagePolicy, ImageRepository
+    from homelab_charts.infrastructure.configs import ClusterIssuers
+    from homelab_charts.infrastructure.controllers import CertManager, SealedSecretsController
     from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
     from homelab_charts.infrastructure.networking import Traefik
     from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus
     from homelab_charts.registry import ClusterContext, Registration, register
     from homelab_charts.secrets.sealed_secret import SealedSecret
+    from homelab_charts.secrets.shared import SharedCredential
     from homelab_charts.workloads import (
         ConfigFile,
         Container,
@@ -212,4 +225,4 @@ if TYPE_CHECKING:
         Workload,
         secret_key,
     )
-    from homelab_charts.workloads.network import Connection, Pods
+    from homelab_charts.workloads.network import Connection, OutsideFlow, Pods

@@ -10,8 +10,23 @@ Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization, m
 its first component is built. A component records what it needs (``Component.use``) as
 construct references; after every component exists, :meth:`Layer.resolve_dependencies`
 turns those references into the Kustomization's ``dependsOn``. No Kustomization name is
-ever typed twice. Every layer's namespace is isolated (default deny) except those of
-:data:`NOT_ISOLATED`.
+ever typed twice. Two kinds of references are added by the cluster itself, so an empty
+cluster comes up in one pass after ``flux bootstrap``:
+
+* a component with an object in a namespace uses what creates that namespace (the
+  ``namespaces`` layer, or a component making its own, like cert-manager);
+* a component with an object of a custom kind uses the controller installing its CRD
+  (:class:`~homelab_charts.infrastructure.controllers.Controller`), so the
+  ``controllers`` layer comes first.
+
+``clusters/<name>/`` holds Flux Kustomizations only (bootstrap's own Kustomization
+applies it before any CRD exists); the Namespaces and the cluster identity are the
+``namespaces`` layer (``infrastructure/namespaces/``), the SealedSecrets the ``secrets``
+layer (``infrastructure/secrets/<namespace>.yaml``). Every namespace the tree creates is
+isolated (default deny) except those of :data:`NOT_ISOLATED`; each component's
+``outside_flows`` and the data file's ``platform.network.egress`` open what leaves the
+cluster. Each pod template carries the digest of the sealed data it reads
+(:mod:`homelab_charts.workloads.rollout`).
 """
 
 from __future__ import annotations
@@ -23,33 +38,60 @@ from constructs import Construct
 
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
-from homelab_charts.config import ClusterSettings, HomelabData, Image
+from homelab_charts.config import (
+    CLUSTER_IDENTITY_NAME,
+    CLUSTER_IDENTITY_NAMESPACE,
+    CLUSTER_UID_KEY,
+    ClusterSettings,
+    HomelabData,
+    Image,
+)
 from homelab_charts.errors import ConfigError
-from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
+from homelab_charts.flux import (
+    FLUX_NAMESPACE,
+    FLUX_SYSTEM_REPOSITORY,
+    Kustomization,
+    ObjectReference,
+)
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
+from homelab_charts.infrastructure.controllers import Controller
+from homelab_charts.infrastructure.namespaces import (
+    POD_SECURITY_LEVEL,
+    PRUNE_DISABLED,
+    Namespaces,
+)
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.infrastructure.observability import Prometheus
 from homelab_charts.registry import Registration, import_all, registrations
 from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.secrets.shared import SharedCredential
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
+from homelab_charts.workloads.job import Task
 from homelab_charts.workloads.network import Network, Pods
+from homelab_charts.workloads.rollout import annotate_sealed_digests
 
-#: Pod Security Standards level enforced on every namespace of the tree.
-POD_SECURITY_LEVEL = "restricted"
+__all__ = ["BUILTIN_MODULES", "EXTERNAL_NAMESPACES", "NOT_ISOLATED", "POD_SECURITY_LEVEL",
+           "ComponentBuilder", "HomelabCluster", "Layer", "Namespaces", "cluster_identity",
+           "component_modules"]
 
 #: The packages of homelab-charts whose components every homelab can enable.
 BUILTIN_MODULES = ("homelab_charts.infrastructure", "homelab_charts.apps")
 
-#: Namespaces left WITHOUT default-deny, and why: the one exception to "every namespace
-#: of the tree is isolated". ``networking``: Traefik runs from its Helm chart, talks to
-#: the API server (whose address is cluster-specific) and must accept traffic from
-#: outside the cluster; a default deny there needs its own allows for the chart's pods,
-#: which the tree does not generate yet (homelab_charts/workloads/network.py).
-NOT_ISOLATED: Mapping[str, str] = {
-    "networking": "Traefik's chart-made pods need the API server, the apps and the outside "
-                  "world; its own default deny and allows are not generated yet",
+#: Namespaces of the tree left WITHOUT default-deny, and why: the exceptions to "every
+#: namespace the tree creates is isolated". None today: the ingress controller's and
+#: cert-manager's chart-made pods get their allows from ``outside_flows``.
+NOT_ISOLATED: Mapping[str, str] = {}
+
+#: Namespaces the tree puts objects in but never creates, isolates or prunes: Flux's own
+#: (``flux bootstrap`` installs its NetworkPolicies) and Kubernetes'.
+EXTERNAL_NAMESPACES: Mapping[str, str] = {
+    FLUX_NAMESPACE: "created by flux bootstrap, with Flux's own NetworkPolicies",
+    "kube-system": "Kubernetes' own (the Sealed Secrets controller, the cluster identity)",
 }
+
+#: The cluster's own layers (every tree has them once it has a namespace or a credential).
+NAMESPACES_LAYER, SECRETS_LAYER = "namespaces", "secrets"
 
 #: Which Flux file applies the layers of each top folder.
 FLUX_FILES = ("infrastructure", "apps")
@@ -61,13 +103,14 @@ class Layer(Folder):
     """A folder of the tree (``path``, objects in ``namespace``) and the Flux
     Kustomization, written into ``flux_file``, that applies it."""
 
-    def __init__(self, scope: Construct, id: str, *, path: str, namespace: str,
+    def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None,
                  flux_file: Component, source: Manifest | ObjectReference = FLUX_SYSTEM_REPOSITORY,
-                 interval: str = "1h", timeout: str = "5m", name: str | None = None) -> None:
+                 interval: str = "10m", retry_interval: str = "2m", timeout: str = "5m",
+                 name: str | None = None) -> None:
         super().__init__(scope, id, path=path, namespace=namespace, part_of=id)
         self.kustomization = Kustomization(
             flux_file, id, name=name or id, path=f"./{self.path}", source=source,
-            interval=interval, timeout=timeout,
+            interval=interval, retry_interval=retry_interval, timeout=timeout,
         )
 
     def resolve_dependencies(self) -> None:
@@ -79,18 +122,20 @@ class Layer(Folder):
                     self.kustomization.add_depends_on(layer.kustomization)
 
 
-class Namespaces(Component):
-    """Every namespace of the tree, labelled to enforce Pod Security Standards."""
-
-    def __init__(self, scope: Construct, id: str, *, names: list[str]) -> None:
-        super().__init__(scope, id)
-        for name in sorted(set(names)):
-            Manifest(self, name, api_version="v1", kind="Namespace", name=name, labels={
-                "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
-                "pod-security.kubernetes.io/enforce-version": "latest",
-                "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
-                "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
-            })
+def cluster_identity(scope: Construct, cluster: ClusterSettings, *,
+                     file: str | None = None) -> Component:
+    """The ConfigMap naming the cluster the tree is for and, once bound (``homelab-charts
+    cluster bind``), the UID of its kube-system Namespace: the manual scripts compare it
+    with the live cluster's before applying anything. In a Folder it is
+    ``<folder>/cluster-identity.yaml``."""
+    component = Component(scope, "cluster-identity", file=file,
+                          namespace=CLUSTER_IDENTITY_NAMESPACE)
+    data = {"cluster": cluster.name}
+    if cluster.uid:
+        data[CLUSTER_UID_KEY] = cluster.uid
+    Manifest(component, "identity", api_version="v1", kind="ConfigMap",
+             name=CLUSTER_IDENTITY_NAME, body={"data": data})
+    return component
 
 
 def component_modules(data: HomelabData) -> tuple[str, ...]:
@@ -161,11 +206,20 @@ class ComponentBuilder:
             return None
         return self._build(registration)  # type: ignore[return-value]
 
-    def credentials(self, scope: Folder, name: str, keys: Sequence[str]) -> SealedSecret:
+    def credentials(self, scope: Folder, name: str, keys: Sequence[str], *,
+                    shared: bool = False,
+                    template_data: Mapping[str, str] | None = None) -> SealedSecret:
         if scope.namespace is None:
             raise ConfigError(scope.node.path, "namespace", "credentials need a namespace")
-        return SealedSecret(self.cluster.secrets_file(scope.namespace), name, name=name,
-                            keys=list(keys))
+        secrets = self.cluster.secrets_file(scope.namespace)
+        if shared:
+            credential = self.cluster.shared_credentials.get(name)
+            if credential is None:
+                credential = SharedCredential(name, keys)
+                self.cluster.shared_credentials[name] = credential
+            return credential.copy_in(secrets, keys=keys, template_data=template_data)
+        return SealedSecret(secrets, name, name=name, keys=list(keys),
+                            template_data=template_data)
 
     # --- building ---------------------------------------------------------------------
 
@@ -238,13 +292,16 @@ class HomelabCluster(Construct):
         root = f"clusters/{settings.name}"
         # clusters/<name>/ is the path of bootstrap's flux-system Kustomization: no
         # kustomization.yaml of ours there, Flux generates one over the whole folder.
+        # It holds Flux's own objects only (the Kustomizations of every layer), so it can
+        # never fail on a kind whose CRD a layer has yet to install.
         cluster = Folder(self, "cluster", path=root, kustomize=False)
         self.flux_files = {group: Component(cluster, group) for group in FLUX_FILES}
         self.apps_file = self.flux_files["apps"]
-        self.secrets = Folder(self, "secrets", path=f"{root}/secrets")
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
         self._layers: dict[str, Layer] = {}
+        #: Credentials sealed once and copied into every namespace that reads them.
+        self.shared_credentials: dict[str, SharedCredential] = {}
 
         builder = ComponentBuilder(self, registrations(component_modules(data)))
         builder.build_all()
@@ -255,16 +312,16 @@ class HomelabCluster(Construct):
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
 
-        # Default deny in every namespace the layers made, but those of NOT_ISOLATED;
-        # then the flows the components declared, Prometheus' scrapes and its API access.
-        self.network = Network()
-        for layer in self.layers:
-            if layer.namespace and layer.namespace not in NOT_ISOLATED \
-                    and not self.network.isolated(layer.namespace):
-                self.network.isolate(layer)
         constructs = self.node.find_all()  # one jsii call for the whole subtree
-        self.network.wire(c for c in constructs if isinstance(c, Component))
+        components = [c for c in constructs if isinstance(c, Component)]
+        self.namespaces = self._namespaces(components)
+        self.identity = cluster_identity(self.namespaces_layer, settings)
+        self.network = self._isolate(components)
+        constructs = self.node.find_all()
+        components = [c for c in constructs if isinstance(c, Component)]
+        self.network.wire(components)
         workloads = [w for w in constructs if isinstance(w, Workload)]
+        network = data.platform.network
         if self.prometheus is not None:
             for workload in workloads:
                 if workload.metrics_port is not None:
@@ -272,21 +329,148 @@ class HomelabCluster(Construct):
             if self.ingress is not None:
                 self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
                                    "metrics")
-            self.network.allow_kube_api(self.prometheus.server)
+            self.network.allow_kube_api(self.prometheus.server, network.node_cidr)
+        self._internet_egress(builder.built, workloads)
 
-        for workload in workloads:
+        tasks = [t for t in constructs if isinstance(t, Task)]
+        for workload in [*workloads, *tasks]:
             skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
         for workload in workloads:
             if workload.component.checkov_skips:
                 skip_checkov(workload.workload, workload.component.checkov_skips)
 
-        Namespaces(cluster, "namespaces",
-                   names=[layer.namespace for layer in self.layers if layer.namespace])
+        # A re-sealed credential rolls exactly the workloads reading it.
+        self.sealed_digests = annotate_sealed_digests(
+            [c for c in constructs if isinstance(c, Manifest)],
+            [c for c in constructs if isinstance(c, SealedSecret)])
+        self._namespace_dependencies(components)
+        self._crd_dependencies(components)
         for layer in self.layers:
             layer.resolve_dependencies()
+        self._order_flux_files()
         self.warnings = self._unused_credentials(constructs)
         if self.hc_app is not None:
             self.hc_app.warnings.extend(self.warnings)
+
+    # --- namespaces: created by the namespaces layer, data ones never pruned -----------
+
+    @property
+    def namespaces_layer(self) -> Layer:
+        """``infrastructure/namespaces``: the Namespaces and the cluster identity (made
+        on first use)."""
+        layer = self._layers.get(NAMESPACES_LAYER)
+        if layer is None:
+            layer = self.layer(NAMESPACES_LAYER, f"infrastructure/{NAMESPACES_LAYER}",
+                               self.flux_files["infrastructure"], namespaced=False)
+        return layer
+
+    def _own_namespaces(self, components: Sequence[Component]) -> dict[str, Component]:
+        """Namespaces a component creates itself (cert-manager's, applied with its chart)."""
+        return {o.object_name: c for c in components for o in c.objects
+                if o.object_kind == "Namespace"}
+
+    def _namespaces(self, components: Sequence[Component]) -> Namespaces:
+        """A Namespace per namespace the components use, but those they create themselves
+        and :data:`EXTERNAL_NAMESPACES`. A namespace holding data (a
+        PersistentVolumeClaim, or a StatefulSet's claim templates) and every
+        PersistentVolumeClaim carry Flux's ``prune: disabled``: deleting an app or a
+        namespace from Git never deletes a volume."""
+        own = self._own_namespaces(components)
+        names: set[str] = set()
+        data: set[str] = set()
+        for layer in self.layers:
+            if layer.namespace:
+                names.add(layer.namespace)
+        for component in components:
+            for obj in component.objects:
+                namespace = obj.object_namespace
+                if namespace is None:
+                    continue
+                names.add(namespace)
+                if obj.object_kind == "PersistentVolumeClaim":
+                    data.add(namespace)
+                    for key, value in PRUNE_DISABLED.items():
+                        obj.annotate(key, value)
+                elif obj.object_kind == "StatefulSet" and obj.body.get(
+                        "spec", {}).get("volumeClaimTemplates"):
+                    data.add(namespace)
+        names -= set(own) | set(EXTERNAL_NAMESPACES)
+        return Namespaces(self.namespaces_layer, "namespaces", names=names, data=data)
+
+    def _namespace_dependencies(self, components: Sequence[Component]) -> None:
+        """Every component with an object in a namespace uses what creates it."""
+        creators: dict[str, Component] = {name: self.namespaces
+                                          for name in self.namespaces.by_name}
+        creators.update(self._own_namespaces(components))
+        for component in components:
+            for obj in component.objects:
+                creator = creators.get(obj.object_namespace or "")
+                if creator is not None:
+                    component.use(creator)
+
+    # --- CRDs before their objects ------------------------------------------------------
+
+    def _crd_dependencies(self, components: Sequence[Component]) -> None:
+        """Every component creating an object of a custom kind uses the controller that
+        installs its CRD (Flux: its Kustomization ``dependsOn`` the controllers)."""
+        controllers = [c for c in components if isinstance(c, Controller)]
+        for component in components:
+            if isinstance(component, Controller):
+                continue
+            for obj in component.objects:
+                group = obj.object_api_version.rpartition("/")[0]
+                for controller in controllers:
+                    if controller.provides(group, obj.object_kind):
+                        component.use(controller)
+
+    # --- the network --------------------------------------------------------------------
+
+    def _isolate(self, components: Sequence[Component]) -> Network:
+        """Default deny in every namespace the tree creates but those of NOT_ISOLATED:
+        a namespace a component creates itself gets its policies in that component's
+        folder (``<namespace>-network-policies.yaml``), a layer's in its own."""
+        network = Network()
+        for name, component in sorted(self._own_namespaces(components).items()):
+            if name not in NOT_ISOLATED and component.folder is not None:
+                network.isolate(component.folder, namespace=name)
+        for layer in self.layers:
+            if layer.namespace and layer.namespace in self.namespaces.by_name \
+                    and layer.namespace not in NOT_ISOLATED \
+                    and not network.isolated(layer.namespace):
+                network.isolate(layer)
+        return network
+
+    def _internet_egress(self, built: Mapping[str, Component],
+                         workloads: Sequence[Workload]) -> None:
+        """``platform.network.egress`` of the data file: each named component's pods may
+        open its ports to any address outside the pod and service ranges."""
+        network = self.data.platform.network
+        for name, ports in network.egress.items():
+            component = built.get(f"services.{name}") or built.get(f"infrastructure.{name}")
+            if component is None:
+                continue  # disabled: nothing to let out
+            for workload in workloads:
+                if workload.component is component:
+                    self.network.allow_internet(workload, ports,
+                                                cluster_ranges=network.cluster_ranges)
+
+    def _order_flux_files(self) -> None:
+        """Each Flux file lists its Kustomizations in apply order: every one after those
+        it depends on, ties in the order the layers were made."""
+        position = {id(layer.kustomization): i for i, layer in enumerate(self.layers)}
+        done: dict[int, int] = {}
+
+        def visit(k: Kustomization, path: tuple[int, ...]) -> None:
+            if id(k) in done or id(k) in path:
+                return
+            for dep in sorted(k.depends_on, key=lambda d: position.get(id(d), -1)):
+                visit(dep, (*path, id(k)))
+            done[id(k)] = len(done)
+
+        for layer in self.layers:
+            visit(layer.kustomization, ())
+        for flux_file in self.flux_files.values():
+            flux_file.objects.sort(key=lambda o: done.get(id(o), -1))
 
     def get(self, kind: type[T]) -> T | None:
         """The built component of class ``kind`` (None when its entry is off)."""
@@ -333,11 +517,16 @@ class HomelabCluster(Construct):
         return policies
 
     def layer(self, id: str, path: str, flux_file: Component,
-              namespace: str | None = None) -> Layer:
-        """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
+              namespace: str | None = None, *, namespaced: bool = True) -> Layer:
+        """A new folder applied by its own Flux Kustomization (namespace: ``id``, or none
+        when not ``namespaced``), synced as the data file's ``platform.sync`` says."""
         if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
-        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file)
+        sync = self.data.platform.sync
+        created = Layer(self, id, path=path,
+                        namespace=(namespace or id) if namespaced else None,
+                        flux_file=flux_file, interval=sync.interval,
+                        retry_interval=sync.retry_interval, timeout=sync.timeout)
         self._layers[id] = created
         self.layers.append(created)
         return created
@@ -355,8 +544,19 @@ class HomelabCluster(Construct):
                               f"{registration.namespace}) would clash")
         return existing
 
+    @property
+    def secrets(self) -> Layer:
+        """``infrastructure/secrets``: every SealedSecret, one file per namespace (made on
+        first use, after the namespaces layer)."""
+        layer = self._layers.get(SECRETS_LAYER)
+        if layer is None:
+            self.namespaces_layer  # noqa: B018 -- made first: secrets need namespaces
+            layer = self.layer(SECRETS_LAYER, f"infrastructure/{SECRETS_LAYER}",
+                               self.flux_files["infrastructure"], namespaced=False)
+        return layer
+
     def secrets_file(self, namespace: str) -> Component:
-        """The file of ``clusters/<name>/secrets/`` holding ``namespace``'s SealedSecrets."""
+        """The file of ``infrastructure/secrets/`` holding ``namespace``'s SealedSecrets."""
         if namespace not in self._secret_files:
             self._secret_files[namespace] = Component(self.secrets, namespace,
                                                       namespace=namespace)

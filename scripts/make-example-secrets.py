@@ -35,15 +35,16 @@ from homelab_charts.secrets.store import SealedDocument, store_path  # noqa: E40
 STORE_DIR = project.store_dir(REPO)
 DEFAULT_CERT = project.cert_file(REPO)
 
-#: (namespace, name) -> keys: the credentials the homelab's components read.
-EXAMPLE_SECRETS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("databases", "postgresql-credentials"): (
-        "postgres-password", "family-assistant-password", "n8n-password"),
-    ("databases", "redis-credentials"): ("redis-password",),
-    ("databases", "qdrant-credentials"): ("api-key",),
-    ("family-assistant", "family-assistant-credentials"): (
-        "postgres-password", "redis-password", "qdrant-api-key"),
-    ("n8n", "n8n-credentials"): ("db-password", "encryption-key"),
+#: (namespace, name) -> keys: the credentials the homelab's components read. Namespace
+#: None: a credential two namespaces read, sealed once cluster-wide
+#: (homelab_charts.secrets.shared).
+EXAMPLE_SECRETS: dict[tuple[str | None, str], tuple[str, ...]] = {
+    ("databases", "postgresql-credentials"): ("postgres-password",),
+    ("n8n", "n8n-credentials"): ("encryption-key",),
+    (None, "postgresql-family-assistant"): ("password",),
+    (None, "postgresql-n8n"): ("password",),
+    (None, "redis-credentials"): ("password",),
+    (None, "qdrant-credentials"): ("api-key",),
 }
 
 
@@ -87,7 +88,8 @@ def main() -> int:
     documents = []
     for (namespace, name), keys in EXAMPLE_SECRETS.items():
         values = {key: secrets.token_urlsafe(32).encode() for key in keys}
-        doc = SealedDocument(name=name, namespace=namespace, scope=SealScope.STRICT)
+        scope = SealScope.STRICT if namespace else SealScope.CLUSTER_WIDE
+        doc = SealedDocument(name=name, namespace=namespace, scope=scope)
         documents.append(doc.with_values(cert.public_key, values,
                                          key_fingerprint=cert.fingerprint))
         del values

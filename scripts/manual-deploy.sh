@@ -7,10 +7,12 @@
 #                            [--root DIR] [--cluster NAME] [--field-manager NAME]
 #
 # Order (computed by `homelab-charts plan` from clusters/<cluster>/*.yaml):
-#   secrets         clusters/<cluster>/namespaces.yaml and cluster-identity.yaml (-f),
-#                   clusters/<cluster>/secrets (-k)
-#   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k),
-#                   waiting for its Deployments/StatefulSets/DaemonSets/HelmReleases
+#   secrets         older trees only: clusters/<cluster>/namespaces.yaml and
+#                   cluster-identity.yaml (-f), clusters/<cluster>/secrets (-k)
+#   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k:
+#                   controllers, configs, namespaces with the cluster identity, secrets,
+#                   networking, databases, observability), waiting for its
+#                   Deployments/StatefulSets/DaemonSets/HelmReleases
 #   apps            the same for apps.yaml
 # A Kustomization suspended in Git (spec.suspend: true) is rendered, not applied: its
 # objects stay as they are, as with Flux, and are never pruned. Every step is rendered
@@ -20,8 +22,8 @@
 # Secrets, CRDs, nor objects owned by another object), and records the applied commit in
 # the ConfigMap kube-system/homelab-charts-applied.
 #
-# The tree is bound to one cluster (clusters/<cluster>/cluster-identity.yaml, written by
-# synthesis from `homelab-charts cluster bind`): the current context must be that cluster
+# The tree is bound to one cluster (its cluster identity ConfigMap, written by synthesis
+# from `homelab-charts cluster bind` into infrastructure/namespaces/cluster-identity.yaml): the current context must be that cluster
 # (the UID of its kube-system Namespace), else nothing is applied.
 #
 # Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached or is

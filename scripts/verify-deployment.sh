@@ -11,7 +11,8 @@
 #   flux      each Flux Kustomization is Ready (when Flux is installed and --no-flux is not
 #             given; a suspended one is reported, not failed: that is the manual mode)
 # The current context must be the cluster the tree is bound to (the kube-system UID in
-# clusters/<cluster>/cluster-identity.yaml), else nothing is checked.
+# its cluster identity ConfigMap, infrastructure/namespaces/cluster-identity.yaml), else
+# nothing is checked.
 # Prints one line a check, then a one-line summary; exits 1 when a check failed, 2 when
 # it cannot check (kubectl missing, cluster unreachable or not the bound one, invalid tree).
 set -euo pipefail

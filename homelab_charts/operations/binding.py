@@ -3,7 +3,8 @@
 A cluster is identified by the UID of its ``kube-system`` Namespace: it is created with
 the cluster and never changes, while kubectl context names are per person and per
 kubeconfig. :func:`bind` records it in the data file (``cluster.uid``); synthesis writes
-it into ``clusters/<name>/cluster-identity.yaml`` and the manual scripts refuse any
+it into the cluster identity ConfigMap (``infrastructure/namespaces/cluster-identity.yaml``,
+applied by the ``namespaces`` Kustomization) and the manual scripts refuse any
 cluster whose UID differs (see :mod:`homelab_charts.operations.manual`).
 """
 

@@ -440,15 +440,23 @@ class Tree:
                        if rel.startswith("clusters/") and len(PurePosixPath(rel).parts) > 2})
 
     def cluster_identity(self, cluster: str) -> ClusterIdentity | None:
-        """The cluster ``clusters/<cluster>/`` is bound to (None without an identity file)."""
-        rel = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
-        if rel not in self.files:
-            return None
+        """The cluster ``clusters/<cluster>/`` is bound to, from its identity ConfigMap:
+        applied by one of the Kustomizations ``clusters/<cluster>/`` defines (the
+        generated tree keeps it in the ``namespaces`` layer), or, in older trees, a file
+        of ``clusters/<cluster>/`` itself. None when the tree has no identity."""
+        legacy = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
         obj = self.get("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)
-        if obj is None or obj.file != rel:
-            raise ConfigError(self.where(rel), None,
+        if obj is None or (legacy in self.files and obj.file != legacy):
+            if legacy not in self.files:
+                return None
+            raise ConfigError(self.where(legacy), None,
                               f"expected the ConfigMap {CLUSTER_IDENTITY_NAMESPACE}/"
                               f"{CLUSTER_IDENTITY_NAME} (regenerate it: homelab-charts synth)")
+        rel = obj.file
+        owner = self.owner_of(rel)
+        if owner is None or not (rel.startswith(f"clusters/{cluster}/")
+                                 or owner.file.startswith(f"clusters/{cluster}/")):
+            return None
         data = obj.body.get("data")
         if not isinstance(data, Mapping):
             raise ConfigError(self.where(rel), f"ConfigMap {CLUSTER_IDENTITY_NAME}: data",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
-from homelab_charts.validate import flux, kubeconform, kustomize, parallel, policy
+from homelab_charts.validate import crds, flux, kubeconform, kustomize, parallel, policy
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
@@ -176,6 +176,8 @@ def validate(options: Options) -> Report:
         _policy(tree_results, bootstrap)
     if options.flux:
         _flux(tree_results, root, files, strict=options.strict)
+        # CRD-001: every custom resource's CRD is installed by a Kustomization it needs.
+        crds.check(tree_results, root)
     if options.kustomize:
         _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
                    kc_opts=kc_opts)
