@@ -39,7 +39,10 @@ from pathlib import Path
 sys.path.insert(0, {bench_dir!r})
 from synth_bench import extra_apps_builder
 from homelab_charts.synth import synth_tree
-result = synth_tree(Path({root!r}), builder=extra_apps_builder({extra}))
+root = Path({root!r})
+root.mkdir(parents=True)
+# The repository's data file and sealed store, the tree written to a fresh folder.
+result = synth_tree(root, data_file=Path({data!r}), builder=extra_apps_builder({extra}))
 docs = sum(c.count("\n---\n") for c in result.files.values())
 self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -116,7 +119,8 @@ def measure(case: str, runs: int) -> dict:
         for i in range(runs):
             root = Path(tmp) / f"synth-{i}"
             elapsed, info = run_child(CHILD_SYNTH.format(
-                bench_dir=str(Path(__file__).parent), root=str(root), extra=extra), env)
+                bench_dir=str(Path(__file__).parent), root=str(root), extra=extra,
+                data=str(REPO / "homelab.yaml")), env)
             synth_times.append(elapsed)
             synth_rss.append(info["rss_kb"])
         import yaml

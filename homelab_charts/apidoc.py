@@ -13,19 +13,23 @@ import homelab_charts
 #: Sections of the page, in order: title -> names.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Components and the cluster": (
-        "Component", "register", "ClusterContext", "Registration", "HomelabCluster",
-        "Layer", "NOT_ISOLATED", "Folder", "Manifest", "TreeApp", "skip_checkov"),
+        "Component", "register", "ClusterContext", "Registration", "PodSecurity",
+        "HomelabCluster", "Layer", "NOT_ISOLATED", "Folder", "Manifest", "TreeApp",
+        "skip_checkov"),
     "Workloads": (
         "WebService", "StatefulService", "Workload", "Container", "Port", "Probe",
-        "Resources", "RunAs", "ConfigFile", "FieldRef", "SecretKeyRef"),
-    "Network": ("Connection", "Pods", "OutsideFlow"),
+        "Resources", "RunAs", "ConfigFile", "FieldRef", "SecretKeyRef", "NodeDaemon",
+        "HostMount"),
+    "Network": ("Connection", "Pods", "OutsideFlow", "Egress"),
     "Credentials": ("SealedSecret", "SharedCredential", "Credentials", "secret_key"),
     "Apps: release, exposure, telemetry": (
         "AppRelease", "expose", "IngressController", "otel_env", "send_telemetry",
         "Telemetry", "web_ui", "WebUI"),
     "Built-in components": (
         "SealedSecretsController", "CertManager", "ClusterIssuers", "PostgreSQL",
-        "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki", "Prometheus"),
+        "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki", "Prometheus",
+        "Alert", "RuleGroup", "Jaeger", "KubeStateMetrics", "Grafana", "OtelAgent",
+        "NodeExporter"),
     "Flux": (
         "Kustomization", "GitRepository", "OCIRepository", "HelmRepository", "HelmChart",
         "HelmRelease", "ImageRepository", "ImagePolicy"),
@@ -40,6 +44,9 @@ EXAMPLES: dict[str, str] = {
     "ClusterContext": "def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Notes:\n"
                       "    return cls(scope, id, postgresql=ctx.require(PostgreSQL))",
     "Registration": "registration: Registration = Notes.registration  # .folder: apps/notes",
+    "PodSecurity": 'NODES = PodSecurity("privileged", "reads the pod log files (hostPath)")\n'
+                   '@register("infrastructure.agent", folder="infrastructure/nodes",\n'
+                   '          pod_security=NODES)\nclass Agent(Component): ...',
     "HomelabCluster": "HomelabCluster(TreeApp(), data.cluster.name, data=load_data())",
     "Layer": "layer: Layer = cluster.layer_for(Notes.registration)  # .kustomization",
     "NOT_ISOLATED": 'NOT_ISOLATED == {}  # every namespace of the tree is default deny',
@@ -63,6 +70,12 @@ EXAMPLES: dict[str, str] = {
     "FieldRef": 'env={"POD_IP": FieldRef("status.podIP")}',
     "SecretKeyRef": 'env={"TOKEN": SecretKeyRef(name="notes-credentials", key="token")}',
     "Connection": 'Connection.to(self.web, postgresql.server, "postgresql")',
+    "Egress": 'self.egress = [Egress.kube_api(self.web),\n'
+              '               Egress.to(self.web, "the NAS", Port("nfs", 2049))]',
+    "NodeDaemon": 'NodeDaemon(self, "daemon", name="agent", container=container,\n'
+                  '           host_mounts=(HostMount("logs", "/var/log/pods", "/var/log/pods"),),\n'
+                  '           reason="reads the pod log files")',
+    "HostMount": 'HostMount("proc", "/proc", "/host/proc")  # read-only unless read_only=False',
     "Pods": 'Pods.external("ingress-controller", "networking", {"app.kubernetes.io/name": '
             '"traefik"})',
     "SealedSecret": 'creds = SealedSecret(chart, "credentials", name="notes-credentials",\n'
@@ -102,6 +115,14 @@ EXAMPLES: dict[str, str] = {
     "OtelCollector": 'ctx.require(OtelCollector).endpoint("grpc")',
     "Loki": "ctx.require(Loki).otlp_logs_url",
     "Prometheus": 'ctx.require(Prometheus).remote_write_url',
+    "Alert": 'Alert("BackupMissing", "time() - backup_last_success_timestamp > 86400", "1h",\n'
+             '      "warning", "No backup for a day", "kubectl -n notes get cronjobs")',
+    "RuleGroup": 'ctx.require(Prometheus).add_rule_group(RuleGroup("notes", (alert,)))',
+    "Jaeger": "ctx.find(Jaeger)  # None when infrastructure.jaeger.enabled is false",
+    "KubeStateMetrics": "ctx.require(KubeStateMetrics).server.url(\"metrics\")",
+    "Grafana": "ctx.require(Grafana).dashboards  # the provisioned dashboards",
+    "OtelAgent": "ctx.find(OtelAgent)  # the node agent sending every pod's logs",
+    "NodeExporter": "ctx.find(NodeExporter)  # node figures for Prometheus",
     "Kustomization": 'Kustomization(flux_file, "notes", name="notes", path="./apps/notes",\n'
                      '              source=FLUX_SYSTEM_REPOSITORY, interval="1h")',
     "GitRepository": 'GitRepository(self, "repo", name="charts", url="https://github.com/o/r")',

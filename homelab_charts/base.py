@@ -100,7 +100,8 @@ class Folder(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None = None,
-                 part_of: str | None = None, kustomize: bool = True) -> None:
+                 part_of: str | None = None, kustomize: bool = True,
+                 labels: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id)
         self.hc_app = app_of(scope)
         if path.startswith(("/", "./")) or ".." in path.split("/") or not path.strip("/"):
@@ -112,6 +113,9 @@ class Folder(Construct):
         self.namespace = namespace
         self.part_of = part_of
         self.kustomize = kustomize
+        #: Labels of every object of the folder's components (the cluster ownership label
+        #: when the tree holds several clusters).
+        self.labels: dict[str, str] = dict(labels or {})
         self.components: list[Component] = []
 
 
@@ -165,8 +169,10 @@ class Component(Chart):
         self.common_labels: dict[str, str] = {"app.kubernetes.io/managed-by": MANAGED_BY}
         if self.hc_app is not None:
             self.common_labels.update(self.hc_app.common_labels)
-        if folder is not None and folder.part_of:
-            self.common_labels["app.kubernetes.io/part-of"] = folder.part_of
+        if folder is not None:
+            self.common_labels.update(folder.labels)
+            if folder.part_of:
+                self.common_labels["app.kubernetes.io/part-of"] = folder.part_of
         self.common_labels.update(labels or {})
         self.objects: list[Manifest] = []
         #: Components this one needs at run time (its Services, Secrets...): the cluster

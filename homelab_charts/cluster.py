@@ -6,6 +6,13 @@ The cluster imports the component modules of :mod:`homelab_charts.infrastructure
 entry is present and not ``enabled: false`` (:mod:`homelab_charts.registry`), in
 data-file order, infrastructure first, each one's requirements before it.
 
+It does so once per environment the cluster runs (``cluster.environments``): prod into
+the registered folders and namespaces, another environment into folders, namespaces and
+Kustomizations suffixed ``-<env>`` (``apps/n8n-dev``), each with that environment's
+values and its own databases. Components registered ``shared`` (the controllers, the
+issuers, the ingress controller, the telemetry pipeline) are built once per cluster and
+used by all its environments.
+
 Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization, made when
 its first component is built. A component records what it needs (``Component.use``) as
 construct references; after every component exists, :meth:`Layer.resolve_dependencies`
@@ -19,30 +26,36 @@ cluster comes up in one pass after ``flux bootstrap``:
   (:class:`~homelab_charts.infrastructure.controllers.Controller`), so the
   ``controllers`` layer comes first.
 
-``clusters/<name>/`` holds Flux Kustomizations only (bootstrap's own Kustomization
-applies it before any CRD exists); the Namespaces and the cluster identity are the
-``namespaces`` layer (``infrastructure/namespaces/``), the SealedSecrets the ``secrets``
-layer (``infrastructure/secrets/<namespace>.yaml``). Every namespace the tree creates is
-isolated (default deny) except those of :data:`NOT_ISOLATED`; each component's
+``clusters/<name>/`` holds Flux's own objects and Kubernetes' only (bootstrap's own
+Kustomization applies it before any CRD exists): the Kustomizations, the OCI source, the
+cluster identity; the Namespaces are the ``namespaces`` layer
+(``infrastructure/namespaces/``), the SealedSecrets the ``secrets`` layer
+(``infrastructure/secrets/<namespace>.yaml``); a cluster other than the data file's
+``cluster`` has its own (``infrastructure/namespaces-<cluster>/``...). Every namespace
+the tree creates is isolated (default deny) except those of :data:`NOT_ISOLATED`; each component's
 ``outside_flows`` and the data file's ``platform.network.egress`` open what leaves the
 cluster. Each pod template carries the digest of the sealed data it reads
-(:mod:`homelab_charts.workloads.rollout`).
+(:mod:`homelab_charts.workloads.rollout`). Every namespace enforces Pod Security
+``restricted`` except where its components' registrations declare a
+:class:`~homelab_charts.registry.PodSecurity` exception
+(:attr:`HomelabCluster.pod_security_exceptions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from constructs import Construct
 
+from homelab_charts import delivery
 from homelab_charts.apps.common import HOMELAB_WIDE_SKIPS
 from homelab_charts.base import Component, Folder, Manifest, app_of, skip_checkov
 from homelab_charts.config import (
-    CLUSTER_IDENTITY_NAME,
-    CLUSTER_IDENTITY_NAMESPACE,
-    CLUSTER_UID_KEY,
+    CLUSTER_LABEL,
     ClusterSettings,
+    EnvironmentSettings,
     HomelabData,
     Image,
 )
@@ -52,6 +65,7 @@ from homelab_charts.flux import (
     FLUX_SYSTEM_REPOSITORY,
     Kustomization,
     ObjectReference,
+    Receiver,
 )
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
 from homelab_charts.infrastructure.controllers import Controller
@@ -62,17 +76,18 @@ from homelab_charts.infrastructure.namespaces import (
 )
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.infrastructure.observability import Prometheus
-from homelab_charts.registry import Registration, import_all, registrations
+from homelab_charts.registry import PodSecurity, Registration, import_all, registrations
 from homelab_charts.secrets.sealed_secret import SealedSecret
 from homelab_charts.secrets.shared import SharedCredential
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
+from homelab_charts.workloads.daemon import NodeDaemon
 from homelab_charts.workloads.job import Task
 from homelab_charts.workloads.network import Network, Pods
 from homelab_charts.workloads.rollout import annotate_sealed_digests
 
 __all__ = ["BUILTIN_MODULES", "EXTERNAL_NAMESPACES", "NOT_ISOLATED", "POD_SECURITY_LEVEL",
-           "ComponentBuilder", "HomelabCluster", "Layer", "Namespaces", "cluster_identity",
+           "ComponentBuilder", "HomelabCluster", "Layer", "Namespaces", "cluster_store",
            "component_modules"]
 
 #: The packages of homelab-charts whose components every homelab can enable.
@@ -106,8 +121,12 @@ class Layer(Folder):
     def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None,
                  flux_file: Component, source: Manifest | ObjectReference = FLUX_SYSTEM_REPOSITORY,
                  interval: str = "10m", retry_interval: str = "2m", timeout: str = "5m",
-                 name: str | None = None) -> None:
-        super().__init__(scope, id, path=path, namespace=namespace, part_of=id)
+                 name: str | None = None, labels: Mapping[str, str] | None = None,
+                 part_of: str | None = None) -> None:
+        super().__init__(scope, id, path=path, namespace=namespace, part_of=part_of or id,
+                         labels=labels)
+        #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
+        self.pod_security: PodSecurity | None = None
         self.kustomization = Kustomization(
             flux_file, id, name=name or id, path=f"./{self.path}", source=source,
             interval=interval, retry_interval=retry_interval, timeout=timeout,
@@ -122,20 +141,9 @@ class Layer(Folder):
                     self.kustomization.add_depends_on(layer.kustomization)
 
 
-def cluster_identity(scope: Construct, cluster: ClusterSettings, *,
-                     file: str | None = None) -> Component:
-    """The ConfigMap naming the cluster the tree is for and, once bound (``homelab-charts
-    cluster bind``), the UID of its kube-system Namespace: the manual scripts compare it
-    with the live cluster's before applying anything. In a Folder it is
-    ``<folder>/cluster-identity.yaml``."""
-    component = Component(scope, "cluster-identity", file=file,
-                          namespace=CLUSTER_IDENTITY_NAMESPACE)
-    data = {"cluster": cluster.name}
-    if cluster.uid:
-        data[CLUSTER_UID_KEY] = cluster.uid
-    Manifest(component, "identity", api_version="v1", kind="ConfigMap",
-             name=CLUSTER_IDENTITY_NAME, body={"data": data})
-    return component
+def cluster_store(store: Path, cluster: str) -> Path:
+    """The sealed store of a cluster other than the data file's ``cluster``."""
+    return store / "_clusters" / cluster
 
 
 def component_modules(data: HomelabData) -> tuple[str, ...]:
@@ -156,11 +164,18 @@ def component_modules(data: HomelabData) -> tuple[str, ...]:
 
 class ComponentBuilder:
     """The :class:`~homelab_charts.registry.ClusterContext` a component's ``create`` gets:
-    builds each registered, enabled component once, requirements first."""
+    builds each registered, enabled component of one environment once, requirements
+    first. ``shared`` builds (and keeps) the cluster's shared components; a builder made
+    with ``shared=None`` is that one, and refuses to build a per-environment component."""
 
-    def __init__(self, cluster: HomelabCluster, found: Sequence[Registration]) -> None:
+    def __init__(self, cluster: HomelabCluster, found: Sequence[Registration],
+                 environment: str | None = None,
+                 shared: ComponentBuilder | None = None) -> None:
         self.cluster = cluster
-        self._data = cluster.data
+        env = environment or cluster.settings.environments[0]
+        self._data = cluster.data.for_build(cluster.settings, env)
+        self._environment = cluster.data.environment(env)
+        self.shared = shared
         self.by_entry: dict[str, Registration] = {}
         for registration in found:
             other = self.by_entry.get(registration.entry)
@@ -182,6 +197,10 @@ class ComponentBuilder:
     @property
     def settings(self) -> ClusterSettings:
         return self._data.cluster
+
+    @property
+    def environment(self) -> EnvironmentSettings:
+        return self._environment
 
     def image(self, name: str) -> Image:
         return self._data.infra_image(name)
@@ -215,11 +234,11 @@ class ComponentBuilder:
         if shared:
             credential = self.cluster.shared_credentials.get(name)
             if credential is None:
-                credential = SharedCredential(name, keys)
+                credential = SharedCredential(name, keys, store=self.cluster.store)
                 self.cluster.shared_credentials[name] = credential
             return credential.copy_in(secrets, keys=keys, template_data=template_data)
         return SealedSecret(secrets, name, name=name, keys=list(keys),
-                            template_data=template_data)
+                            template_data=template_data, store=self.cluster.store)
 
     # --- building ---------------------------------------------------------------------
 
@@ -254,6 +273,15 @@ class ComponentBuilder:
         done = self.built.get(registration.entry)
         if done is not None:
             return done
+        if registration.shared and self.shared is not None:
+            component = self.shared._build(registration)
+            self.built[registration.entry] = component
+            return component
+        if not registration.shared and self.shared is None:
+            raise ConfigError(str(self._data.path), self._requester(),
+                              f"needs {registration.label}, which runs per environment: a "
+                              "component shared by a cluster's environments can only "
+                              "use shared ones")
         if registration in self._building:
             cycle = [r.entry for r in self._building[self._building.index(registration):]]
             raise ConfigError(str(self._data.path), registration.entry,
@@ -261,7 +289,7 @@ class ComponentBuilder:
                               f"{registration.entry}")
         self._building.append(registration)
         try:
-            folder = self.cluster.layer_for(registration)
+            folder = self.cluster.layer_for(registration, self._environment)
             component = registration.cls.create(folder, registration.id, self)
         finally:
             self._building.pop()
@@ -277,24 +305,30 @@ def _kind_name(kind: type[Component] | str) -> str:
 
 
 class HomelabCluster(Construct):
-    """The whole homelab: ``clusters/<name>/``, ``infrastructure/`` and ``apps/``.
+    """One cluster of the homelab: ``clusters/<name>/`` and the folders of
+    ``infrastructure/`` and ``apps/`` it applies.
 
     Everything that changes often comes from ``data`` (the checked data file); the
-    components are the registered ones its entries enable. ``components`` maps each
-    built entry to its component; :meth:`get` finds one by class.
+    components are the registered ones its entries enable, built for each environment
+    ``settings`` (default: the data file's ``cluster``) runs. ``environments`` maps each
+    environment to its built entries and components (shared ones included);
+    ``components`` is the first environment's; :meth:`get` finds one by class.
+    Every object carries ``homelab-charts.io/cluster: <name>``.
     """
 
-    def __init__(self, scope: Construct, id: str, *, data: HomelabData) -> None:
+    def __init__(self, scope: Construct, id: str, *, data: HomelabData,
+                 settings: ClusterSettings | None = None) -> None:
         super().__init__(scope, id)
         self.hc_app = app_of(scope)
         self.data = data
-        settings = data.cluster
+        self.settings = settings = settings if settings is not None else data.cluster
+        self.labels = {CLUSTER_LABEL: settings.name}
         root = f"clusters/{settings.name}"
         # clusters/<name>/ is the path of bootstrap's flux-system Kustomization: no
         # kustomization.yaml of ours there, Flux generates one over the whole folder.
-        # It holds Flux's own objects only (the Kustomizations of every layer), so it can
-        # never fail on a kind whose CRD a layer has yet to install.
-        cluster = Folder(self, "cluster", path=root, kustomize=False)
+        # It holds Flux's own objects and Kubernetes' only (the Kustomizations of every
+        # layer, the OCI source), so it never fails on a kind whose CRD a layer installs.
+        cluster = Folder(self, "cluster", path=root, kustomize=False, labels=self.labels)
         self.flux_files = {group: Component(cluster, group) for group in FLUX_FILES}
         self.apps_file = self.flux_files["apps"]
         self.layers: list[Layer] = []
@@ -302,12 +336,32 @@ class HomelabCluster(Construct):
         self._layers: dict[str, Layer] = {}
         #: Credentials sealed once and copied into every namespace that reads them.
         self.shared_credentials: dict[str, SharedCredential] = {}
+        # The source every Kustomization reads: Git (bootstrap's) or the tree's OCI
+        # artifact (cluster.source); the webhook that reconciles it (cluster.receiver).
+        # Its pull credential is sealed once the source is known: the secrets layer
+        # reads it too.
+        pending: list[tuple[str, str, list[str], str]] = []
+        self.tree_source = delivery.tree_source(
+            cluster, data, lambda *request: pending.append(request))
+        for request in pending:
+            self._sealed(*request)
 
-        builder = ComponentBuilder(self, registrations(component_modules(data)))
-        builder.build_all()
-        self.components: dict[str, Component] = dict(builder.built)
+        found = registrations(component_modules(data))
+        shared = ComponentBuilder(self, found)
+        self.environments: dict[str, dict[str, Component]] = {}
+        for environment in settings.environments:
+            builder = ComponentBuilder(self, found, environment, shared=shared)
+            builder.build_all()
+            self.environments[environment] = dict(builder.built)
+        self.components: dict[str, Component] = self.environments[settings.environments[0]]
         self.prometheus = self.get(Prometheus)
         self.ingress = self.get(Traefik)
+
+        if isinstance(self.tree_source, Manifest) and settings.name in self._layers:
+            raise ConfigError(str(data.path), "cluster.name",
+                              f"{settings.name!r} names both the cluster's root Kustomization "
+                              "(cluster.source.kind: oci) and a layer")
+        self.receiver = self._receiver()
 
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
@@ -315,13 +369,11 @@ class HomelabCluster(Construct):
         constructs = self.node.find_all()  # one jsii call for the whole subtree
         components = [c for c in constructs if isinstance(c, Component)]
         self.namespaces = self._namespaces(components)
-        self.identity = cluster_identity(self.namespaces_layer, settings)
         self.network = self._isolate(components)
         constructs = self.node.find_all()
         components = [c for c in constructs if isinstance(c, Component)]
         self.network.wire(components)
         workloads = [w for w in constructs if isinstance(w, Workload)]
-        network = data.platform.network
         if self.prometheus is not None:
             for workload in workloads:
                 if workload.metrics_port is not None:
@@ -329,8 +381,8 @@ class HomelabCluster(Construct):
             if self.ingress is not None:
                 self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
                                    "metrics")
-            self.network.allow_kube_api(self.prometheus.server, network.node_cidr)
-        self._internet_egress(builder.built, workloads)
+        for environment in settings.environments:
+            self._internet_egress(self.environments[environment], workloads)
 
         tasks = [t for t in constructs if isinstance(t, Task)]
         for workload in [*workloads, *tasks]:
@@ -339,6 +391,7 @@ class HomelabCluster(Construct):
             if workload.component.checkov_skips:
                 skip_checkov(workload.workload, workload.component.checkov_skips)
 
+        self._check_node_daemons(workloads)
         # A re-sealed credential rolls exactly the workloads reading it.
         self.sealed_digests = annotate_sealed_digests(
             [c for c in constructs if isinstance(c, Manifest)],
@@ -352,17 +405,37 @@ class HomelabCluster(Construct):
         if self.hc_app is not None:
             self.hc_app.warnings.extend(self.warnings)
 
+    def _receiver(self) -> Receiver | None:
+        """``cluster.receiver``: the webhook Receiver and its Ingress (a certificate from
+        the ingress controller's issuer) in their own layer, ``infrastructure/receiver``."""
+        if self.settings.receiver is None:
+            return None
+        if self.ingress is None:
+            raise ConfigError(str(self.data.path), "cluster.receiver",
+                              "the Receiver's Ingress needs infrastructure.traefik")
+        registration_folder = "infrastructure/receiver" if self.settings.primary \
+            else f"infrastructure/receiver-{self.settings.name}"
+        layer = self.layer("receiver", registration_folder, self.flux_files["infrastructure"],
+                           FLUX_NAMESPACE)
+        return delivery.receiver(layer, self.data, self.tree_source, self._sealed,
+                                 ingress=self.ingress)
+
     # --- namespaces: created by the namespaces layer, data ones never pruned -----------
 
     @property
     def namespaces_layer(self) -> Layer:
-        """``infrastructure/namespaces``: the Namespaces and the cluster identity (made
-        on first use)."""
+        """``infrastructure/namespaces``: the Namespaces (made on first use)."""
         layer = self._layers.get(NAMESPACES_LAYER)
         if layer is None:
-            layer = self.layer(NAMESPACES_LAYER, f"infrastructure/{NAMESPACES_LAYER}",
+            layer = self.layer(NAMESPACES_LAYER, self._own_folder(NAMESPACES_LAYER),
                                self.flux_files["infrastructure"], namespaced=False)
         return layer
+
+    def _own_folder(self, name: str) -> str:
+        """The folder of one of the cluster's own layers: ``infrastructure/<name>``, and
+        ``infrastructure/<name>-<cluster>`` for a cluster other than the data file's."""
+        return f"infrastructure/{name}" if self.settings.primary \
+            else f"infrastructure/{name}-{self.settings.name}"
 
     def _own_namespaces(self, components: Sequence[Component]) -> dict[str, Component]:
         """Namespaces a component creates itself (cert-manager's, applied with its chart)."""
@@ -395,7 +468,8 @@ class HomelabCluster(Construct):
                         "spec", {}).get("volumeClaimTemplates"):
                     data.add(namespace)
         names -= set(own) | set(EXTERNAL_NAMESPACES)
-        return Namespaces(self.namespaces_layer, "namespaces", names=names, data=data)
+        return Namespaces(self.namespaces_layer, "namespaces", names=names, data=data,
+                          exceptions=self.pod_security_exceptions)
 
     def _namespace_dependencies(self, components: Sequence[Component]) -> None:
         """Every component with an object in a namespace uses what creates it."""
@@ -429,7 +503,7 @@ class HomelabCluster(Construct):
         """Default deny in every namespace the tree creates but those of NOT_ISOLATED:
         a namespace a component creates itself gets its policies in that component's
         folder (``<namespace>-network-policies.yaml``), a layer's in its own."""
-        network = Network()
+        network = Network(node_cidr=self.data.platform.network.node_cidr)
         for name, component in sorted(self._own_namespaces(components).items()):
             if name not in NOT_ISOLATED and component.folder is not None:
                 network.isolate(component.folder, namespace=name)
@@ -472,15 +546,45 @@ class HomelabCluster(Construct):
         for flux_file in self.flux_files.values():
             flux_file.objects.sort(key=lambda o: done.get(id(o), -1))
 
-    def get(self, kind: type[T]) -> T | None:
-        """The built component of class ``kind`` (None when its entry is off)."""
-        found = [c for c in self.components.values() if isinstance(c, kind)]
+    @property
+    def pod_security_exceptions(self) -> dict[str, PodSecurity]:
+        """Namespace -> its exception to Pod Security ``restricted`` (as registered)."""
+        return {layer.namespace: layer.pod_security for layer in self.layers
+                if layer.namespace and layer.pod_security is not None}
+
+    def _check_node_daemons(self, workloads: Sequence[Workload]) -> None:
+        """A node daemon (host folders) only in a namespace registered ``privileged``."""
+        exceptions = self.pod_security_exceptions
+        for workload in workloads:
+            if isinstance(workload, NodeDaemon):
+                namespace = workload.namespace or ""
+                exception = exceptions.get(namespace)
+                if exception is None or exception.level != "privileged":
+                    raise ConfigError(workload.component.where, "pod_security",
+                                      f"node daemon {workload.name} mounts host folders, "
+                                      f"which namespace {namespace} (not privileged) forbids: "
+                                      "register the component with pod_security="
+                                      "PodSecurity('privileged', reason)")
+
+    def get(self, kind: type[T], environment: str | None = None) -> T | None:
+        """The built component of class ``kind`` in ``environment`` (default: the
+        cluster's first); None when its entry is off."""
+        built = self.environments[environment or self.settings.environments[0]]
+        found = [c for c in built.values() if isinstance(c, kind)]
         return found[0] if len(found) == 1 else None
+
+    @property
+    def store(self) -> Path:
+        """The sealed store of this cluster's credentials: the repository's ``sealed/``
+        for the data file's ``cluster``, ``sealed/_clusters/<name>/`` for the others
+        (each cluster's controller has its own key)."""
+        app = self.hc_app
+        base = app.store if app is not None and app.store is not None else self.data.store_dir
+        return base if self.settings.primary else cluster_store(base, self.settings.name)
 
     def _unused_credentials(self, constructs: Sequence[object]) -> list[str]:
         """A warning per sealed credential of the store no component uses."""
-        app = self.hc_app
-        store = app.store if app is not None and app.store is not None else self.data.store_dir
+        store = self.store
         if not store.is_dir():
             return []
         used = {c.store_file.resolve() for c in constructs if isinstance(c, SealedSecret)}
@@ -499,25 +603,28 @@ class HomelabCluster(Construct):
                              ports=[Port("metrics", port)])
 
     def image_automation(self, cluster: Folder) -> dict[str, ImagePolicy]:
-        """An ImageRepository and an ImagePolicy (the cluster's environment) per image this
-        monorepo builds, in ``clusters/<name>/image-automation.yaml`` (opt-in: the data
-        file's ``cluster.imageAutomation``). Flux then reports each service's newest build;
-        docs/RELEASING.md tells how to let it write tags back."""
+        """An ImageRepository per image this monorepo builds and an ImagePolicy per
+        environment the cluster runs, in ``clusters/<name>/image-automation.yaml`` (opt-in:
+        the data file's ``cluster.imageAutomation``). Flux then reports each service's
+        newest build; docs/RELEASING.md tells how to let it write tags back."""
         component = Component(cluster, "image-automation")
-        environment = self.data.cluster.environment
         policies: dict[str, ImagePolicy] = {}
         for name, service in sorted(self.data.services.items()):
             if service.upstream or not service.enabled:
                 continue
             repository = ImageRepository(component, f"{name}-repository", name=name,
                                          image=service.image)
-            policies[name] = ImagePolicy(component, f"{name}-policy",
-                                         name=f"{name}-{environment}", repository=repository,
-                                         environment=environment)
+            for environment in self.settings.environments:
+                key = name if environment == self.settings.environments[0] \
+                    else f"{name}-{environment}"
+                policies[key] = ImagePolicy(component, f"{key}-policy",
+                                            name=f"{name}-{environment}",
+                                            repository=repository, environment=environment)
         return policies
 
     def layer(self, id: str, path: str, flux_file: Component,
-              namespace: str | None = None, *, namespaced: bool = True) -> Layer:
+              namespace: str | None = None, *, namespaced: bool = True,
+              part_of: str | None = None) -> Layer:
         """A new folder applied by its own Flux Kustomization (namespace: ``id``, or none
         when not ``namespaced``), synced as the data file's ``platform.sync`` says."""
         if id in self._layers:
@@ -526,22 +633,45 @@ class HomelabCluster(Construct):
         created = Layer(self, id, path=path,
                         namespace=(namespace or id) if namespaced else None,
                         flux_file=flux_file, interval=sync.interval,
-                        retry_interval=sync.retry_interval, timeout=sync.timeout)
+                        retry_interval=sync.retry_interval, timeout=sync.timeout,
+                        labels=self.labels, part_of=part_of, source=self.tree_source)
         self._layers[id] = created
         self.layers.append(created)
         return created
 
-    def layer_for(self, registration: Registration) -> Layer:
-        """The layer a registered component goes into (made on first use)."""
-        existing = self._layers.get(registration.layer)
+    def layer_for(self, registration: Registration,
+                  environment: EnvironmentSettings | None = None) -> Layer:
+        """The layer a registered component goes into in ``environment`` (made on first
+        use): the registered folder and namespace for prod and for shared components,
+        ``<folder>-<env>`` and ``<namespace>-<env>`` for another environment; a shared
+        layer of a cluster other than the data file's ``cluster`` is in
+        ``<folder>-<cluster>`` (each cluster's objects carry its own ownership label)."""
+        env = environment or self.data.environment(self.settings.environments[0])
+        if registration.shared:
+            name, namespace = registration.layer, registration.namespace
+            folder = registration.folder if self.settings.primary \
+                else f"{registration.folder}-{self.settings.name}"
+        else:
+            name = registration.layer + env.suffix
+            namespace = registration.namespace + env.suffix
+            folder = registration.folder + env.suffix
+        existing = self._layers.get(name)
         if existing is None:
-            return self.layer(registration.layer, registration.folder,
-                              self.flux_files[registration.group], registration.namespace)
-        if existing.path != registration.folder or existing.namespace != registration.namespace:
+            existing = self.layer(name, folder, self.flux_files[registration.group], namespace,
+                                  part_of=registration.layer)
+        elif existing.path != folder or existing.namespace != namespace:
             raise ConfigError(registration.label, "folder",
-                              f"layer {registration.layer!r} is {existing.path} (namespace "
-                              f"{existing.namespace}); {registration.folder} (namespace "
-                              f"{registration.namespace}) would clash")
+                              f"layer {name!r} is {existing.path} (namespace "
+                              f"{existing.namespace}); {folder} (namespace "
+                              f"{namespace}) would clash")
+        declared = registration.pod_security
+        if declared is not None:
+            if existing.pod_security is not None and existing.pod_security != declared:
+                raise ConfigError(registration.label, "pod_security",
+                                  f"namespace {existing.namespace} is already declared "
+                                  f"{existing.pod_security.level} with another reason; "
+                                  "declare one PodSecurity and share it")
+            existing.pod_security = declared
         return existing
 
     @property
@@ -551,9 +681,13 @@ class HomelabCluster(Construct):
         layer = self._layers.get(SECRETS_LAYER)
         if layer is None:
             self.namespaces_layer  # noqa: B018 -- made first: secrets need namespaces
-            layer = self.layer(SECRETS_LAYER, f"infrastructure/{SECRETS_LAYER}",
+            layer = self.layer(SECRETS_LAYER, self._own_folder(SECRETS_LAYER),
                                self.flux_files["infrastructure"], namespaced=False)
         return layer
+
+    def _sealed(self, namespace: str, name: str, keys: list[str], type: str) -> SealedSecret:
+        return SealedSecret(self.secrets_file(namespace), name, name=name, keys=keys, type=type,
+                            store=self.store)
 
     def secrets_file(self, namespace: str) -> Component:
         """The file of ``infrastructure/secrets/`` holding ``namespace``'s SealedSecrets."""

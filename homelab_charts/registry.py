@@ -16,7 +16,9 @@ A component of the homelab is one Python class plus one entry of the data file::
 ``register`` records the class under its data-file entry (``services.<name>`` or
 ``infrastructure.<name>``) and the folder of the tree it is written into
 (``apps/<layer>`` or ``infrastructure/<layer>``; the last part names the layer: its Flux
-Kustomization and, unless ``namespace`` says otherwise, its namespace). The cluster
+Kustomization and, unless ``namespace`` says otherwise, its namespace; ``pod_security``
+lets the namespace enforce a Pod Security level other than ``restricted``, with the
+reason, see :class:`PodSecurity`). The cluster
 (:mod:`homelab_charts.cluster`) imports the component modules of this package and of the
 packages the data file lists under ``modules``, and calls ``create`` for every
 registration whose entry is in the data file and not ``enabled: false``. ``create`` asks
@@ -35,11 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from homelab_charts.base import DNS_LABEL, Component, Folder
-from homelab_charts.config import ClusterSettings, HomelabData, Image
+from homelab_charts.config import ClusterSettings, EnvironmentSettings, HomelabData, Image
 from homelab_charts.errors import ConfigError
 
 if TYPE_CHECKING:
     from homelab_charts.secrets.sealed_secret import SealedSecret
+
+#: Pod Security Standards levels a namespace may enforce (``restricted`` is the default).
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
 #: Sections of the data file whose entries are components.
 SECTIONS = ("infrastructure", "services")
@@ -48,6 +53,29 @@ GROUPS = ("infrastructure", "apps")
 
 T = TypeVar("T", bound=Component)
 C = TypeVar("C", bound=type[Component])
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """A namespace's exception to Pod Security Standards ``restricted``: the ``level`` it
+    enforces instead, and why.
+
+    Declared once (a module constant) and given to ``register(..., pod_security=...)`` by
+    the components of that layer; the cluster writes it on the Namespace (its labels, the
+    reason as an annotation and as the waiver of policy rule NS-001) and refuses two
+    different declarations for one namespace. Default deny still applies.
+    """
+
+    level: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.level not in POD_SECURITY_LEVELS or self.level == "restricted":
+            raise TypeError(f"PodSecurity level {self.level!r} must be privileged or baseline "
+                            "(restricted is every namespace's default, not an exception)")
+        if not self.reason.strip():
+            raise TypeError("PodSecurity needs a reason: why the namespace cannot be "
+                            "restricted")
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,12 @@ class Registration:
     id: str
     #: The namespace of the folder (default: the layer's name).
     namespace: str
+    #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
+    pod_security: PodSecurity | None = None
+    #: True: one instance per cluster, shared by the environments it runs (the ingress
+    #: controller, the telemetry pipeline). False: one per environment (apps, databases),
+    #: in folders and namespaces suffixed ``-<env>`` outside prod.
+    shared: bool = False
 
     @property
     def section(self) -> str:
@@ -94,11 +128,19 @@ _REGISTRY: dict[tuple[str, str], Registration] = {}
 
 
 def register(entry: str, *, folder: str, id: str | None = None,
-             namespace: str | None = None) -> _Decorator:
+             namespace: str | None = None,
+             pod_security: PodSecurity | None = None, shared: bool = False) -> _Decorator:
     """Class decorator: the component built for data-file ``entry`` into ``folder``.
 
+    ``pod_security`` (rare; see :class:`PodSecurity`) is the namespace's exception to
+    Pod Security ``restricted``, for components that read the node (host folders).
+
     The class must define ``create(cls, scope, id, ctx)`` (a classmethod building it from
-    the :class:`ClusterContext`). Bad arguments raise TypeError when the module is imported.
+    the :class:`ClusterContext`). It is built once per environment a cluster runs (prod
+    into ``folder``, dev into ``folder-dev``, namespace ``namespace-dev``), or with
+    ``shared`` once per cluster for all its environments (infrastructure only: the
+    ingress controller, the telemetry pipeline). Bad arguments raise TypeError when the
+    module is imported.
     """
     section, _, name = entry.partition(".")
     if section not in SECTIONS or not DNS_LABEL.match(name):
@@ -108,11 +150,16 @@ def register(entry: str, *, folder: str, id: str | None = None,
     if len(parts) != 2 or parts[0] not in GROUPS or not DNS_LABEL.match(parts[1]):
         raise TypeError(f"register({entry!r}): folder {folder!r} must be apps/<layer> or "
                         "infrastructure/<layer> (a DNS label)")
+    if shared and section != "infrastructure":
+        raise TypeError(f"register({entry!r}): only infrastructure is shared by a "
+                        "cluster's environments; services run per environment")
     file_id = id or name
     ns = namespace or parts[1]
     for what, value in (("id", file_id), ("namespace", ns)):
         if not DNS_LABEL.match(value):
             raise TypeError(f"register({entry!r}): {what} {value!r} is not a DNS label")
+    if pod_security is not None and not isinstance(pod_security, PodSecurity):
+        raise TypeError(f"register({entry!r}): pod_security must be a PodSecurity")
 
     def decorate(cls: C) -> C:
         if not (isinstance(cls, type) and issubclass(cls, Component)):
@@ -121,7 +168,8 @@ def register(entry: str, *, folder: str, id: str | None = None,
             raise TypeError(f"{cls.__module__}.{cls.__qualname__}: a registered component "
                             "defines the classmethod create(cls, scope, id, ctx)")
         registration = Registration(cls=cls, entry=entry, folder="/".join(parts), id=file_id,
-                                    namespace=ns)
+                                    namespace=ns, pod_security=pod_security,
+                                    shared=shared)
         # Keyed by the class' own name: reloading a module replaces its registration.
         _REGISTRY[(cls.__module__, cls.__qualname__)] = registration
         cls.registration = registration  # type: ignore[attr-defined]
@@ -210,11 +258,18 @@ class ClusterContext(Protocol):
 
     @property
     def data(self) -> HomelabData:
-        """The checked data file."""
+        """The checked data file, as the environment being built sees it
+        (``data.cluster`` is the cluster being built, ``environment`` set)."""
 
     @property
     def settings(self) -> ClusterSettings:
-        """The data file's ``cluster`` section (name, environment, classes)."""
+        """The cluster being built (name, classes) and, as ``environment``, the
+        environment being built."""
+
+    @property
+    def environment(self) -> EnvironmentSettings:
+        """The environment being built (name, sampling ratio, OTEL switch, name suffix);
+        for a shared component, the cluster's first environment."""
 
     def image(self, name: str) -> Image:
         """The pinned image of ``infrastructure.<name>``."""

@@ -25,13 +25,14 @@ import contextlib
 import errno
 import fcntl
 import json
+import operator
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
@@ -51,14 +52,84 @@ _TMP_SUFFIX = ".homelab-charts.tmp"
 _STAGED = re.compile(r"^\.(?P<name>.+\.ya?ml)\.(?:[0-9]+|homelab-charts)\.tmp$")
 
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+#: Tags the implicit resolvers give plain scalars, by value: the same few thousand
+#: strings (keys, labels, names) come back in every document.
+_resolved: dict[str, str] = {}
+
+
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """PyYAML's C dumper; multi-line strings (scripts, configs) as literal blocks."""
+    """PyYAML's C dumper; multi-line strings (scripts, configs) as literal blocks.
+
+    The nodes it emits are PyYAML's own (SafeRepresenter's, block style, keys in order,
+    shared dicts and lists as anchors and aliases), built without its generic dispatch
+    for the plain types a manifest holds; other types take PyYAML's path. The resolver's
+    answers are memoised, and the per-node path-resolver hooks, which do nothing when no
+    path resolver is registered (none is), are C no-ops: the output is byte for byte
+    PyYAML's, in a fraction of the time.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert not self.yaml_path_resolvers and self.default_flow_style is False
+        self.descend_resolver = operator.is_  # (parent, index) -> ignored
+        self.ascend_resolver = tuple  # () -> ignored
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # BaseResolver.resolve without path resolvers: a scalar's tag is the implicit
+        # resolver's when implicit[0] and one matches, else the default scalar tag.
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        if not implicit[0]:
+            return self.DEFAULT_SCALAR_TAG
+        tag = _resolved.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_resolved) < 200_000:
+                _resolved[value] = tag
+        return tag
+
+    def represent_data(self, data: Any) -> Any:
+        cls = data.__class__
+        if cls is str:
+            return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+        if cls is dict or cls is list:
+            key = id(data)
+            node = self.represented_objects.get(key)
+            if node is not None:
+                return node  # shared: an alias
+            self.object_keeper.append(data)
+            represent = self.represent_data
+            value: list[Any] = []
+            if cls is dict:
+                node = yaml.MappingNode(_MAP, value, flow_style=False)
+                self.represented_objects[key] = node
+                for item_key, item_value in data.items():
+                    value.append((represent(item_key), represent(item_value)))
+            else:
+                node = yaml.SequenceNode(_SEQ, value, flow_style=False)
+                self.represented_objects[key] = node
+                for item in data:
+                    value.append(represent(item))
+            return node
+        if cls is bool:
+            return yaml.ScalarNode(_BOOL, "true" if data else "false")
+        if cls is int:
+            return yaml.ScalarNode(_INT, str(data))
+        if data is None:
+            return yaml.ScalarNode(_NULL, "null")
+        return super().represent_data(data)
 
 
 def _represent_str(dumper: Any, data: str) -> Any:
     if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+        return dumper.represent_scalar(_STR, data, style="|")
+    return dumper.represent_scalar(_STR, data)
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -279,7 +350,7 @@ class TreeChanges:
 def _check_parents(root: Path, rel: str, safe_dirs: set[str]) -> None:
     folder = rel.rpartition("/")[0]
     while folder and folder not in safe_dirs:
-        if os.path.islink(root / folder):
+        if os.path.islink(os.path.join(root, folder)):
             raise ConfigError(rel, None, f"{folder} is a symbolic link; refusing to write")
         safe_dirs.add(folder)
         folder = folder.rpartition("/")[0]
@@ -418,32 +489,49 @@ def write_tree(root: Path, files: Mapping[str, str]) -> TreeChanges:
 
 
 def _stage(root: Path, files: Mapping[str, str], written: Sequence[str]) -> list[tuple[str, str]]:
-    """Write every changed file beside its target, fsynced: ``[(staged, target)]``."""
+    """Write every changed file beside its target, fsynced: ``[(staged, target)]``.
+
+    The files are created and written here, in order; their fsyncs, and then those of
+    the folders holding them (their new entries), run on :data:`SYNC_THREADS` threads:
+    concurrent fsyncs share the file system's journal commits, where one after another
+    each waits for its own (seconds for a thousand files on a busy disk). Every one has
+    returned before this function does, so before the journal is committed.
+    """
     staged: list[tuple[str, str]] = []
     made_dirs: set[Path] = set()
     created: list[Path] = []  # folders this run created, removed again on failure
     rel = ""
     try:
-        for rel in written:
-            target = root / rel
-            if target.parent not in made_dirs:
-                missing = [d for d in (target.parent, *target.parent.parents)
-                           if root in d.parents and not d.exists()]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                created.extend(missing)
-                made_dirs.add(target.parent)
-            tmp = _staged_name(rel)
-            _step("stage", rel)
-            fd = os.open(root / tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o644)
-            staged.append((tmp, rel))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(files[rel].encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-        for directory in made_dirs:
-            _fsync_dir(directory)
-            _fsync_dir(directory.parent)
+        with _Syncer() as syncer:
+            for rel in written:
+                target = root / rel
+                if target.parent not in made_dirs:
+                    # The folders of rel that do not exist yet, deepest first (strings:
+                    # pathlib's parents cost more than the disk here).
+                    folder = rel.rpartition("/")[0]
+                    while folder and not os.path.exists(os.path.join(root, folder)):
+                        created.append(root / folder)
+                        folder = folder.rpartition("/")[0]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made_dirs.add(target.parent)
+                tmp = _staged_name(rel)
+                _step("stage", rel)
+                fd = os.open(root / tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644)
+                staged.append((tmp, rel))
+                handle = os.fdopen(fd, "wb")
+                try:
+                    handle.write(files[rel].encode("utf-8"))
+                    handle.flush()
+                except BaseException:
+                    handle.close()
+                    raise
+                syncer.sync_and_close(handle)
+            syncer.wait()
+            # The folders of the staged files, and the parents of new folders.
+            for directory in sorted(made_dirs | {d.parent for d in created}):
+                syncer.sync_dir(directory)
+            syncer.wait()
     except BaseException as exc:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
@@ -456,6 +544,52 @@ def _stage(root: Path, files: Mapping[str, str], written: Sequence[str]) -> list
                                          "changed") from None
         raise
     return staged
+
+
+#: Threads that wait on fsyncs at once (waiting on the disk, not computing).
+SYNC_THREADS = 16
+
+
+class _Syncer:
+    """fsyncs (then closes) written files, and fsyncs folders, on a few threads;
+    :meth:`wait` returns when all submitted so far are done, raising the first error."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=SYNC_THREADS,
+                                        thread_name_prefix="homelab-charts-fsync")
+        self._pending: list[Any] = []
+
+    def sync_and_close(self, handle: BinaryIO) -> None:
+        self._pending.append(self._pool.submit(_fsync_and_close, handle))
+
+    def sync_dir(self, directory: Path) -> None:
+        self._pending.append(self._pool.submit(_fsync_dir, directory))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        error: BaseException | None = None
+        for future in pending:  # every one, so that no descriptor stays open
+            try:
+                future.result()
+            except BaseException as exc:  # re-raised below, once all are done
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> _Syncer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)  # a failed run still waits for its descriptors
+
+
+def _fsync_and_close(handle: BinaryIO) -> None:
+    try:
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
 
 
 def _reason(exc: OSError) -> str:
@@ -515,9 +649,12 @@ def _apply(root: Path, staged: Sequence[tuple[str, str]], removed: Sequence[str]
             _step("unlink", rel)
             target.unlink()
             touched.add(target.parent)
+        with _Syncer() as syncer:  # concurrent fsyncs, as in _stage
+            for directory in touched:
+                if directory.is_dir():
+                    syncer.sync_dir(directory)
+            syncer.wait()
         for directory in sorted(touched, key=lambda p: len(p.parts), reverse=True):
-            if directory.is_dir():
-                _fsync_dir(directory)
             _prune_empty_dirs(root, directory)
     except OSError as exc:
         raise ConfigError(rel, None,

@@ -4,13 +4,14 @@
 #
 #   scripts/manual-deploy.sh [--dry-run] [--only secrets|infrastructure|apps]...
 #                            [--timeout 5m] [--no-wait] [--no-prune]
-#                            [--root DIR] [--cluster NAME] [--field-manager NAME]
+#                            [--root DIR] [--cluster NAME] [--context NAME]
+#                            [--field-manager NAME]
 #
 # Order (computed by `homelab-charts plan` from clusters/<cluster>/*.yaml):
-#   secrets         older trees only: clusters/<cluster>/namespaces.yaml and
-#                   cluster-identity.yaml (-f), clusters/<cluster>/secrets (-k)
+#   secrets         clusters/<cluster>/cluster-identity.yaml (-f); older trees also
+#                   clusters/<cluster>/namespaces.yaml (-f), clusters/<cluster>/secrets (-k)
 #   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k:
-#                   controllers, configs, namespaces with the cluster identity, secrets,
+#                   controllers, configs, namespaces, secrets,
 #                   networking, databases, observability), waiting for its
 #                   Deployments/StatefulSets/DaemonSets/HelmReleases
 #   apps            the same for apps.yaml
@@ -22,14 +23,18 @@
 # Secrets, CRDs, nor objects owned by another object), and records the applied commit in
 # the ConfigMap kube-system/homelab-charts-applied.
 #
-# The tree is bound to one cluster (its cluster identity ConfigMap, written by synthesis
-# from `homelab-charts cluster bind` into infrastructure/namespaces/cluster-identity.yaml): the current context must be that cluster
-# (the UID of its kube-system Namespace), else nothing is applied.
+# The tree is bound to one cluster (clusters/<cluster>/cluster-identity.yaml, written by
+# synthesis from `homelab-charts cluster bind`). The kubectl context is resolved once, at
+# start: --context NAME, else the context current then. Every kubectl call of the run
+# passes --context with it (a context switched in another terminal mid-run is never used),
+# and that context must be the bound cluster (the UID of its kube-system Namespace), else
+# nothing is applied.
 #
 # Refuses to start (exit 2) when kubectl is missing, the cluster cannot be reached or is
 # not the bound one, the tree has uncommitted changes (Git stays the source of truth; a
 # dry run only warns), the plan is invalid or a step cannot be rendered; exits 1 when a
-# step fails (later steps are not applied).
+# step fails, or when HEAD or a file of the tree changed since the start (later steps are
+# not applied: they would apply files that were not rendered and checked).
 set -euo pipefail
 
 prog=manual-deploy
@@ -63,18 +68,20 @@ wait_ready=true
 prune=true
 timeout=5m
 only=()
+context_opt=
 
 while [ $# -gt 0 ]; do
   case $1 in
     --dry-run) dry_run=true ;;
     --no-wait) wait_ready=false ;;
     --no-prune) prune=false ;;
-    --only|--root|--cluster|--timeout|--field-manager)
-      [ $# -ge 2 ] || die 2 "$1 needs a value"
+    --only|--root|--cluster|--context|--timeout|--field-manager)
+      [ $# -ge 2 ] && [ -n "$2" ] || die 2 "$1 needs a value"
       case $1 in
         --only) check_layer "$2"; only+=("$2") ;;
         --root) root=$2 ;;
         --cluster) cluster=$2 ;;
+        --context) context_opt=$2 ;;
         --timeout)
           check_duration "$2" 5m
           timeout=$2 ;;
@@ -89,6 +96,15 @@ done
 
 # --- prerequisites ------------------------------------------------------------------------
 require_kubectl
+# The one context of the whole run, resolved now. Every kubectl call that reaches the
+# cluster starts with kctl (kubectl kustomize is local): whatever the current context
+# becomes meanwhile, in this shell or another terminal, this run keeps to this one.
+if ! resolve_context "$context_opt"; then
+  $dry_run || die 2 "no kubectl context: pass --context NAME (or select one: kubectl config use-context NAME)"
+  note "warning: no current kubectl context: the commands below show --context CONTEXT; a real run needs --context NAME"
+  context=CONTEXT
+fi
+kctl=(kubectl --context "$context")
 command -v git >/dev/null 2>&1 || die 2 "git not found on PATH"
 require_dir "$root"
 root=$(cd "$root" && pwd)
@@ -100,8 +116,8 @@ find_python
 cd "$root"
 
 # Git is the source of truth: what is applied must be a commit.
-dirty=$(git status --porcelain --untracked-files=all -- clusters infrastructure apps \
-  homelab.yaml sealed)
+tree_paths=(clusters infrastructure apps homelab.yaml sealed)
+dirty=$(git status --porcelain --untracked-files=all -- "${tree_paths[@]}")
 if [ -n "$dirty" ]; then
   if $dry_run; then
     # A dry run changes nothing: it shows the plan of the files as they are.
@@ -115,6 +131,17 @@ if [ -n "$dirty" ]; then
 fi
 commit=$(git rev-parse HEAD)
 subject=$(git log -1 --format=%s HEAD)
+
+require_same_checkout() { # require_same_checkout WHAT: die 1 if HEAD or the tree changed
+  # since the start (a checkout or an edit in another terminal): `kubectl apply -k` reads
+  # the files again, so a later step would apply files that were not rendered and checked.
+  local now changed
+  now=$(git rev-parse HEAD)
+  changed=$(git status --porcelain --untracked-files=all -- "${tree_paths[@]}")
+  if [ "$now" != "$commit" ] || [ -n "$changed" ]; then
+    die 1 "the checkout changed during the run (HEAD ${now:0:7}, was ${commit:0:7}${changed:+; changed: ${changed//$'\n'/, }}); stopped before $1: what was applied so far is commit ${commit:0:7}, run again from a clean checkout"
+  fi
+}
 if [ -z "$(git branch -r --contains HEAD 2>/dev/null)" ]; then
   note "warning: commit ${commit:0:7} is on no remote branch; push it, or Flux will undo it when it syncs again"
 fi
@@ -129,7 +156,6 @@ done <<<"$plan_out"
 [ ${#steps[@]} -gt 0 ] || die 2 "nothing to apply in clusters/$cluster (layers: ${only[*]:-all})"
 
 read_binding "$root" "$cluster"
-context=$(current_context)
 if $dry_run; then
   if [ "$bound_uid" = - ]; then
     note "warning: clusters/$cluster is bound to no cluster: a real run refuses (see homelab-charts cluster bind)"
@@ -208,7 +234,8 @@ for step in "${steps[@]}"; do
     continue
   fi
   echo "[$n/${#steps[@]}] $layer: $name ($path)"
-  cmd=(kubectl apply --server-side --force-conflicts "--field-manager=$field_manager")
+  $dry_run || require_same_checkout "step $n ($layer $name)"
+  cmd=("${kctl[@]}" apply --server-side --force-conflicts "--field-manager=$field_manager")
   if [ "$method" = file ]; then cmd+=(-f "$path"); else cmd+=(-k "$path"); fi
   [ "$target" = - ] || cmd+=(--namespace "$target")
   if ! run "${cmd[@]}"; then
@@ -224,13 +251,13 @@ for step in "${steps[@]}"; do
     [ "$ns" = - ] || ns_args=(--namespace "$ns")
     case ${ref%%/*} in
       deployment.apps|statefulset.apps|daemonset.apps)
-        wait_cmd=(kubectl rollout status "$ref" "${ns_args[@]+"${ns_args[@]}"}" "--timeout=$timeout") ;;
+        wait_cmd=("${kctl[@]}" rollout status "$ref" "${ns_args[@]+"${ns_args[@]}"}" "--timeout=$timeout") ;;
       helmrelease.helm.toolkit.fluxcd.io)
-        wait_cmd=(kubectl wait "$ref" "${ns_args[@]+"${ns_args[@]}"}" --for=condition=Ready "--timeout=$timeout") ;;
+        wait_cmd=("${kctl[@]}" wait "$ref" "${ns_args[@]+"${ns_args[@]}"}" --for=condition=Ready "--timeout=$timeout") ;;
       *) continue ;;
     esac
     if ! run "${wait_cmd[@]}"; then
-      die 1 "step $n ($layer $name): $ref${ns_args[1]:+ in ${ns_args[1]}} not ready within $timeout; later steps were not applied (check: kubectl describe $ref${ns_args[1]:+ -n ${ns_args[1]}})"
+      die 1 "step $n ($layer $name): $ref${ns_args[1]:+ in ${ns_args[1]}} not ready within $timeout; later steps were not applied (check: kubectl --context $context describe $ref${ns_args[1]:+ -n ${ns_args[1]}})"
     fi
   done <<<"$objects"
 done
@@ -244,9 +271,10 @@ else
   mapfile -t kinds < <(printf '%s\n' "${prune_kinds_default[@]}" "${desired_kinds[@]+"${desired_kinds[@]}"}" \
     | grep -Ev "$never_prune" | sort -u)
   echo "prune: objects labelled $label_selector that are not in the tree (kinds: ${kinds[*]})"
+  $dry_run || require_same_checkout "the prune"
   pruned=0
   for kind in "${kinds[@]}"; do
-    list_cmd=(kubectl get "$kind" --all-namespaces -l "$label_selector" --no-headers
+    list_cmd=("${kctl[@]}" get "$kind" --all-namespaces -l "$label_selector" --no-headers
       "-o=custom-columns=NS:.metadata.namespace,NAME:.metadata.name,OWNER:.metadata.ownerReferences[0].kind")
     if $dry_run; then
       show "${list_cmd[@]}"
@@ -265,7 +293,7 @@ else
       key_ns=$ns
       [ "$ns" = "<none>" ] && key_ns=-
       [ -n "${desired["$kind/$name $key_ns"]+x}" ] && continue
-      del=(kubectl delete "$kind" "$name" --wait=false)
+      del=("${kctl[@]}" delete "$kind" "$name" --wait=false)
       [ "$key_ns" = - ] || del+=(--namespace "$ns")
       run "${del[@]}" || die 1 "prune: deleting $kind/$name failed"
       pruned=$((pruned + 1))
@@ -278,7 +306,7 @@ fi
 applied_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 layers=${only[*]:-all}
 echo "record: ConfigMap $record_namespace/$record_name commit=$commit"
-record_cmd=(kubectl apply --server-side --force-conflicts --field-manager=homelab-charts-manual -f -)
+record_cmd=("${kctl[@]}" apply --server-side --force-conflicts --field-manager=homelab-charts-manual -f -)
 if $dry_run; then
   show "${record_cmd[@]}"
   echo "$prog: dry run done: ${#steps[@]} step(s) planned for commit $commit"

@@ -2,7 +2,7 @@
 # Verify that the cluster runs the committed tree: after scripts/manual-deploy.sh, or any time.
 #
 #   scripts/verify-deployment.sh [--timeout 2m] [--only secrets|infrastructure|apps]...
-#                                [--no-flux] [--root DIR] [--cluster NAME]
+#                                [--no-flux] [--root DIR] [--cluster NAME] [--context NAME]
 #
 # Checks, for every folder of the tree (order of `homelab-charts plan`):
 #   rollout   `kubectl rollout status` of each Deployment, StatefulSet and DaemonSet
@@ -10,9 +10,10 @@
 #   endpoints each Service with a selector has at least one ready endpoint
 #   flux      each Flux Kustomization is Ready (when Flux is installed and --no-flux is not
 #             given; a suspended one is reported, not failed: that is the manual mode)
-# The current context must be the cluster the tree is bound to (the kube-system UID in
-# its cluster identity ConfigMap, infrastructure/namespaces/cluster-identity.yaml), else
-# nothing is checked.
+# The kubectl context is resolved once, at start (--context NAME, else the context current
+# then) and every kubectl call passes --context with it; it must be the cluster the tree is
+# bound to (the kube-system UID in clusters/<cluster>/cluster-identity.yaml), else nothing
+# is checked.
 # Prints one line a check, then a one-line summary; exits 1 when a check failed, 2 when
 # it cannot check (kubectl missing, cluster unreachable or not the bound one, invalid tree).
 set -euo pipefail
@@ -26,16 +27,18 @@ cluster=homelab
 timeout=2m
 flux=auto
 only=()
+context_opt=
 
 while [ $# -gt 0 ]; do
   case $1 in
     --no-flux) flux=no ;;
-    --only|--root|--cluster|--timeout)
-      [ $# -ge 2 ] || die 2 "$1 needs a value"
+    --only|--root|--cluster|--context|--timeout)
+      [ $# -ge 2 ] && [ -n "$2" ] || die 2 "$1 needs a value"
       case $1 in
         --only) check_layer "$2"; only+=("$2") ;;
         --root) root=$2 ;;
         --cluster) cluster=$2 ;;
+        --context) context_opt=$2 ;;
         --timeout)
           check_duration "$2" 2m
           timeout=$2 ;;
@@ -48,6 +51,10 @@ while [ $# -gt 0 ]; do
 done
 
 require_kubectl
+# The one context of the whole run: every kubectl call below that reaches the cluster goes
+# through `kube` (kubectl --context "$context"); kubectl kustomize is local.
+resolve_context "$context_opt" \
+  || die 2 "no kubectl context: pass --context NAME (or select one: kubectl config use-context NAME)"
 require_dir "$root"
 root=$(cd "$root" && pwd)
 
@@ -58,7 +65,6 @@ plan_out=$(plan_steps "$root" "$cluster" "${only[@]+"${only[@]}"}") \
   || die 2 "cannot read the tree (see the error above)"
 
 read_binding "$root" "$cluster"
-context=$(current_context)
 require_cluster "$context"
 require_binding "$cluster" "$context"
 
@@ -74,7 +80,7 @@ fail() { # fail SHORT DETAIL
 }
 
 if [ "$flux" = auto ]; then
-  if kubectl get crd kustomizations.kustomize.toolkit.fluxcd.io >/dev/null 2>&1; then
+  if kube get crd kustomizations.kustomize.toolkit.fluxcd.io >/dev/null 2>&1; then
     flux=yes
   else
     flux=no
@@ -107,14 +113,14 @@ while IFS= read -r line; do
     case ${ref%%/*} in
       deployment.apps|statefulset.apps|daemonset.apps)
         [ "$ns" = - ] || pod_namespaces["$ns"]=1
-        if out=$(kubectl rollout status "$ref" "${ns_args[@]+"${ns_args[@]}"}" "--timeout=$timeout" 2>&1); then
+        if out=$(kube rollout status "$ref" "${ns_args[@]+"${ns_args[@]}"}" "--timeout=$timeout" 2>&1); then
           ok "rollout $where"
         else
           fail "rollout $where" "not complete within $timeout: $(first_line "$out")"
         fi ;;
       service)
         [ "$flags" = noendpoints ] && continue
-        if ! ready=$(kubectl get endpointslices.discovery.k8s.io "${ns_args[@]+"${ns_args[@]}"}" \
+        if ! ready=$(kube get endpointslices.discovery.k8s.io "${ns_args[@]+"${ns_args[@]}"}" \
             -l "kubernetes.io/service-name=${ref#*/}" \
             -o 'jsonpath={range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' 2>&1); then
           fail "endpoints $where" "$(first_line "$ready")"
@@ -131,7 +137,7 @@ pod_query='jsonpath={range .items[*]}{.metadata.name}{" "}{.status.phase}{" "}{.
 mapfile -t namespaces < <(printf '%s\n' "${!pod_namespaces[@]}" | sort)
 for ns in "${namespaces[@]}"; do
   [ -n "$ns" ] || continue
-  if ! pods=$(kubectl get pods --namespace "$ns" -o "$pod_query" 2>&1); then
+  if ! pods=$(kube get pods --namespace "$ns" -o "$pod_query" 2>&1); then
     fail "pods in $ns" "$(first_line "$pods")"
     continue
   fi
@@ -150,7 +156,7 @@ done
 
 if [ "$flux" = yes ]; then
   for name in "${flux_names[@]+"${flux_names[@]}"}"; do
-    if ! state=$(kubectl get kustomizations.kustomize.toolkit.fluxcd.io "$name" --namespace flux-system \
+    if ! state=$(kube get kustomizations.kustomize.toolkit.fluxcd.io "$name" --namespace flux-system \
         -o 'jsonpath={.spec.suspend}|{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].message}' 2>&1); then
       fail "flux kustomization $name" "$(first_line "$state")"
       continue

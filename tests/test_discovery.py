@@ -222,3 +222,86 @@ def test_every_namespace_but_the_documented_exceptions_is_default_deny(edit, tmp
         tree.get("NetworkPolicy", namespace, "allow-dns")
     for namespace in NOT_ISOLATED:
         assert not tree.of_kind("NetworkPolicy", namespace)
+
+
+# --- Pod Security exceptions ------------------------------------------------------------
+
+NODE_MODULE = '''
+"""A node daemon reading the node's /proc: its layer must be registered privileged."""
+
+from homelab_charts.base import Component
+from homelab_charts.registry import PodSecurity, register
+from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs
+from homelab_charts.workloads.daemon import HostMount, NodeDaemon
+
+NODES = PodSecurity("privileged", "reads the node's /proc")
+
+
+@register("infrastructure.probe", folder="infrastructure/nodes"{extra})
+class NodeProbe(Component):
+    def __init__(self, scope, id, *, image) -> None:
+        super().__init__(scope, id)
+        NodeDaemon(self, "daemon", name="probe", container=Container(
+            image=image, ports=(Port("metrics", 9100),),
+            resources=Resources("10m", "100m", "16Mi", "64Mi"),
+            readiness=Probe.tcp("metrics"), liveness=Probe.tcp("metrics"),
+            run_as=RunAs(user=65534, group=65534)),
+            host_mounts=(HostMount("proc", "/proc", "/host/proc"),), reason="reads /proc")
+
+    @classmethod
+    def create(cls, scope, id, ctx):
+        return cls(scope, id, image=ctx.image("node-exporter"))
+
+
+@register("infrastructure.other", folder="infrastructure/nodes"{other})
+class Other(Component):
+    @classmethod
+    def create(cls, scope, id, ctx):
+        return cls(scope, id)
+'''
+
+
+def node_repo(tmp_path: Path, extra: str, other: str = "") -> Path:
+    def add(document: dict[str, Any]) -> None:
+        document["modules"] = ["my_homelab.nodes"]
+        document["infrastructure"]["probe"] = {}
+        document["infrastructure"]["other"] = {}
+    source = NODE_MODULE.replace("{extra}", extra).replace("{other}", other)
+    return make_repo(tmp_path, add, {"my_homelab.nodes.probe": source})
+
+
+def test_a_registered_pod_security_exception_labels_its_namespace(tmp_path) -> None:
+    tree = tree_of(node_repo(tmp_path, ", pod_security=NODES"))
+    namespace = tree.get("Namespace", None, "nodes")["metadata"]
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert namespace["labels"]["homelab-charts.io/pod-security-exception"] == "privileged"
+    assert namespace["annotations"]["homelab-charts.io/pod-security-reason"] == \
+        "reads the node's /proc"
+    # Default deny applies to it all the same.
+    assert tree.get("NetworkPolicy", "nodes", "default-deny")
+    # A second component of the layer may share the declaration.
+    tree_of(node_repo(tmp_path / "shared", ", pod_security=NODES", ", pod_security=NODES"))
+
+
+def test_a_node_daemon_in_a_restricted_namespace_is_an_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="node daemon probe mounts host folders"):
+        tree_of(node_repo(tmp_path, ""))
+
+
+def test_two_different_pod_security_declarations_for_one_namespace_fail(tmp_path) -> None:
+    root = node_repo(tmp_path, ", pod_security=NODES",
+                     ', pod_security=PodSecurity("baseline", "something else")')
+    with pytest.raises(ConfigError, match="namespace nodes is already declared privileged"):
+        tree_of(root)
+
+
+@pytest.mark.parametrize(("level", "reason", "message"), [
+    ("restricted", "why", "must be privileged or baseline"),
+    ("root", "why", "must be privileged or baseline"),
+    ("privileged", " ", "needs a reason"),
+])
+def test_a_pod_security_exception_needs_a_level_and_a_reason(level, reason, message) -> None:
+    from homelab_charts.registry import PodSecurity
+
+    with pytest.raises(TypeError, match=message):
+        PodSecurity(level, reason)

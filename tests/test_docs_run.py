@@ -47,7 +47,10 @@ NOT_RUN_ARGV = {
 }
 
 #: Exit codes other than 0 that a shown command is documented to give in a fresh clone.
-EXPECTED_EXIT: dict[tuple[str, ...], int] = {}
+EXPECTED_EXIT: dict[tuple[str, ...], int] = {
+    # The shipped data file runs prod only: promote refuses (docs/RELEASING.md says so).
+    ("promote", "family-assistant-backend", "--from", "dev", "--to", "prod", "--dry-run"): 2,
+}
 
 SVG_COMMAND = ("graph", "--output", "svg")
 

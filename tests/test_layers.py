@@ -17,10 +17,10 @@ LAYERS = {
     "secrets": 2,
     "workloads": 3, "registry": 3.5,
     "infrastructure": 4, "apps": 4.5,
-    "cluster": 5,
+    "cluster": 5, "delivery": 5,
     "apidoc": 6,
     "writer": 6, "synth": 6, "main": 6, "validate": 6, "review": 6, "cli": 6, "__main__": 6,
-    "tree": 6, "operations": 6,
+    "tree": 6, "operations": 6, "scaffold": 6, "templates": 6,
 }
 
 

@@ -41,13 +41,24 @@ NODE_ADDRESS = "192.168.1.10"
 INTERNET_ADDRESS = "203.0.113.10"
 DATA = yaml.safe_load((REPO_ROOT / "homelab.yaml").read_text(encoding="utf-8"))
 KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
+#: flux bootstrap's controllers: their pod labels and metrics port (flux2 manifests/install).
+FLUX_CONTROLLERS = ("flux-system", {"app.kubernetes.io/part-of": "flux",
+                                    "app.kubernetes.io/instance": "flux-system"},
+                    {"http-prom": (8080, "TCP")})
+KUBELET_PORT = 10250
 
 
-@pytest.fixture(scope="module", params=["packaged", "otel-off"])
+@pytest.fixture(scope="module", params=["packaged", "otel-off", "jaeger-off"])
 def tree(request, tmp_path_factory) -> Tree:
-    """The homelab as shipped, and with every app's OpenTelemetry switch off."""
+    """The homelab as shipped, with every app's OpenTelemetry switch off, and without
+    Jaeger (the data file's infrastructure.jaeger.enabled)."""
     if request.param == "packaged":
         return homelab_tree()
+    if request.param == "jaeger-off":
+        def jaeger_off(doc: dict[str, Any]) -> None:
+            doc["infrastructure"]["jaeger"]["enabled"] = False
+
+        return homelab_tree(edited_data(tmp_path_factory.mktemp("data"), jaeger_off))
 
     def otel_off(doc: dict[str, Any]) -> None:
         for service in doc["services"].values():
@@ -98,6 +109,11 @@ def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out["internet"] = Endpoint("internet", "", (), frozenset(
         (p, "TCP") for p in (25, 80, 443, 465, 587, 5432, 6443, 8000)), outside=True,
         address=INTERNET_ADDRESS)
+    out["kubelet"] = Endpoint("kubelet", "", (), frozenset({(KUBELET_PORT, "TCP")}),
+                              outside=True, address=NODE_ADDRESS)
+    out["flux-controllers"] = Endpoint(
+        "flux-controllers", FLUX_CONTROLLERS[0], tuple(sorted(FLUX_CONTROLLERS[1].items())),
+        frozenset(FLUX_CONTROLLERS[2].values()), outside=True)
     return out
 
 
@@ -197,6 +213,11 @@ def needed_flows(tree: Tree) -> set[Flow]:
                 if pod.namespace in names and matches(labels, pod.labels):
                     number, proto = pod.ports()[port_name]
                     flows.add((prometheus.ident, pod.ident, number, proto))
+            if FLUX_CONTROLLERS[0] in names and matches(labels, FLUX_CONTROLLERS[1]):
+                number, proto = FLUX_CONTROLLERS[2][port_name]
+                flows.add((prometheus.ident, "flux-controllers", number, proto))
+        if any(sd.get("role") == "node" for sd in job.get("kubernetes_sd_configs", [])):
+            flows.add((prometheus.ident, "kubelet", KUBELET_PORT, "TCP"))
     release = tree.get("HelmRelease", "networking", "traefik")
     port = traefik_scrape_port(release["spec"]["values"])
     if port is not None:
@@ -224,6 +245,11 @@ def needed_flows(tree: Tree) -> set[Flow]:
         for outside in ("internet", "kube-api"):
             flows |= {(pod.ident, outside, port, "TCP") for port in allowance["internet"]
                       if (port, "TCP") in endpoints(tree)[outside].ports}
+    # Pods with an API token talk to the API server (discovery, k8sattributes,
+    # kube-state-metrics).
+    for pod in pods.values():
+        if pod.spec.get("automountServiceAccountToken"):
+            flows |= {(pod.ident, *f) for f in api}
     return flows
 
 
@@ -352,6 +378,8 @@ def test_every_ingress_routes_to_a_service_port(tree: Tree) -> None:
     data = config.load()
     environment = data.cluster.environment
     exposed = {s.env(environment).host for s in enabled_services(data).values()}
+    # Grafana's host is the cluster's own (observability.grafana.host).
+    exposed.add(data.observability["grafana"]["host"])
     assert sorted(i["spec"]["rules"][0]["host"] for i in ingresses) == \
         sorted(h for h in exposed if h)
     for ingress in ingresses:
@@ -459,14 +487,18 @@ def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tr
     findings = policy.check(objects)
     assert not findings, "\n".join(map(str, findings))
     for pod in tree.pods():
-        assert pod.spec["securityContext"]["runAsNonRoot"] is True
+        waived = pod.workload["metadata"].get("annotations", {}).get(policy.WAIVE_ANNOTATION, "")
+        root = "PSS-001" in waived.split(",")
+        assert pod.spec["securityContext"]["runAsNonRoot"] is not root, pod.ident
         assert pod.spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod.spec), pod.ident
         for c in pod.containers:
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False, pod.ident
             assert sc["capabilities"] == {"drop": ["ALL"]}, pod.ident
             assert sc["readOnlyRootFilesystem"] is True, pod.ident
-            assert sc.get("runAsUser", pod.spec["securityContext"]["runAsUser"]) != 0
+            assert (sc.get("runAsUser", pod.spec["securityContext"]["runAsUser"]) != 0) \
+                is not root, pod.ident
             for kind in ("requests", "limits"):
                 assert set(c["resources"][kind]) == {"cpu", "memory"}, pod.ident
             if pod.kind != "Job":  # runs to completion: nothing to probe
@@ -474,6 +506,49 @@ def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tr
             image = c["image"]
             repo, _, tag = image.rpartition(":")
             assert repo and "/" not in tag and tag not in ("", "latest"), image
+
+
+#: The tree's Pod Security exceptions: namespace -> level, and the rules each workload
+#: there waives. Everything else is "restricted" with no waiver. Changing this list is a
+#: decision to state in docs/ARCHITECTURE.md ("Pod Security exceptions").
+POD_SECURITY_EXCEPTIONS = {"telemetry": "privileged"}
+WAIVED_RULES = {("telemetry", "otel-agent"): {"PSS-001", "PSS-007"},
+                ("telemetry", "node-exporter"): {"PSS-007"},
+                ("telemetry", None): {"NS-001"}}
+
+
+def test_pod_security_exceptions_are_exactly_the_listed_ones(tree: Tree) -> None:
+    levels = {ns["metadata"]["name"]: ns["metadata"]["labels"]
+              for ns in tree.of_kind("Namespace")}
+    exceptions = {name: labels["pod-security.kubernetes.io/enforce"]
+                  for name, labels in levels.items()
+                  if labels["pod-security.kubernetes.io/enforce"] != "restricted"}
+    assert exceptions == POD_SECURITY_EXCEPTIONS
+    for name, level in exceptions.items():
+        labels = levels[name]
+        assert labels["homelab-charts.io/pod-security-exception"] == level
+        assert labels["pod-security.kubernetes.io/warn"] == level
+    waivers = {}
+    for _, obj in tree.objects:
+        annotations = (obj.get("metadata") or {}).get("annotations", {})
+        if policy.WAIVE_ANNOTATION in annotations:
+            key = (obj["metadata"].get("namespace") or obj["metadata"]["name"],
+                   None if obj["kind"] == "Namespace" else obj["metadata"]["name"])
+            waivers[key] = set(annotations[policy.WAIVE_ANNOTATION].split(","))
+            assert annotations[policy.REASON_ANNOTATION].strip()
+    assert waivers == WAIVED_RULES
+    # Every pod with a host mount runs in an exception namespace.
+    for pod in tree.pods():
+        if any("hostPath" in v for v in pod.spec.get("volumes", [])):
+            assert pod.namespace in POD_SECURITY_EXCEPTIONS, pod.ident
+            for v in pod.spec["volumes"]:
+                mount = next(m for c in pod.containers for m in c["volumeMounts"]
+                             if m["name"] == v["name"])
+                if "hostPath" in v and v["hostPath"]["path"] != "/var/lib/otelcol-agent":
+                    assert mount["readOnly"] is True, (pod.ident, v)
+    docs = (Path(REPO_ROOT) / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for name, level in POD_SECURITY_EXCEPTIONS.items():
+        assert f"`{name}`" in docs and f"`{level}`" in docs
 
 
 def test_policy_check_catches_a_broken_workload() -> None:

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from homelab_charts.base import Component, Manifest
-from homelab_charts.config import HomelabData, Image
+from homelab_charts.config import (
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_SAMPLING_RATIOS,
+    HomelabData,
+    Image,
+    ResourceSettings,
+)
 from homelab_charts.errors import ConfigError
 from homelab_charts.workloads import Container, Port, Probe, Resources, WebService
 from homelab_charts.workloads.network import Connection, Pods
@@ -27,7 +33,13 @@ HOMELAB_WIDE_SKIPS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class AppRelease:
-    """One service of the data file as the cluster's environment runs it."""
+    """One service of the data file as the environment being built runs it.
+
+    ``otel`` is on when both the service's switch for the environment and the
+    environment's kill switch (``environments.<env>.otel``) are; ``sampling_ratio`` is
+    the environment's ``tracesSamplingRatio``; ``resources`` (None: the component's
+    defaults) come from the data file.
+    """
 
     name: str
     image: Image
@@ -35,14 +47,20 @@ class AppRelease:
     host: str | None
     otel: bool
     environment: str
+    sampling_ratio: float = DEFAULT_SAMPLING_RATIOS[DEFAULT_ENVIRONMENT]
+    resources: Resources | None = None
 
     @classmethod
     def from_data(cls, data: HomelabData, service: str) -> AppRelease:
+        """``service`` in the environment being built (``data.cluster.environment``)."""
         svc = data.service(service)
         environment = data.cluster.environment
         settings = svc.env(environment)
+        env = data.environment(environment)
         return cls(name=service, image=svc.image_for(environment), replicas=settings.replicas,
-                   host=settings.host, otel=svc.otel, environment=environment)
+                   host=settings.host, otel=settings.otel and env.otel,
+                   environment=environment, sampling_ratio=env.sampling_ratio,
+                   resources=_resources(settings.resources, service, environment))
 
     @property
     def version(self) -> str:
@@ -55,10 +73,24 @@ class AppRelease:
         return self.host
 
 
+def _resources(settings: ResourceSettings | None, service: str,
+               environment: str) -> Resources | None:
+    if settings is None:
+        return None
+    try:
+        return Resources(settings.cpu_request, settings.cpu_limit, settings.memory_request,
+                         settings.memory_limit)
+    except ConfigError as exc:
+        raise ConfigError(f"services.{service}.environments.{environment}.resources",
+                          exc.field, exc.message) from None
+
+
 class Telemetry(Protocol):
     """What an app needs of the OpenTelemetry Collector (see OtelCollector)."""
 
     gateway: WebService
+    #: False when the collector has no traces pipeline (``infrastructure.jaeger`` off).
+    accepts_traces: bool
 
     def port_name(self, protocol: str) -> str: ...
 
@@ -70,7 +102,11 @@ def otel_env(release: AppRelease, *, service_name: str, namespace: str, collecto
     """The OpenTelemetry SDK environment of an app.
 
     ``OTEL_SDK_DISABLED`` follows the data file's ``otel`` switch (false -> "true"): the
-    rollback plan if instrumentation misbehaves, one line in the data file.
+    rollback plan if instrumentation misbehaves, one line in the data file. When the
+    collector takes no traces (``infrastructure.jaeger.enabled: false``) the SDK exports
+    none (``OTEL_TRACES_EXPORTER=none``) instead of sending spans nobody receives. Traces are
+    head-sampled in the SDK at the environment's ratio (``parentbased_traceidratio``: a
+    trace is kept or dropped whole, across services).
     """
     attributes = {
         "service.namespace": namespace,
@@ -83,6 +119,9 @@ def otel_env(release: AppRelease, *, service_name: str, namespace: str, collecto
         "OTEL_RESOURCE_ATTRIBUTES": ",".join(f"{k}={v}" for k, v in attributes.items()),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint(protocol),
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        **({} if collector.accepts_traces else {"OTEL_TRACES_EXPORTER": "none"}),
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": format(release.sampling_ratio, "g"),
     }
 
 

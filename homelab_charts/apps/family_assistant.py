@@ -79,7 +79,8 @@ class FamilyAssistantBackend(Component):
                 image=release.image,
                 ports=(Port("http", self.PORT),),
                 env=env,
-                resources=resources or Resources("100m", "1", "256Mi", "512Mi"),
+                resources=(resources or release.resources
+                           or Resources("100m", "1", "256Mi", "512Mi")),
                 startup=Probe.http("/health", "http", period_seconds=5, failure_threshold=30),
                 readiness=Probe.http("/health", "http", period_seconds=10),
                 liveness=Probe.http("/health", "http", period_seconds=20, failure_threshold=6),
@@ -126,7 +127,8 @@ class FamilyAssistantFrontend(Component):
         self.use(backend)
         ui = web_ui(self, release=release, collector=collector, ingress=ingress,
                     part="frontend", port=self.PORT, env={"BACKEND_URL": backend.url()},
-                    resources=resources or Resources("50m", "500m", "64Mi", "256Mi"))
+                    resources=(resources or release.resources
+                               or Resources("50m", "500m", "64Mi", "256Mi")))
         self.web = ui.web
         self.service = self.web.service
         self.ingress = ui.ingress

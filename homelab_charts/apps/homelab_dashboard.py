@@ -24,7 +24,8 @@ class HomelabDashboard(Component):
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "homelab-dashboard"})
         ui = web_ui(self, release=release, collector=collector, ingress=ingress,
                     part="dashboard", port=self.PORT,
-                    resources=resources or Resources("50m", "250m", "64Mi", "128Mi"))
+                    resources=(resources or release.resources
+                               or Resources("50m", "250m", "64Mi", "128Mi")))
         self.web = ui.web
         self.service = self.web.service
         self.ingress = ui.ingress

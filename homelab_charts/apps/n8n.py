@@ -113,7 +113,8 @@ class N8n(Component):
                 image=release.image,
                 ports=(Port("http", self.PORT),),
                 env=env,
-                resources=resources or Resources("100m", "1", "256Mi", "1Gi"),
+                resources=(resources or release.resources
+                           or Resources("100m", "1", "256Mi", "1Gi")),
                 # Database migrations run before the server listens.
                 startup=Probe.http("/healthz", "http", period_seconds=5, failure_threshold=60),
                 readiness=Probe.http("/healthz/readiness", "http", period_seconds=10),

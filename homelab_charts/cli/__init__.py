@@ -18,7 +18,7 @@ from homelab_charts.errors import HomelabError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph",
-                   "cluster")
+                   "cluster", "init", "push", "pull", "status")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,4 +1,5 @@
-"""``release``, ``rollback`` and ``version``: the "update manifests" step of the pipeline.
+"""``release``, ``rollback``, ``promote`` and ``version``: the "update manifests" step of
+the pipeline.
 
 ``homelab-charts release SERVICE --env dev|prod`` computes the service's next tag
 (version from git tags and Conventional Commits, GIT_SHA of the commit being built),
@@ -171,6 +172,37 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- promote
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from homelab_charts.versioning.promote import plan_promotion, promote
+
+    root = repo_root(args.root)
+    data_file = data_path(root, args.data)
+    plan = plan_promotion(data_file, args.service, source=args.source, target=args.target,
+                          tag=args.tag)
+    _say(f"{plan.service}: {plan.source} runs {plan.source_tag} (cluster {plan.tested_on}); "
+         f"{plan.target} gets the same build as {plan.tag}")
+    if plan.current == plan.tag:
+        _say(f"{plan.service} {plan.target}: already at {plan.tag}")
+        if args.json:
+            print(json.dumps(plan.as_dict(), indent=2))
+        else:
+            print(plan.tag)
+        return 1
+    pinned = promote(root, data_file, plan, synthesize=synthesize_tree, dry_run=args.dry_run)
+    _report(pinned, args.dry_run)
+    if not args.dry_run:
+        _say(f"the registry must hold {plan.image}:{plan.tag} as the digest of "
+             f"{plan.image}:{plan.source_tag} (the release workflow's promote path retags it)")
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2))
+    else:
+        print(plan.tag)
+    return 0
+
+
 # --------------------------------------------------------------------------- version
 
 
@@ -331,6 +363,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.add_argument("--dry-run", action="store_true", help="only print the tag")
     _location_options(rollback)
     rollback.set_defaults(func=_cmd_rollback)
+
+    promote = subparsers.add_parser(
+        "promote", help="pin for prod the build dev runs (same version and commit)",
+        description="Pin for --to the build --from runs: vX.Y.Z-<sha7>-dev becomes "
+                    "vX.Y.Z-<sha7>-prod (the same image digest, retagged by the release "
+                    "workflow, never rebuilt), and re-synthesize the tree. Refused for "
+                    "third-party images, a --from environment no cluster runs, or a --tag "
+                    "--from does not run. Exit 1 when --to already runs that build.",
+    )
+    promote.add_argument("service", metavar="SERVICE")
+    promote.add_argument("--from", dest="source", default="dev", choices=ENVIRONMENTS,
+                         help="the environment that ran the build (default: dev)")
+    promote.add_argument("--to", dest="target", default="prod", choices=ENVIRONMENTS,
+                         help="the environment to pin it for (default: prod)")
+    promote.add_argument("--tag", metavar="TAG",
+                         help="the build expected (refused unless --from runs it)")
+    promote.add_argument("--dry-run", action="store_true", help="only print the tag")
+    promote.add_argument("--json", action="store_true",
+                         help="print the image, both tags and the cluster as JSON")
+    _location_options(promote)
+    promote.set_defaults(func=_cmd_promote)
 
     version = subparsers.add_parser("version", help="tags, versions, GIT_SHA, changed services")
     actions = version.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_charts.errors import ConfigError
-from homelab_charts.fsutil import project_work_tree, write_new_private
+from homelab_charts.fsutil import write_new_private
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -198,7 +197,8 @@ def _read_existing(path: Path) -> SealedDocument | None:
 
 def run_seal(args: argparse.Namespace) -> int:
     from homelab_charts.secrets.crypto import SealScope
-    from homelab_charts.secrets.store import SealedDocument, store_path
+    from homelab_charts.secrets.sealing import check_identity, seal_values
+    from homelab_charts.secrets.store import store_path
     from homelab_charts.secrets.values import parse_assignments, parse_env_bytes
     _locations(args)
 
@@ -223,67 +223,34 @@ def run_seal(args: argparse.Namespace) -> int:
         _check_store(args.store)
     path = args.output or store_path(args.store, args.namespace, args.name)
     existing = _read_existing(path)
-    if existing is not None and (existing.name, existing.namespace) != (args.name,
-                                                                          args.namespace):
-        raise ConfigError(str(path), "metadata",
-                          f"holds SealedSecret {existing.ident}, not "
-                          f"{args.namespace + '/' if args.namespace else ''}{args.name}")
+    check_identity(existing, args.name, args.namespace, where=str(path))
     scope = SealScope(args.scope) if args.scope else (
         existing.scope if existing is not None else SealScope.STRICT)
     _require_namespace(args.namespace, cluster_wide=scope is SealScope.CLUSTER_WIDE)
     cert = load_certificate(args)
-    fingerprint = cert.fingerprint
-    _warn_other_certificate(args, path, existing, fingerprint)
+    _warn_other_certificate(args, existing, cert.fingerprint)
 
-    base = existing or SealedDocument(name=args.name, namespace=args.namespace, scope=scope)
-    kept = [key for key in base.keys if key not in values]
-    if args.replace:
-        kept = []
-    reasons = []
-    if existing is not None and existing.scope is not scope:
-        reasons.append(f"scope changes from {existing.scope.value} to {scope.value}")
-    if existing is not None and existing.key_fingerprint not in (None, fingerprint):
-        reasons.append(f"it was sealed for another key ({existing.key_fingerprint}, "
-                       f"now {fingerprint})")
-    if reasons and kept:
-        raise ConfigError(str(path), "spec.encryptedData",
-                          f"{' and '.join(reasons)}, so the stored ciphertext of "
-                          f"{', '.join(kept)} would no longer decrypt; give their values too, "
-                          "or --replace to drop them")
-    if existing is not None and existing.key_fingerprint is None and kept:
-        _warn(args.command, f"{path}: kept {', '.join(kept)} without knowing which "
-                            "certificate sealed them (a file not written by homelab-charts)")
-    data = {key: base.encrypted_data[key] for key in kept}
-    new_fingerprint = fingerprint if (
-        not kept or (existing is not None and existing.key_fingerprint == fingerprint)) else None
-    doc = replace(base, scope=scope, encrypted_data=data,
-                  type=args.secret_type or base.type).with_values(
-        cert.public_key, values, key_fingerprint=new_fingerprint)
-    doc.write(path)
-    sealed = ", ".join(sorted(values))
-    summary = f"sealed {sealed} into {path}"
-    if kept:
-        summary += f" (unchanged: {', '.join(kept)})"
-    dropped = sorted(set(base.keys) - set(values) - set(kept))
-    if dropped:
-        summary += f" (removed: {', '.join(dropped)})"
+    outcome = seal_values(existing, name=args.name, namespace=args.namespace, scope=scope,
+                          values=values, cert=cert, secret_type=args.secret_type,
+                          replace_all=args.replace, where=str(path))
+    for warning in outcome.warnings:
+        _warn(args.command, warning)
+    outcome.document.write(path)
+    summary = f"sealed {', '.join(sorted(values))} into {path}"
+    if outcome.kept:
+        summary += f" (unchanged: {', '.join(outcome.kept)})"
+    if outcome.dropped:
+        summary += f" (removed: {', '.join(outcome.dropped)})"
     print(summary, file=sys.stderr)
     return 0
 
 
-def _warn_other_certificate(args: argparse.Namespace, path: Path,
-                            existing: SealedDocument | None, fingerprint: str) -> None:
+def _warn_other_certificate(args: argparse.Namespace, existing: SealedDocument | None,
+                            fingerprint: str) -> None:
     """One line on stderr when the store's values were sealed for another key."""
-    from homelab_charts.secrets.store import sealing_keys
+    from homelab_charts.secrets.sealing import other_sealing_keys
 
-    others: dict[str, list[str]] = {}
-    if existing is not None and existing.key_fingerprint not in (None, fingerprint):
-        others.setdefault(existing.key_fingerprint, []).append(existing.ident)
-    if args.store.is_dir():
-        for key, idents in sealing_keys(args.store).items():
-            if key != fingerprint:
-                others.setdefault(key, []).extend(i for i in idents if i not in
-                                                  others.get(key, []))
+    others = other_sealing_keys(args.store, existing, fingerprint)
     if not others:
         return
     count = sum(len(v) for v in others.values())
@@ -296,6 +263,7 @@ def _warn_other_certificate(args: argparse.Namespace, path: Path,
 
 
 def run_reseal(args: argparse.Namespace) -> int:
+    from homelab_charts.secrets.sealing import reseal_documents
     from homelab_charts.secrets.store import iter_store, store_path
     _locations(args)
 
@@ -313,46 +281,14 @@ def run_reseal(args: argparse.Namespace) -> int:
     keys = _load_private_keys(args.private_key)
     cert = load_certificate(args)
     # Decrypt and re-encrypt everything in memory first: nothing is written on error.
-    updated = []
-    for path, doc in targets:
-        values = doc.unseal(keys, where=str(path))
-        empty = replace(doc, encrypted_data={})
-        updated.append((path, empty.with_values(cert.public_key, values,
-                                                key_fingerprint=cert.fingerprint)))
-    for path, doc in updated:
+    for path, doc in reseal_documents(targets, keys, cert):
         doc.write(path)
         print(f"resealed {doc.ident} ({', '.join(doc.keys)}) into {path}", file=sys.stderr)
     return 0
 
 
-def _env_line(key: str, value: bytes) -> str:
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(key, None, "the value is not UTF-8 text; an env file cannot "
-                                     "hold it") from None
-    if "\n" in text or "\r" in text:
-        raise ConfigError(key, None, "the value spans several lines; an env file cannot hold it")
-    return f"{key}='{text}'\n"
-
-
-def check_outside_work_tree(out: Path, store: Path) -> None:
-    """Plaintext goes nowhere `git add` could pick it up: not inside the work tree of the
-    store's project, nor of the current folder's."""
-    if not out.parent.is_dir():
-        raise ConfigError(str(out), None,
-                          f"cannot write: the folder {out.parent} does not exist")
-    where = out.parent.resolve()
-    for start in (store if store.exists() else store.parent, Path.cwd()):
-        tree = project_work_tree(start)
-        if tree is not None and (where == tree or tree in where.parents):
-            raise ConfigError(str(out), None,
-                              f"is inside the work tree {tree}, where `git add` would "
-                              "commit the values in clear; write the env file outside it "
-                              "(for instance under /tmp), or to standard output with -o -")
-
-
 def run_unseal(args: argparse.Namespace) -> int:
+    from homelab_charts.secrets.sealing import check_outside_work_tree, env_file_text
     from homelab_charts.secrets.store import store_path
     _locations(args)
 
@@ -365,7 +301,7 @@ def run_unseal(args: argparse.Namespace) -> int:
         raise ConfigError(str(path), None, "no such sealed secret file")
     keys = _load_private_keys(args.private_key)
     values = doc.unseal(keys, where=str(path))
-    text = "".join(_env_line(key, value) for key, value in sorted(values.items()))
+    text = env_file_text(values)
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

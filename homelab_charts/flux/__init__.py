@@ -3,6 +3,7 @@
 from homelab_charts.flux.common import FLUX_NAMESPACE, FLUX_SYSTEM_REPOSITORY, ObjectReference
 from homelab_charts.flux.helmrelease import HelmChart, HelmRelease, Remediation, ValuesFrom
 from homelab_charts.flux.kustomization import Kustomization, SubstituteFrom
+from homelab_charts.flux.notification import Receiver, webhook_path
 from homelab_charts.flux.sources import GitRef, GitRepository, HelmRepository, OCIRef, OCIRepository
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "OCIRef",
     "OCIRepository",
     "ObjectReference",
+    "Receiver",
     "Remediation",
     "SubstituteFrom",
     "ValuesFrom",
+    "webhook_path",
 ]

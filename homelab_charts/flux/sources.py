@@ -93,14 +93,16 @@ class GitRepository(_Source):
 
 
 class OCIRepository(_Source):
-    """An OCI artifact (a Helm chart published to a registry, or manifests)."""
+    """An OCI artifact (a Helm chart published to a registry, or manifests such as this
+    tree pushed by ``homelab-charts push``); ``insecure`` reads it over plain HTTP."""
 
     KIND = "OCIRepository"
 
     def __init__(self, scope: Construct, id: str, *, name: str, url: str, ref: OCIRef,
                  interval: str = "12h", layer_media_type: str | None = None,
                  layer_operation: str | None = None, secret_name: str | None = None,
-                 namespace: str | None = None) -> None:
+                 insecure: bool = False, namespace: str | None = None,
+                 labels: Mapping[str, str] | None = None) -> None:
         _check_url(scope, id, url, ("oci://",))
         spec: dict[str, Any] = {"url": url, "ref": ref.render(construct_path(scope, id))}
         if layer_media_type or layer_operation:
@@ -115,7 +117,11 @@ class OCIRepository(_Source):
             spec["layerSelector"] = selector
         if secret_name:
             spec["secretRef"] = {"name": secret_name}
-        super().__init__(scope, id, name=name, spec=spec, namespace=namespace, interval=interval)
+        if insecure:
+            # plain HTTP: a homelab registry without TLS
+            spec["insecure"] = True
+        super().__init__(scope, id, name=name, spec=spec, namespace=namespace, labels=labels,
+                         interval=interval)
 
 
 class HelmRepository(_Source):

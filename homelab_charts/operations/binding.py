@@ -3,8 +3,7 @@
 A cluster is identified by the UID of its ``kube-system`` Namespace: it is created with
 the cluster and never changes, while kubectl context names are per person and per
 kubeconfig. :func:`bind` records it in the data file (``cluster.uid``); synthesis writes
-it into the cluster identity ConfigMap (``infrastructure/namespaces/cluster-identity.yaml``,
-applied by the ``namespaces`` Kustomization) and the manual scripts refuse any
+it into ``clusters/<name>/cluster-identity.yaml`` and the manual scripts refuse any
 cluster whose UID differs (see :mod:`homelab_charts.operations.manual`).
 """
 
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab_charts import config, datafile
+from homelab_charts import datafile, project
 from homelab_charts.errors import ConfigError
 
 UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -68,7 +67,7 @@ class Binding:
 
 def bind(uid: str, data_file: Path | None = None) -> Binding:
     """Record ``uid`` as ``cluster.uid`` in the data file (comments and layout kept)."""
-    file = Path(data_file) if data_file is not None else config.DEFAULT_DATA_FILE
+    file = Path(data_file) if data_file is not None else project.data_file()
     check_uid(uid, "--uid")
     previous: list[str | None] = []
 

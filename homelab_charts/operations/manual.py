@@ -1,15 +1,14 @@
 """The manual GitOps path: the order in which ``scripts/manual-deploy.sh`` applies a tree.
 
 Flux applies the tree through Kustomizations: the bootstrap ``flux-system`` one applies
-``clusters/<cluster>/`` (the Kustomizations of ``infrastructure.yaml`` and ``apps.yaml``),
-which then follow their ``dependsOn`` chain: the controllers, the issuers, the
-Namespaces with the cluster identity, the SealedSecrets, then the rest. Older trees kept
-the Namespaces, the cluster identity and the SealedSecrets in ``clusters/<cluster>/``
-itself: their ``secrets`` steps (files applied with ``-f``, the secrets folder with
-``-k``) come first. When Flux cannot sync, the scripts apply the same folders with
-``kubectl apply`` in the same order; :func:`build_plan` computes that order from the
-committed YAML (no cdk8s, no cluster), so the scripts never re-implement YAML parsing or a
-topological sort in shell.
+``clusters/<cluster>/`` (the cluster identity, the Kustomizations of ``infrastructure.yaml``
+and ``apps.yaml``), which then follow their ``dependsOn`` chain: the controllers, the
+issuers, the Namespaces, the SealedSecrets, then the rest. The ``secrets`` steps come
+first: the cluster identity (``-f``) and, in older trees that kept them in
+``clusters/<cluster>/`` itself, the Namespaces (``-f``) and the SealedSecrets (``-k``).
+When Flux cannot sync, the scripts apply the same folders with ``kubectl apply`` in the
+same order; :func:`build_plan` computes that order from the committed YAML (no cdk8s, no
+cluster), so the scripts never re-implement YAML parsing or a topological sort in shell.
 
 A step's ``method`` is ``file`` (``kubectl apply -f``), ``kustomize`` (``kubectl apply
 -k``) or ``suspended``: a Kustomization with ``spec.suspend: true`` in Git, which Flux
@@ -23,24 +22,22 @@ the prune set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from homelab_charts.config import CLUSTER_IDENTITY_FILE
-from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
 from homelab_charts.tree import (
     FLUX_NAMESPACE,
     KUSTOMIZE_TOOLKIT_GROUP,
-    OWN_SOURCE,
     ClusterIdentity,
     FluxKustomization,
     Tree,
-    api_group,
+    file_objects,
+    is_flux_kustomization,
 )
-from homelab_charts.tree.model import is_flux_kustomization, parse_documents
 
 LAYERS = ("secrets", "infrastructure", "apps")
 FILE, KUSTOMIZE, SUSPENDED = "file", "kustomize", "suspended"
@@ -91,10 +88,10 @@ def _manual_kustomization(tree: Tree, k: FluxKustomization) -> None:
             raise ConfigError(where, f"spec.{key}",
                               "only Flux applies this; a plain `kubectl apply -k` of the "
                               "folder would differ, so the manual path cannot apply it")
-    if k.source != OWN_SOURCE:
+    if not k.reads_this_repository:
         raise ConfigError(where, "spec.sourceRef",
                           "the manual path applies this repository only: expected "
-                          f"GitRepository {FLUX_NAMESPACE}")
+                          f"GitRepository {FLUX_NAMESPACE} (or the tree's OCIRepository)")
     raw = k.spec.get("path")
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(where, "spec.path", "missing")
@@ -175,34 +172,20 @@ class RenderedObject:
 
 def rendered_objects(stream: IO[str] | str, *, where: str = "<stdin>",
                      target_namespace: str | None = None) -> Iterator[RenderedObject]:
-    """The objects of a multi-document YAML stream (``kubectl kustomize`` output)."""
+    """The objects of a multi-document YAML stream (``kubectl kustomize`` output), read by
+    the tree model (:func:`homelab_charts.tree.file_objects`: a ``List`` is its items; a
+    document without apiVersion, kind or metadata.name is a ConfigError naming it)."""
     text = stream if isinstance(stream, str) else stream.read()
-    docs = [doc for _, _, doc in parse_documents(text, where)]
-    for n, doc in enumerate(_flatten(docs)):
-        if not isinstance(doc, Mapping):
-            raise ConfigError(where, f"document {n + 1}", "is not a mapping")
-        kind, api, name = doc.get("kind"), doc.get("apiVersion"), field_at(doc, "metadata.name")
-        if not (isinstance(kind, str) and kind and isinstance(api, str) and api
-                and isinstance(name, str) and name):
-            raise ConfigError(where, f"document {n + 1}",
-                              "needs apiVersion, kind and metadata.name")
-        group = api_group(api)
+    for obj in file_objects(where, text, where=where):
+        kind, group = obj.id.kind, obj.id.group
+        name = obj.id.name
         ref = f"{kind.lower()}.{group}/{name}" if group else f"{kind.lower()}/{name}"
         namespace = None
         if kind not in CLUSTER_SCOPED_KINDS:
-            namespace = target_namespace or field_at(doc, "metadata.namespace") or None
+            namespace = target_namespace or obj.id.namespace or None
         flags = "-"
         if kind == "Service" and not group:
-            spec = doc.get("spec") or {}
+            spec = obj.body.get("spec") or {}
             if spec.get("type") == "ExternalName" or not spec.get("selector"):
                 flags = "noendpoints"
         yield RenderedObject(ref, namespace, flags)
-
-
-def _flatten(docs: Iterable[Any]) -> Iterator[Any]:
-    for doc in docs:
-        if isinstance(doc, Mapping) and str(doc.get("kind", "")).endswith("List") \
-                and isinstance(doc.get("items"), list):
-            yield from doc["items"]
-        else:
-            yield doc

@@ -168,15 +168,22 @@ def _walk_pairs(node: Any, at: tuple[object, ...]) -> Iterator[tuple[str, str]]:
                 yield from _walk_pairs(item, (*at, index))
 
 
+#: Value types that hold nothing to walk (checked first: an isinstance test against
+#: Mapping, an abstract class, costs more than the whole walk of a string).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _env_values(node: Any, at: tuple[object, ...]) -> Iterator[tuple[str, str]]:
     """``{name, value}`` items of any list: ``env`` of containers, ``extraEnv`` and the
     like of chart values."""
     if isinstance(node, Mapping):
         for key, value in node.items():
-            if isinstance(value, Mapping | list):
+            if value.__class__ not in _SCALARS and isinstance(value, Mapping | list):
                 yield from _env_values(value, (*at, key))
     elif isinstance(node, list):
         for index, item in enumerate(node):
+            if item.__class__ in _SCALARS:
+                continue
             if (isinstance(item, Mapping) and "value" in item
                     and is_credential(item.get("name"), item.get("value"))):
                 yield _pointer((*at, index, "value")), str(item.get("name"))

@@ -53,6 +53,25 @@ def seal_command(name: str, namespace: str | None, scope: SealScope,
     return " ".join(parts)
 
 
+class MissingSealedData(ConfigError):
+    """A SealedSecret's data is not in the store (no file, or keys not sealed there).
+
+    Besides the one-line message it says what is missing, so a tool can seal it
+    (``homelab-charts init`` seals example values for every credential a tree asks for).
+    """
+
+    def __init__(self, where: str, field: str, message: str, *, namespace: str | None,
+                 name: str, keys: Sequence[str], scope: SealScope, type: str,
+                 path: Path) -> None:
+        super().__init__(where, field, message)
+        self.namespace = namespace
+        self.name = name
+        self.keys = tuple(keys)
+        self.scope = scope
+        self.type = type
+        self.path = path
+
+
 class SealedSecret(Manifest):
     """A ``bitnami.com/v1alpha1`` SealedSecret whose encrypted data lives in the store.
 
@@ -106,9 +125,12 @@ class SealedSecret(Manifest):
         path = store_path(store_dir, lookup_ns, name)
         command = seal_command(name, lookup_ns, seal_scope, declared)
         if not path.is_file():
-            raise ConfigError(where, "store",
-                              f"no sealed data for {lookup_ns + '/' if lookup_ns else ''}{name}: "
-                              f"{path} does not exist; create it with: {command}")
+            raise MissingSealedData(
+                where, "store",
+                f"no sealed data for {lookup_ns + '/' if lookup_ns else ''}{name}: "
+                f"{path} does not exist; create it with: {command}",
+                namespace=lookup_ns, name=name, keys=declared, scope=seal_scope, type=type,
+                path=path)
         doc = SealedDocument.read(path)
         if doc.name != name or doc.namespace != lookup_ns:
             raise ConfigError(str(path), "metadata",
@@ -168,9 +190,12 @@ class SealedSecret(Manifest):
                       namespace: str | None, scope: SealScope) -> None:
         missing = [key for key in keys if key not in doc.encrypted_data]
         if missing:
-            raise ConfigError(where, "keys",
-                              f"not sealed in {path}: {', '.join(missing)}; add with: "
-                              f"{seal_command(doc.name, namespace, scope, missing)}")
+            raise MissingSealedData(
+                where, "keys",
+                f"not sealed in {path}: {', '.join(missing)}; add with: "
+                f"{seal_command(doc.name, namespace, scope, missing)}",
+                namespace=namespace, name=doc.name, keys=missing, scope=scope, type=doc.type,
+                path=path)
 
     def declare(self, *keys: str) -> None:
         """Declare more keys the homelab reads (each must be sealed in the store file):

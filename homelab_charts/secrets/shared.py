@@ -27,6 +27,7 @@ for an app's role password).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from homelab_charts.base import Component
 from homelab_charts.errors import ConfigError
@@ -35,11 +36,13 @@ from homelab_charts.secrets.sealed_secret import SealedSecret
 
 
 class SharedCredential:
-    """The credential ``name`` (keys ``keys``), sealed once, copied where it is needed."""
+    """The credential ``name`` (keys ``keys``), sealed once, copied where it is needed;
+    ``store``: the sealed store holding it (default: the app's)."""
 
-    def __init__(self, name: str, keys: Sequence[str]) -> None:
+    def __init__(self, name: str, keys: Sequence[str], *, store: Path | None = None) -> None:
         self.name = name
         self.keys = tuple(keys)
+        self.store = store
         #: namespace -> its copy.
         self.copies: dict[str, SealedSecret] = {}
 
@@ -64,7 +67,8 @@ class SharedCredential:
             existing.declare(*wanted)
             return existing
         copy = SealedSecret(component, self.name, name=self.name, keys=list(wanted),
-                            scope=SealScope.CLUSTER_WIDE, template_data=template_data)
+                            scope=SealScope.CLUSTER_WIDE, template_data=template_data,
+                            store=self.store)
         copy.shared = self
         self.copies[namespace] = copy
         return copy

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from homelab_charts.tree.graph import CycleError, DependencyGraph
 from homelab_charts.tree.model import (
+    BOOTSTRAP_OBJECTS,
     FLUX_NAMESPACE,
     HELM_TOOLKIT_GROUP,
     KUSTOMIZE_TOOLKIT_GROUP,
@@ -25,8 +26,12 @@ from homelab_charts.tree.model import (
     Tree,
     TreeObject,
     api_group,
+    dependency_refs,
     depends_on,
     file_objects,
+    flux_kustomization,
+    generated_objects,
+    is_flux_kustomization,
     leaves_repository,
     normalise_path,
     source_ref,
@@ -47,11 +52,12 @@ from homelab_charts.tree.sources import (
 )
 
 __all__ = [
-    "FLUX_NAMESPACE", "GENERATED_HEADER", "HELM_TOOLKIT_GROUP", "KUSTOMIZE_TOOLKIT_GROUP",
-    "OWN_SOURCE", "SOURCE_TOOLKIT_GROUP", "TREE_ROOTS", "ClusterIdentity", "CycleError",
-    "DependencyGraph", "FluxKustomization", "GitError", "ObjectId", "Owners", "Tree",
-    "TreeObject", "api_group", "default_base", "depends_on", "file_objects", "git_tree",
-    "is_bootstrap_path", "is_tree_file", "leaves_repository", "normalise_path",
-    "read_disk_tree", "repository_root", "resolve_commit", "source_ref", "synthesized_tree",
-    "tree_objects",
+    "BOOTSTRAP_OBJECTS", "FLUX_NAMESPACE", "GENERATED_HEADER", "HELM_TOOLKIT_GROUP",
+    "KUSTOMIZE_TOOLKIT_GROUP", "OWN_SOURCE", "SOURCE_TOOLKIT_GROUP", "TREE_ROOTS",
+    "ClusterIdentity", "CycleError", "DependencyGraph", "FluxKustomization", "GitError",
+    "ObjectId", "Owners", "Tree", "TreeObject", "api_group", "default_base",
+    "dependency_refs", "depends_on", "file_objects", "flux_kustomization",
+    "generated_objects", "git_tree", "is_bootstrap_path", "is_flux_kustomization",
+    "is_tree_file", "leaves_repository", "normalise_path", "read_disk_tree",
+    "repository_root", "resolve_commit", "source_ref", "synthesized_tree", "tree_objects",
 ]

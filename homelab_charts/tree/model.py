@@ -15,7 +15,7 @@ a :class:`~homelab_charts.errors.ConfigError` naming the file, the object and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -25,7 +25,9 @@ from homelab_charts.config import (
     CLUSTER_IDENTITY_FILE,
     CLUSTER_IDENTITY_NAME,
     CLUSTER_IDENTITY_NAMESPACE,
+    CLUSTER_LABEL,
     CLUSTER_UID_KEY,
+    TREE_SOURCE_LABEL,
 )
 from homelab_charts.docpath import field_at
 from homelab_charts.errors import ConfigError
@@ -49,12 +51,15 @@ OWN_SOURCE = ("GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE)
 @dataclass(frozen=True, order=True)
 class ObjectId:
     """What identifies an object in a cluster: API group (not version), kind, namespace,
-    name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object."""
+    name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object.
+    ``cluster`` is the object's ``homelab-charts.io/cluster`` label ("" without one): a
+    tree of several clusters holds one ``networking`` Kustomization per cluster."""
 
     group: str
     kind: str
     namespace: str
     name: str
+    cluster: str = ""
 
     def display(self) -> str:
         """``Kind namespace/name`` (``Kind name`` for a cluster-scoped object)."""
@@ -80,6 +85,30 @@ class TreeObject:
 
 def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
+
+
+#: What ``flux bootstrap`` creates in every cluster (its files, under
+#: ``clusters/<cluster>/flux-system/``, are not part of the tree).
+BOOTSTRAP_OBJECTS = frozenset({
+    ObjectId(SOURCE_TOOLKIT_GROUP, "GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE),
+    ObjectId(KUSTOMIZE_TOOLKIT_GROUP, "Kustomization", FLUX_NAMESPACE, FLUX_NAMESPACE),
+    ObjectId("", "Secret", FLUX_NAMESPACE, FLUX_NAMESPACE),
+})
+
+
+def generated_objects(build: Mapping[str, Any]) -> list[ObjectId]:
+    """The ConfigMaps and Secrets a kustomize build file (``kustomization.yaml``) generates
+    with ``configMapGenerator``/``secretGenerator`` (named without kustomize's hash)."""
+    namespace = str(build.get("namespace") or "")
+    out = []
+    for key, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
+        items = build.get(key)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, Mapping) and item.get("name"):
+                    out.append(ObjectId("", kind, str(item.get("namespace") or namespace),
+                                        str(item["name"])))
+    return out
 
 
 def parse_documents(text: str | bytes, where: str) -> list[tuple[int, int, Any]]:
@@ -127,7 +156,10 @@ def file_objects(rel: str, text: str | bytes, *, where: str | None = None) -> li
         namespace = field_at(doc, "metadata.namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise ConfigError(where, f"{kind} {name}: metadata.namespace", "must be a string")
-        oid = ObjectId(api_group(api), kind, namespace or "", name)
+        labels = field_at(doc, "metadata.labels")
+        owner = labels.get(CLUSTER_LABEL) if isinstance(labels, Mapping) else None
+        oid = ObjectId(api_group(api), kind, namespace or "", name,
+                       owner if isinstance(owner, str) else "")
         objects.append(TreeObject(oid, api, rel, n, doc, line))
     return objects
 
@@ -176,6 +208,17 @@ class FluxKustomization:
     index: int = 0  # document number in its file
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False,
                                     repr=False)
+    raw_path: str = ""  # spec.path as written
+    #: Whether ``source`` serves this repository's tree: bootstrap's GitRepository, or an
+    #: OCIRepository of the tree labelled ``TREE_SOURCE_LABEL`` (None: decide by
+    #: ``OWN_SOURCE`` alone).
+    own_source: bool | None = None
+
+    @property
+    def outside_repository(self) -> bool:
+        """``spec.path`` leaves the repository (read with ``strict=False`` only: a strict
+        read refuses such a Kustomization)."""
+        return leaves_repository(self.raw_path)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -187,6 +230,8 @@ class FluxKustomization:
 
     @property
     def reads_this_repository(self) -> bool:
+        if self.own_source is not None:
+            return self.own_source
         return self.source == OWN_SOURCE
 
 
@@ -218,39 +263,93 @@ def source_ref(ref: Any, owner_namespace: str, where: str, field: str,
     return kind, str(ref.get("namespace") or owner_namespace), name
 
 
-def depends_on(spec: Mapping[str, Any], owner_namespace: str,
-               where: str) -> tuple[tuple[str, str], ...]:
-    """``(namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization, HelmRelease)."""
+def dependency_entries(spec: Mapping[str, Any], owner_namespace: str, where: str, *,
+                       strict: bool = True) -> list[tuple[int, str, str]]:
+    """``(index, namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization,
+    HelmRelease). ``strict=False`` skips what cannot be read instead of raising."""
     raw = spec.get("dependsOn") or []
     if not isinstance(raw, list):
-        raise ConfigError(where, "spec.dependsOn", "must be a list")
-    deps: list[tuple[str, str]] = []
+        if strict:
+            raise ConfigError(where, "spec.dependsOn", "must be a list")
+        return []
+    deps: list[tuple[int, str, str]] = []
     for i, dep in enumerate(raw):
         name = dep.get("name") if isinstance(dep, Mapping) else None
         if not isinstance(name, str) or not name:
-            raise ConfigError(where, f"spec.dependsOn[{i}].name", "missing")
-        deps.append((str(dep.get("namespace") or owner_namespace), name))
-    return tuple(deps)
+            if strict:
+                raise ConfigError(where, f"spec.dependsOn[{i}].name", "missing")
+            continue
+        deps.append((i, str(dep.get("namespace") or owner_namespace), name))
+    return deps
 
 
-def flux_kustomization(obj: TreeObject, where_prefix: str = "") -> FluxKustomization:
+def depends_on(spec: Mapping[str, Any], owner_namespace: str, where: str, *,
+               strict: bool = True) -> tuple[tuple[str, str], ...]:
+    """``(namespace, name)`` of each ``spec.dependsOn`` entry (Kustomization, HelmRelease)."""
+    return tuple((ns, name) for _, ns, name in
+                 dependency_entries(spec, owner_namespace, where, strict=strict))
+
+
+def dependency_refs(obj: TreeObject) -> list[tuple[int, ObjectId]]:
+    """``(index, target)`` of each readable ``spec.dependsOn`` entry of ``obj``: an object
+    of its own API group and kind (a Kustomization waits for Kustomizations, a HelmRelease
+    for HelmReleases). Entries that cannot be read are skipped."""
+    spec = obj.body.get("spec")
+    if not isinstance(spec, Mapping):
+        return []
+    return [(i, ObjectId(obj.id.group, obj.id.kind, ns, name))
+            for i, ns, name in dependency_entries(spec, obj.id.namespace, obj.file,
+                                                  strict=False)]
+
+
+def is_tree_source(obj: TreeObject) -> bool:
+    """An OCIRepository that serves this repository's tree (``cluster.source: oci``)."""
+    labels = field_at(obj.body, "metadata.labels")
+    return (obj.id.kind == "OCIRepository" and obj.id.group == SOURCE_TOOLKIT_GROUP
+            and isinstance(labels, Mapping) and labels.get(TREE_SOURCE_LABEL) == "true")
+
+
+def own_sources(objects: Iterable[TreeObject]) -> frozenset[tuple[str, str, str]]:
+    """``(kind, namespace, name)`` of every source serving this repository's tree:
+    bootstrap's GitRepository and the tree's labelled OCIRepositories."""
+    found = {("OCIRepository", o.id.namespace or FLUX_NAMESPACE, o.id.name)
+             for o in objects if is_tree_source(o)}
+    return frozenset({OWN_SOURCE, *found})
+
+
+def flux_kustomization(obj: TreeObject, where_prefix: str = "", *,
+                       strict: bool = True, own: frozenset[tuple[str, str, str]] | None = None
+                       ) -> FluxKustomization | None:
+    """The Flux Kustomization ``obj``. Bad input is a ConfigError naming the file, the
+    Kustomization and the field; with ``strict=False`` (validate, which reports fields
+    through its schema check) it is None instead, a ``dependsOn`` entry that cannot be
+    read is skipped and a path leaving the repository is kept (see
+    :attr:`FluxKustomization.outside_repository`). ``own``: the sources serving this
+    repository's tree (:func:`own_sources`; None: bootstrap's GitRepository alone)."""
     where = f"{where_prefix}{obj.file}: Kustomization {obj.id.name}"
     namespace = obj.id.namespace or FLUX_NAMESPACE
     spec = obj.body.get("spec")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(where, "spec", "missing")
-    path = spec.get("path", "")
-    if not isinstance(path, str):
-        raise ConfigError(where, "spec.path", "must be a string")
-    if leaves_repository(path):
-        raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
+    try:
+        if not isinstance(spec, Mapping):
+            raise ConfigError(where, "spec", "missing")
+        path = spec.get("path", "")
+        if not isinstance(path, str):
+            raise ConfigError(where, "spec.path", "must be a string")
+        if strict and leaves_repository(path):
+            raise ConfigError(where, "spec.path", f"{path!r} leaves the repository")
+        source = source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef")
+    except ConfigError:
+        if strict:
+            raise
+        return None
     target = spec.get("targetNamespace")
+    source = source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef")
     return FluxKustomization(
-        name=obj.id.name, namespace=namespace, path=normalise_path(path),
-        source=source_ref(spec.get("sourceRef"), namespace, where, "spec.sourceRef"),
-        depends_on=depends_on(spec, namespace, where), file=obj.file,
+        name=obj.id.name, namespace=namespace, path=normalise_path(path), source=source,
+        depends_on=depends_on(spec, namespace, where, strict=strict), file=obj.file,
         suspend=spec.get("suspend") is True,
-        target_namespace=str(target) if target else None, index=obj.index, spec=spec)
+        target_namespace=str(target) if target else None, index=obj.index, spec=spec,
+        raw_path=path, own_source=None if own is None else source in own)
 
 
 def is_flux_kustomization(obj: TreeObject) -> bool:
@@ -324,6 +423,22 @@ class Tree:
                                                                 advance=advance)
 
     @classmethod
+    def from_objects(cls, objects: Iterable[TreeObject], files: Mapping[str, str] | None = None,
+                     *, label: str = "") -> Tree:
+        """A tree of objects read elsewhere: ``validate`` reads and checks every document
+        itself (a bad one is reported there, not raised), then reads the graph through
+        this model. Of two objects with one identity the first is kept. ``files`` are the
+        texts the model may need besides: kustomize build files (their generators make
+        objects, see :attr:`provided`)."""
+        tree = cls.__new__(cls)
+        tree.files = dict(files or {})
+        tree.label = label
+        tree.objects = {}
+        for obj in objects:
+            tree.objects.setdefault(obj.id, obj)
+        return tree
+
+    @classmethod
     def from_disk(cls, root: Path) -> Tree:
         """The tree as its files are on disk under ``root``."""
         return cls(read_disk_tree(root))
@@ -339,13 +454,47 @@ class Tree:
 
     # objects
 
-    def get(self, kind: str, namespace: str, name: str, group: str = "") -> TreeObject | None:
-        return self.objects.get(ObjectId(group, kind, namespace, name))
+    def get(self, kind: str, namespace: str, name: str, group: str = "",
+            cluster: str | None = None) -> TreeObject | None:
+        """The object ``kind namespace/name``; of cluster ``cluster`` when given, else the
+        first in file order (the only one in a tree of one cluster)."""
+        if cluster is not None:
+            return self.objects.get(ObjectId(group, kind, namespace, name, cluster))
+        found = self.objects.get(ObjectId(group, kind, namespace, name))
+        if found is not None:
+            return found
+        return next((o for o in self.objects.values()
+                     if (o.id.group, o.id.kind, o.id.namespace, o.id.name)
+                     == (group, kind, namespace, name)), None)
 
     def of_kind(self, kind: str, group: str | None = None) -> list[TreeObject]:
         """The objects of ``kind`` (of API ``group`` when given), in file order."""
         return [o for o in self.objects.values()
                 if o.id.kind == kind and (group is None or o.id.group == group)]
+
+    @cached_property
+    def provided(self) -> frozenset[ObjectId]:
+        """Every object that exists once the tree is applied: its objects, the Secret of
+        each SealedSecret, the ConfigMaps and Secrets its kustomize build files generate
+        (a build file that cannot be read generates nothing: ``kubectl kustomize`` reports
+        it) and what ``flux bootstrap`` creates (:data:`BOOTSTRAP_OBJECTS`)."""
+        from homelab_charts.validate.loader import load_documents
+
+        found = set(BOOTSTRAP_OBJECTS)
+        for oid in self.objects:
+            found.add(oid)
+            if oid.kind == "SealedSecret":
+                found.add(ObjectId("", "Secret", oid.namespace, oid.name))
+        for rel, text in self.files.items():
+            if PurePosixPath(rel).name in KUSTOMIZATION_FILES:
+                for doc in load_documents(text, strict=False):
+                    if isinstance(doc.obj, Mapping):
+                        found.update(generated_objects(doc.obj))
+        return frozenset(found)
+
+    def provides(self, oid: ObjectId) -> bool:
+        """True when ``oid`` exists once the tree is applied (see :attr:`provided`)."""
+        return oid in self.provided
 
     def in_file(self, relpath: str) -> list[TreeObject]:
         return [o for o in self.objects.values() if o.file == relpath]
@@ -367,8 +516,9 @@ class Tree:
     def kustomizations(self) -> list[FluxKustomization]:
         """The tree's Flux Kustomizations, in the order of their files."""
         prefix = f"{self.label}:" if self.label else ""
-        return [flux_kustomization(o, prefix) for o in self.objects.values()
-                if is_flux_kustomization(o)]
+        own = own_sources(self.objects.values())
+        return [k for o in self.objects.values() if is_flux_kustomization(o)
+                if (k := flux_kustomization(o, prefix, own=own)) is not None]
 
     def kustomization(self, namespace: str, name: str) -> FluxKustomization | None:
         return self._by_key.get((namespace, name))
@@ -389,6 +539,13 @@ class Tree:
     def applied_by(self, kustomization: FluxKustomization) -> list[TreeObject]:
         """The objects of the files ``kustomization`` applies."""
         return [o for o in self.objects.values() if self.owner_of(o.file) == kustomization]
+
+    def dependency_graph(self, kind: str, group: str) -> DependencyGraph[ObjectId]:
+        """The ``dependsOn`` graph of the objects of ``kind`` (HelmRelease, Kustomization),
+        entries that cannot be read left out (:func:`dependency_refs`); a dependency that
+        is not in the tree is one of the graph's ``missing()``."""
+        return DependencyGraph({o.id: [t for _, t in dependency_refs(o)]
+                                for o in self.of_kind(kind, group)})
 
     @cached_property
     def graph(self) -> DependencyGraph[KustomizationKey]:
@@ -440,23 +597,17 @@ class Tree:
                        if rel.startswith("clusters/") and len(PurePosixPath(rel).parts) > 2})
 
     def cluster_identity(self, cluster: str) -> ClusterIdentity | None:
-        """The cluster ``clusters/<cluster>/`` is bound to, from its identity ConfigMap:
-        applied by one of the Kustomizations ``clusters/<cluster>/`` defines (the
-        generated tree keeps it in the ``namespaces`` layer), or, in older trees, a file
-        of ``clusters/<cluster>/`` itself. None when the tree has no identity."""
-        legacy = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
-        obj = self.get("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)
-        if obj is None or (legacy in self.files and obj.file != legacy):
-            if legacy not in self.files:
-                return None
-            raise ConfigError(self.where(legacy), None,
+        """The cluster ``clusters/<cluster>/`` is bound to (None without an identity file)."""
+        rel = f"clusters/{cluster}/{CLUSTER_IDENTITY_FILE}"
+        if rel not in self.files:
+            return None
+        obj = next((o for o in self.in_file(rel)
+                    if (o.id.kind, o.id.namespace, o.id.name)
+                    == ("ConfigMap", CLUSTER_IDENTITY_NAMESPACE, CLUSTER_IDENTITY_NAME)), None)
+        if obj is None:
+            raise ConfigError(self.where(rel), None,
                               f"expected the ConfigMap {CLUSTER_IDENTITY_NAMESPACE}/"
                               f"{CLUSTER_IDENTITY_NAME} (regenerate it: homelab-charts synth)")
-        rel = obj.file
-        owner = self.owner_of(rel)
-        if owner is None or not (rel.startswith(f"clusters/{cluster}/")
-                                 or owner.file.startswith(f"clusters/{cluster}/")):
-            return None
         data = obj.body.get("data")
         if not isinstance(data, Mapping):
             raise ConfigError(self.where(rel), f"ConfigMap {CLUSTER_IDENTITY_NAME}: data",

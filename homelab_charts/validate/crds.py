@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from homelab_charts.config import TREE_SOURCE_LABEL
 from homelab_charts.infrastructure.controllers import CHART_CRDS
 from homelab_charts.tree import FLUX_NAMESPACE
 from homelab_charts.tree import HELM_TOOLKIT_GROUP as HELM_GROUP
 from homelab_charts.tree import KUSTOMIZE_TOOLKIT_GROUP as KUSTOMIZE_GROUP
-from homelab_charts.validate.flux import group_of, is_own_source, kustomization_folder
+from homelab_charts.tree.model import OWN_SOURCE, api_group
 from homelab_charts.validate.model import Problem, Result
 
 RULE = "CRD-001"
@@ -35,6 +36,37 @@ RULE = "CRD-001"
 #: a dot (apps, batch, policy...) and *.k8s.io.
 _FLUX_SUFFIX = ".toolkit.fluxcd.io"
 _FLUX_GROUPS = frozenset({"source.extensions.fluxcd.io"})
+
+
+def group_of(api_version: str) -> str:
+    return api_group(api_version)
+
+
+def _own_sources(results: Iterable[Result]) -> frozenset[tuple[str, str, str]]:
+    """Bootstrap's GitRepository and the tree's labelled OCIRepositories
+    (``cluster.source: oci``): the sources serving this repository's tree."""
+    found = {OWN_SOURCE}
+    for result in results:
+        obj = result.obj
+        if result.kind != "OCIRepository" or not isinstance(obj, Mapping):
+            continue
+        labels = (obj.get("metadata") or {}).get("labels")
+        if isinstance(labels, Mapping) and labels.get(TREE_SOURCE_LABEL) == "true":
+            found.add(("OCIRepository", result.namespace or FLUX_NAMESPACE, result.name))
+    return frozenset(found)
+
+
+def _is_own_source(ref: Any, namespace: str | None,
+                   own: frozenset[tuple[str, str, str]]) -> bool:
+    return (isinstance(ref, Mapping)
+            and (ref.get("kind"), ref.get("namespace") or namespace or FLUX_NAMESPACE,
+                 ref.get("name")) in own)
+
+
+def kustomization_folder(root: Path, spec: Mapping[str, Any]) -> Path:
+    """The folder a Kustomization's ``spec.path`` names (resolved; may leave ``root``)."""
+    path = str(spec.get("path") or "./")
+    return (root / path.lstrip("/")).resolve()
 
 
 def is_builtin(group: str) -> bool:
@@ -66,13 +98,15 @@ def _kustomizations(results: Iterable[Result], root: Path) -> dict[tuple[str, st
         found[(FLUX_NAMESPACE, FLUX_NAMESPACE)] = _Kustomization(
             (FLUX_NAMESPACE, FLUX_NAMESPACE), cluster.parent.resolve())
         break
+    results = list(results)
+    own = _own_sources(results)
     for result in results:
         obj = result.obj
         if (result.kind != "Kustomization" or group_of(result.api_version) != KUSTOMIZE_GROUP
                 or not isinstance(obj, Mapping) or not isinstance(obj.get("spec"), Mapping)):
             continue
         spec = obj["spec"]
-        if not is_own_source(spec.get("sourceRef"), result.namespace):
+        if not _is_own_source(spec.get("sourceRef"), result.namespace, own):
             continue
         namespace = result.namespace or FLUX_NAMESPACE
         k = _Kustomization((namespace, result.name), kustomization_folder(root, spec))

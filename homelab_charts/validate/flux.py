@@ -6,87 +6,154 @@
   (Kustomization) names an object of the tree, unless marked ``optional``;
 * ``dependsOn`` has no cycle;
 * every Kustomization ``path`` of the repository's own source (the ``flux-system``
-  GitRepository) is a folder of the repository.
+  GitRepository, or an OCIRepository of the tree labelled as serving it) is a folder of
+  the repository.
 
-Objects that ``flux bootstrap`` creates count as present even when
-``clusters/<cluster>/flux-system/`` is not in the tree: the ``flux-system``
-GitRepository, Kustomization and Secret in namespace ``flux-system``. A SealedSecret
-counts as the Secret it produces; a ``configMapGenerator``/``secretGenerator`` of a
-``kustomization.yaml`` counts as the ConfigMap/Secret it generates.
+The objects, which of them exist once the tree is applied (:attr:`Tree.provided`: bootstrap's
+``flux-system`` GitRepository, Kustomization and Secret, the Secret of a SealedSecret, the
+ConfigMaps/Secrets a ``kustomization.yaml`` generates), the Flux Kustomizations and the
+``dependsOn`` graphs are read through :mod:`homelab_charts.tree`, as ``plan``, ``graph``
+and ``diff`` read them. Unlike those, validate reads every document itself and reports
+problems per document instead of stopping at the first: :func:`read_tree` makes the model
+from its results (any PATHS, not only a whole tree) and the checks read it leniently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from homelab_charts.tree import (
-    FLUX_NAMESPACE,
-    OWN_SOURCE,
-    DependencyGraph,
+    HELM_TOOLKIT_GROUP,
+    KUSTOMIZE_TOOLKIT_GROUP,
+    SOURCE_TOOLKIT_GROUP,
+    FluxKustomization,
+    ObjectId,
+    Tree,
+    TreeObject,
     api_group,
-    leaves_repository,
+    dependency_refs,
+    flux_kustomization,
+    is_flux_kustomization,
 )
-from homelab_charts.tree import HELM_TOOLKIT_GROUP as HELM_GROUP
-from homelab_charts.tree import KUSTOMIZE_TOOLKIT_GROUP as KUSTOMIZE_GROUP
-from homelab_charts.tree import SOURCE_TOOLKIT_GROUP as SOURCE_GROUP
-from homelab_charts.tree import ObjectId as ObjectKey
+from homelab_charts.tree.model import own_sources
 from homelab_charts.validate.model import Problem, Result
 
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
-
-#: Objects ``flux bootstrap`` creates: (group, kind, namespace, name).
-BOOTSTRAP_OBJECTS = frozenset({
-    (SOURCE_GROUP, "GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE),
-    (KUSTOMIZE_GROUP, "Kustomization", FLUX_NAMESPACE, FLUX_NAMESPACE),
-    ("", "Secret", FLUX_NAMESPACE, FLUX_NAMESPACE),
-})
 _SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "HelmRepository", "HelmChart",
                            "Bucket", "ExternalArtifact"})
+#: The kinds whose ``dependsOn`` forms a graph: (API group, kind).
+_DEPENDING = ((KUSTOMIZE_TOOLKIT_GROUP, "Kustomization"), (HELM_TOOLKIT_GROUP, "HelmRelease"))
+
+#: A validated document and the object it holds.
+Checked = tuple[TreeObject, Result]
 
 
-def group_of(api_version: str) -> str:
-    return api_group(api_version)
+def tree_object(result: Result) -> TreeObject | None:
+    """The object of a validation result (None when it has no readable kind and name)."""
+    obj = result.obj
+    if not isinstance(obj, Mapping) or not result.kind or not result.name:
+        return None
+    oid = ObjectId(api_group(result.api_version), result.kind, result.namespace, result.name)
+    return TreeObject(oid, result.api_version, result.filename, result.document, obj,
+                      result.line or 0)
 
 
-@dataclass
-class Inventory:
-    """The objects that exist: those of the tree plus bootstrap and generated ones."""
-
-    keys: set[ObjectKey]
-
-    @classmethod
-    def build(cls, results: Iterable[Result], generated: Iterable[ObjectKey] = ()) -> Inventory:
-        keys = {ObjectKey(*k) for k in BOOTSTRAP_OBJECTS}
-        keys.update(generated)
-        for result in results:
-            obj = result.obj
-            if not isinstance(obj, Mapping) or not result.kind or not result.name:
-                continue
-            group = group_of(result.api_version)
-            keys.add(ObjectKey(group, result.kind, result.namespace, result.name))
-            if result.kind == "SealedSecret":
-                keys.add(ObjectKey("", "Secret", result.namespace, result.name))
-        return cls(keys)
-
-    def has(self, group: str, kind: str, namespace: str, name: str) -> bool:
-        return ObjectKey(group, kind, namespace, name) in self.keys
+def read_tree(results: Iterable[Result], *, also: Iterable[TreeObject] = (),
+              build_files: Mapping[str, str] | None = None) -> tuple[Tree, list[Checked]]:
+    """The read model of what validate read: a :class:`Tree` of the results' objects plus
+    ``also`` (objects that count as present without being checked: bootstrap's files) and
+    ``build_files`` (``{name: text}`` of kustomize build files, for their generators);
+    and the checked documents with their objects, in order."""
+    checked = [(obj, r) for r in results if (obj := tree_object(r)) is not None]
+    tree = Tree.from_objects([*(obj for obj, _ in checked), *also], build_files)
+    return tree, checked
 
 
-def generated_objects(kustomization: Mapping[str, Any]) -> list[ObjectKey]:
-    """ConfigMaps/Secrets a ``kustomization.yaml`` generates (names without hash)."""
-    namespace = str(kustomization.get("namespace") or "")
-    out = []
-    for field, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
-        items = kustomization.get(field)
-        if isinstance(items, list):
-            for item in items:
-                if isinstance(item, Mapping) and item.get("name"):
-                    ns = str(item.get("namespace") or namespace)
-                    out.append(ObjectKey("", kind, ns, str(item["name"])))
-    return out
+def kustomization_of(obj: TreeObject, own: frozenset[tuple[str, str, str]] | None = None
+                     ) -> FluxKustomization | None:
+    """The Flux Kustomization ``obj`` is, read leniently (None: not one, or unreadable:
+    the schema check reports its fields); ``own``: the sources serving the repository's
+    tree (:func:`~homelab_charts.tree.model.own_sources`)."""
+    if not is_flux_kustomization(obj):
+        return None
+    return flux_kustomization(obj, strict=False, own=own)
+
+
+def kustomization_folders(checked: Iterable[Checked], root: Path) -> list[Path]:
+    """The folders of the repository the checked Flux Kustomizations of its own source
+    apply (those that exist), in order: what ``kubectl kustomize`` should build."""
+    folders: list[Path] = []
+    own = own_sources(obj for obj, _ in checked)
+    for obj, _ in checked:
+        k = kustomization_of(obj, own)
+        if k is None or not k.reads_this_repository:
+            continue
+        folder = _folder(root, k)
+        if folder is not None and folder.is_dir():
+            folders.append(folder)
+    return list(dict.fromkeys(folders))
+
+
+def _folder(root: Path, k: FluxKustomization) -> Path | None:
+    """The folder ``k`` applies, None when it leaves ``root`` (also through a link)."""
+    if k.outside_repository:
+        return None
+    folder = (root / k.path).resolve()
+    return folder if folder.is_relative_to(root.resolve()) else None
+
+
+def check_graph(tree: Tree, checked: Sequence[Checked], root: Path) -> None:
+    """Adds ``flux`` problems to the results of the objects whose references dangle."""
+    owners: dict[ObjectId, Result] = {}
+    own = own_sources(tree.objects.values())
+    for obj, result in checked:
+        spec = obj.body.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        group, kind = obj.id.group, obj.id.kind
+        if (group, kind) == (KUSTOMIZE_TOOLKIT_GROUP, "Kustomization"):
+            _check_source(tree, result, spec.get("sourceRef"), "/spec/sourceRef")
+            _check_kustomization_path(result, root, kustomization_of(obj, own))
+            _check_config_refs(tree, result, spec, ("postBuild", "substituteFrom"),
+                               "/spec/postBuild/substituteFrom")
+            _check_secret(tree, result, _ref(spec, "decryption", "secretRef"),
+                          "/spec/decryption/secretRef")
+        elif (group, kind) == (HELM_TOOLKIT_GROUP, "HelmRelease"):
+            chart_ref = spec.get("chartRef")
+            if chart_ref is not None:
+                _check_source(tree, result, chart_ref, "/spec/chartRef")
+            source = _ref(spec, "chart", "spec", "sourceRef")
+            if source is not None:
+                _check_source(tree, result, source, "/spec/chart/spec/sourceRef")
+            _check_config_refs(tree, result, spec, ("valuesFrom",), "/spec/valuesFrom")
+        elif (group, kind) in ((SOURCE_TOOLKIT_GROUP, "HelmChart"),
+                               (IMAGE_GROUP, "ImageUpdateAutomation")):
+            _check_source(tree, result, spec.get("sourceRef"), "/spec/sourceRef")
+        elif (group, kind) == (IMAGE_GROUP, "ImagePolicy"):
+            ref = spec.get("imageRepositoryRef")
+            if isinstance(ref, Mapping) and ref.get("name"):
+                target = ObjectId(IMAGE_GROUP, "ImageRepository",
+                                  str(ref.get("namespace") or result.namespace),
+                                  str(ref["name"]))
+                if not tree.provides(target):
+                    _dangling(result, "/spec/imageRepositoryRef",
+                              f"ImageRepository {target.namespace}/{target.name}")
+        if (group, kind) in _DEPENDING:
+            owners[obj.id] = result
+            for i, target in dependency_refs(obj):
+                if not tree.provides(target):
+                    _dangling(result, f"/spec/dependsOn/{i}",
+                              f"{kind} {target.namespace}/{target.name}")
+    for group, kind in _DEPENDING:
+        for cycle in tree.dependency_graph(kind, group).cycles(sort_key=lambda key: key):
+            names = " -> ".join(f"{k.namespace}/{k.name}" for k in [*cycle, cycle[0]])
+            for member in cycle:
+                owner = owners.get(member)
+                if owner is not None:
+                    owner.problems.append(Problem(
+                        "flux", f"dependency cycle: {kind} {names}", path="/spec/dependsOn"))
 
 
 def _ref(obj: Any, *keys: str) -> Any:
@@ -97,77 +164,11 @@ def _ref(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def check_graph(results: list[Result], root: Path, inventory: Inventory) -> None:
-    """Adds ``flux`` problems to the results of the objects whose references dangle."""
-    deps: dict[tuple[str, str], dict[ObjectKey, list[ObjectKey]]] = {}
-    owners: dict[ObjectKey, Result] = {}
-    for result in results:
-        obj = result.obj
-        if not isinstance(obj, Mapping) or not result.name:
-            continue
-        group = group_of(result.api_version)
-        spec = obj.get("spec")
-        if not isinstance(spec, Mapping):
-            continue
-        ns = result.namespace
-        key = ObjectKey(group, result.kind, ns, result.name)
-        if group == KUSTOMIZE_GROUP and result.kind == "Kustomization":
-            _check_source(result, inventory, spec.get("sourceRef"), "/spec/sourceRef")
-            _check_kustomization_path(result, root, spec)
-            _check_config_refs(result, inventory, spec, ("postBuild", "substituteFrom"),
-                               "/spec/postBuild/substituteFrom")
-            _check_secret(result, inventory, _ref(spec, "decryption", "secretRef"),
-                          "/spec/decryption/secretRef")
-        elif group == HELM_GROUP and result.kind == "HelmRelease":
-            chart_ref = spec.get("chartRef")
-            if chart_ref is not None:
-                _check_source(result, inventory, chart_ref, "/spec/chartRef")
-            source = _ref(spec, "chart", "spec", "sourceRef")
-            if source is not None:
-                _check_source(result, inventory, source, "/spec/chart/spec/sourceRef")
-            _check_config_refs(result, inventory, spec, ("valuesFrom",), "/spec/valuesFrom")
-        elif (group, result.kind) in ((SOURCE_GROUP, "HelmChart"),
-                                      (IMAGE_GROUP, "ImageUpdateAutomation")):
-            _check_source(result, inventory, spec.get("sourceRef"), "/spec/sourceRef")
-        elif group == IMAGE_GROUP and result.kind == "ImagePolicy":
-            ref = spec.get("imageRepositoryRef")
-            if isinstance(ref, Mapping) and ref.get("name"):
-                target_ns = str(ref.get("namespace") or ns)
-                if not inventory.has(IMAGE_GROUP, "ImageRepository", target_ns, str(ref["name"])):
-                    _dangling(result, "/spec/imageRepositoryRef",
-                              f"ImageRepository {target_ns}/{ref['name']}")
-        if key.kind in ("Kustomization", "HelmRelease") and group in (KUSTOMIZE_GROUP,
-                                                                      HELM_GROUP):
-            owners[key] = result
-            graph = deps.setdefault((group, key.kind), {})
-            edges = graph.setdefault(key, [])
-            depends = spec.get("dependsOn")
-            if isinstance(depends, list):
-                for i, dep in enumerate(depends):
-                    if not isinstance(dep, Mapping) or not dep.get("name"):
-                        continue
-                    target = ObjectKey(group, key.kind, str(dep.get("namespace") or ns),
-                                       str(dep["name"]))
-                    if target not in inventory.keys:
-                        _dangling(result, f"/spec/dependsOn/{i}",
-                                  f"{key.kind} {target.namespace}/{target.name}")
-                    else:
-                        edges.append(target)
-    for graph in deps.values():
-        for cycle in DependencyGraph(graph).cycles(sort_key=lambda key: key):
-            names = " -> ".join(f"{k.namespace}/{k.name}" for k in [*cycle, cycle[0]])
-            for member in cycle:
-                owner = owners.get(member)
-                if owner is not None:
-                    owner.problems.append(Problem(
-                        "flux", f"dependency cycle: {member.kind} {names}", path="/spec/dependsOn"))
-
-
 def _dangling(result: Result, path: str, what: str) -> None:
     result.problems.append(Problem("flux", f"{what} not found in the tree", path=path))
 
 
-def _check_source(result: Result, inventory: Inventory, ref: Any, path: str) -> None:
+def _check_source(tree: Tree, result: Result, ref: Any, path: str) -> None:
     if not isinstance(ref, Mapping):
         return  # the schema check reports a missing sourceRef
     kind = str(ref.get("kind") or "")
@@ -175,15 +176,15 @@ def _check_source(result: Result, inventory: Inventory, ref: Any, path: str) -> 
     if not kind or not name:
         return
     namespace = str(ref.get("namespace") or result.namespace)
-    group = SOURCE_GROUP if kind in _SOURCE_KINDS else ""
+    group = SOURCE_TOOLKIT_GROUP if kind in _SOURCE_KINDS else ""
     api_version = ref.get("apiVersion")
     if isinstance(api_version, str) and api_version:
-        group = group_of(api_version)
-    if not inventory.has(group, kind, namespace, name):
+        group = api_group(api_version)
+    if not tree.provides(ObjectId(group, kind, namespace, name)):
         _dangling(result, path, f"{kind} {namespace}/{name}")
 
 
-def _check_config_refs(result: Result, inventory: Inventory, spec: Mapping[str, Any],
+def _check_config_refs(tree: Tree, result: Result, spec: Mapping[str, Any],
                        keys: tuple[str, ...], path: str) -> None:
     refs = _ref(spec, *keys)
     if not isinstance(refs, list):
@@ -193,40 +194,26 @@ def _check_config_refs(result: Result, inventory: Inventory, spec: Mapping[str, 
             continue
         kind = str(ref.get("kind") or "")
         name = str(ref.get("name") or "")
-        if kind in ("ConfigMap", "Secret") and name and not inventory.has(
-                "", kind, result.namespace, name):
+        if kind in ("ConfigMap", "Secret") and name and not tree.provides(
+                ObjectId("", kind, result.namespace, name)):
             _dangling(result, f"{path}/{i}", f"{kind} {result.namespace}/{name}")
 
 
-def _check_secret(result: Result, inventory: Inventory, ref: Any, path: str) -> None:
+def _check_secret(tree: Tree, result: Result, ref: Any, path: str) -> None:
     if isinstance(ref, Mapping) and ref.get("name"):
         name = str(ref["name"])
-        if not inventory.has("", "Secret", result.namespace, name):
+        if not tree.provides(ObjectId("", "Secret", result.namespace, name)):
             _dangling(result, path, f"Secret {result.namespace}/{name}")
 
 
-def is_own_source(ref: Any, namespace: str) -> bool:
-    """True when a sourceRef names the repository itself (bootstrap's GitRepository)."""
-    return (isinstance(ref, Mapping)
-            and (ref.get("kind"), ref.get("namespace") or namespace, ref.get("name"))
-            == OWN_SOURCE)
-
-
-def kustomization_folder(root: Path, spec: Mapping[str, Any]) -> Path:
-    """The folder a Kustomization's ``spec.path`` names (resolved; may leave ``root``)."""
-    path = str(spec.get("path") or "./")
-    return (root / path.lstrip("/")).resolve()
-
-
-def _check_kustomization_path(result: Result, root: Path, spec: Mapping[str, Any]) -> None:
-    if not is_own_source(spec.get("sourceRef"), result.namespace):
+def _check_kustomization_path(result: Result, root: Path, k: FluxKustomization | None) -> None:
+    if k is None or not k.reads_this_repository:
         return
-    path = str(spec.get("path") or "./")
-    folder = kustomization_folder(root, spec)
-    if leaves_repository(path) or not folder.is_relative_to(root.resolve()):
+    path = k.raw_path or "./"
+    folder = _folder(root, k)
+    if folder is None:
         result.problems.append(Problem(
             "flux", f"path {path!r} leaves the repository", path="/spec/path"))
-        return
-    if not folder.is_dir():
+    elif not folder.is_dir():
         result.problems.append(Problem(
             "flux", f"path {path!r} is not a folder of the repository", path="/spec/path"))

@@ -1,11 +1,13 @@
-"""``kubectl kustomize`` builds of the folders Flux Kustomizations point at."""
+"""``kubectl kustomize`` builds of the folders Flux Kustomizations point at.
+
+(The process and thread modules load with the first build: the validator imports this
+module for :data:`KUSTOMIZATION_FILES` also when it builds nothing.)
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,8 @@ def kubectl() -> str | None:
 
 
 def build(folder: Path, binary: str) -> Build:
+    import subprocess
+
     try:
         proc = subprocess.run([binary, "kustomize", str(folder)], capture_output=True,
                               text=True, timeout=BUILD_TIMEOUT, check=False)
@@ -50,6 +54,8 @@ def build(folder: Path, binary: str) -> Build:
 
 def build_all(folders: Iterable[Path], binary: str, *, jobs: int = 4) -> list[Build]:
     """Builds ``folders`` concurrently (each build is a subprocess), in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     todo = list(dict.fromkeys(folders))
     if not todo:
         return []

@@ -12,8 +12,9 @@ kubeconform reads each document through ``sigs.k8s.io/yaml`` (go-yaml v2, then J
   to something else when written plain (``yes``, ``On``, ``~``, ``010``, ``0x1F``,
   ``.inf``...) unless the source writes it only in quotes, no alias, merge key or tag,
   no duplicate key, no tab, CR, BOM, directive or ``...`` marker in the file.
-* **The exact path** (the rest, and every document that fails): libyaml's C parser
-  (the parser go-yaml is a port of) composes nodes, resolved by :mod:`.goyaml`; it
+* **The exact path** (the rest, and every document that fails; :mod:`.exact`, which
+  loads PyYAML only when a stream needs it): libyaml's C parser (the parser go-yaml
+  is a port of) composes nodes, resolved by :mod:`.goyaml`; it
   applies merge keys and anchors, reports duplicate keys and positions. A document
   that fails is re-parsed alone so that the others still load, as kubeconform splits
   a stream on its ``---`` lines first.
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import operator
 import os
 import re
 import sys
@@ -35,18 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import ryml
-import yaml
-from yaml._yaml import CParser
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
-
-from homelab_charts.validate import goyaml
-
-_STR = goyaml.STR
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-#: The tag given to plain (unquoted, untagged) scalars; no YAML tag contains a space.
-_PLAIN = " plain"
 
 
 class YamlError(Exception):
@@ -75,193 +63,24 @@ class Document:
 # --------------------------------------------------------------------------- exact path
 
 
-class _Parser(CParser, Resolver):  # type: ignore[misc]
-    """libyaml's parser/composer; scalars are tagged plain, quoted or explicit only."""
-
-    def __init__(self, stream: str | bytes) -> None:
-        CParser.__init__(self, stream)
-        Resolver.__init__(self)
-        # The composer calls these two hooks for every node; they only serve path
-        # resolvers, which are never registered. Cheap C callables of the same arity.
-        self.descend_resolver = operator.is_
-        self.ascend_resolver = tuple
-
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode:
-            return _PLAIN if implicit[0] else _STR
-        return _MAP if kind is MappingNode else _SEQ
-
-
-_IN_PROGRESS = object()
-#: Values an alias-heavy document may expand to (a "billion laughs" guard).
-MAX_ALIAS_EXPANSION = 1_000_000
-
-
-def _size(value: Any, sizes: dict[int, int]) -> int:
-    """Number of values in ``value`` once expanded (memoised per shared object)."""
-    if isinstance(value, dict):
-        items: Any = value.values()
-    elif isinstance(value, list):
-        items = value
-    else:
-        return 1
-    key = id(value)
-    done = sizes.get(key)
-    if done is None:
-        done = 1 + sum(_size(v, sizes) for v in items)
-        sizes[key] = done
-    return done
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-class _Builder:
-    """Turns a composed node graph into the values kubeconform validates."""
-
-    __slots__ = ("expanded", "memo", "sizes", "source", "strict")
-
-    def __init__(self, strict: bool, source: str) -> None:
-        self.strict = strict
-        self.source = source
-        self.memo: dict[int, Any] = {}
-        self.sizes: dict[int, int] = {}
-        self.expanded = 0
-
-    def build(self, node: Node) -> Any:
-        cls = node.__class__
-        if cls is ScalarNode:
-            value = self.scalar(node)
-            if value.__class__ is float and not math.isfinite(value):
-                # sigs.k8s.io/yaml marshals the document to JSON, which has no such value.
-                raise YamlError(f"json: unsupported value: {goyaml.go_float_text(value)}",
-                                _line(node))
-            return value
-        memo = self.memo
-        key = id(node)
-        done = memo.get(key)
-        if done is not None:
-            if done is _IN_PROGRESS:
-                raise YamlError("recursive alias: a node contains itself", _line(node))
-            # An alias shares the value; validators walk it once per use. Bound the
-            # expanded size so that an alias bomb is an error, not a hang.
-            self.expanded += _size(done, self.sizes)
-            if self.expanded > MAX_ALIAS_EXPANSION:
-                raise YamlError(f"aliases expand the document beyond {MAX_ALIAS_EXPANSION:,} "
-                                "values", _line(node))
-            return done
-        memo[key] = _IN_PROGRESS
-        if cls is MappingNode:
-            result: Any = {}
-            self.fill(node, result)
-        elif cls is SequenceNode:
-            build = self.build
-            result = [build(item) for item in node.value]
-        else:  # pragma: no cover - libyaml composes only the three node classes
-            raise YamlError(f"unexpected node {cls.__name__}", _line(node))
-        memo[key] = result
-        return result
-
-    def scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag
-        if tag == _STR:
-            return node.value
-        if tag == _PLAIN:
-            value = goyaml.resolve_plain(node.value)
-            if value.__class__ is not str and self.source[node.start_mark.index] == "!":
-                # libyaml reports the non-specific tag ``!`` as an untagged scalar; for
-                # go-yaml it is an unresolvable tag: the text stays a string.
-                return node.value
-            return value
-        try:
-            return goyaml.resolve_tagged(tag, node.value)
-        except goyaml.ResolveError as exc:
-            raise YamlError(str(exc), _line(node)) from None
-
-    def fill(self, node: MappingNode, out: dict[str, Any]) -> None:
-        """Sets the pairs of ``node`` into ``out`` in order, as go-yaml v2 decodes a map.
-
-        A merge key (``<<``) sets the merged pairs at its place, so a later key
-        overrides them and an earlier one is overridden (go-yaml v2's order); in
-        strict mode any key set twice, merged or not, is an error.
-        """
-        for key_node, value_node in node.value:
-            if key_node.__class__ is ScalarNode and key_node.value == "<<" and (
-                    key_node.tag in (_PLAIN, goyaml.MERGE)):
-                self.merge(value_node, out)
-                continue
-            raw = self.key(key_node)
-            value = self.build(value_node)
-            self.set(out, raw, value, value_node)
-
-    def set(self, out: dict[str, Any], raw: Any, value: Any, node: Node) -> None:
-        try:
-            key = goyaml.json_key(raw)
-        except goyaml.MapKeyError as exc:
-            raise YamlError(str(exc), _line(node)) from None
-        if self.strict and key in out:
-            shown = f"'{raw}'" if isinstance(raw, str) else key
-            raise YamlError(f"key {shown} already set in map", _line(node))
-        out[key] = value
-
-    def key(self, node: Node) -> Any:
-        if node.__class__ is not ScalarNode:
-            raise YamlError("a mapping key must be a scalar, not a collection", _line(node))
-        return self.scalar(node)
-
-    def merge(self, node: Node, out: dict[str, Any]) -> None:
-        if node.__class__ is MappingNode:
-            sources = [node]
-        elif node.__class__ is SequenceNode and all(
-                n.__class__ is MappingNode for n in node.value):
-            sources = list(reversed(node.value))  # earlier mappings take precedence
-        else:
-            raise YamlError("map merge requires map or sequence of maps as the value "
-                            "(a merge key << takes a mapping or a list of mappings)",
-                            _line(node))
-        for source in sources:
-            for k, v in self.build(source).items():
-                self.set(out, k, v, source)
-
-
-def _load_stream(text: str, *, strict: bool, line_offset: int,
-                 first_index: int) -> list[Document]:
-    parser = _Parser(text)
-    docs: list[Document] = []
-    try:
-        index = first_index
-        while parser.check_node():
-            node = parser.get_node()
-            line = node.start_mark.line + 1 + line_offset if node is not None else 1
-            obj = _Builder(strict, text).build(node) if node is not None else None
-            docs.append(Document(index=index, line=line, obj=obj))
-            index += 1
-    finally:
-        parser.dispose()
-    return docs
-
-
 def _load_chunk(chunk: str, *, strict: bool, offset: int, index: int) -> list[Document]:
     """The exact path on one ``---`` chunk; a failure becomes one error document."""
-    try:
-        return _load_stream(chunk, strict=strict, line_offset=offset, first_index=index)
-    except YamlError as exc:
-        line = exc.line + offset if exc.line else offset + 1
-        return [Document(index=index, line=offset + 1, error=YamlError(exc.message, line))]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 + offset if mark else offset + 1
-        message = "; ".join(str(p) for p in (exc.context, exc.problem) if p) or str(exc)
-        return [Document(index=index, line=offset + 1, error=YamlError(message, line))]
-    except yaml.YAMLError as exc:
-        return [Document(index=index, line=offset + 1, error=YamlError(str(exc), None))]
+    from homelab_charts.validate import exact
+
+    return exact.load_chunk(chunk, strict=strict, offset=offset, index=index)
+
+
+def _load_exact(text: str, *, strict: bool) -> list[Document]:
+    """The exact path on a whole stream (each ``---`` chunk alone when one fails)."""
+    from homelab_charts.validate import exact
+
+    return exact.load_exact(text, strict=strict)
 
 
 _SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 
 
-def _chunks(text: str) -> list[tuple[int, int]]:
+def stream_chunks(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the ``---`` chunks of a stream, the first one included."""
     starts = [0]
     find = text.find
@@ -275,35 +94,14 @@ def _chunks(text: str) -> list[tuple[int, int]]:
             for n, start in enumerate(starts)]
 
 
-def _load_split(text: str, *, strict: bool) -> list[Document]:
-    """Slow path for a stream with a broken document: parse each ``---`` chunk alone."""
-    docs: list[Document] = []
-    index = 1
-    line = 0
-    previous = 0
-    for start, end in _chunks(text):
-        line += text.count("\n", previous, start)
-        previous = start
-        loaded = _load_chunk(text[start:end], strict=strict, offset=line, index=index)
-        docs.extend(loaded)
-        index += len(loaded)
-    return docs
-
-
-def _load_exact(text: str, *, strict: bool) -> list[Document]:
-    try:
-        return _load_stream(text, strict=strict, line_offset=0, first_index=1)
-    except (YamlError, yaml.YAMLError):
-        pass
-    return _load_split(text, strict=strict)
-
-
 # ---------------------------------------------------------------------------- fast path
 
 #: Characters before a ``!`` that could start a tag (ryml drops tags when it writes JSON).
 _BEFORE_TAG = frozenset(" \n[{,")
-#: JSON strings made only of characters a suspect scalar can hold (a cheap first pass).
-_MAYBE = re.compile(r'"([-+_0-9.a-fA-FxXoOiInNyYsStTrRuUeElLF~<]+)"')
+#: JSON strings made only of characters a suspect scalar can hold, starting with one a
+#: suspect scalar can start with (a cheap first pass: most words of a manifest, such as
+#: ``labels`` or ``true``, fail on their first character).
+_MAYBE = re.compile(r'"([-+_0-9.yYnNTFoO~<][-+_0-9.a-fA-FxXoOiInNyYsStTrRuUeElLF~<]*)"')
 #: Strings that may be a plain scalar go-yaml resolves to something else than the
 #: string ryml writes: numbers in any form but canonical JSON, YAML 1.1 booleans,
 #: nulls, .inf/.nan and the merge key.
@@ -323,8 +121,10 @@ _AFTER = frozenset(" \n,]}:")
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without a duplicate or empty key (ryml writes a null key as ``""``,
+    which go-yaml rejects): the exact path takes the others."""
     out = dict(pairs)
-    if len(out) != len(pairs):
+    if len(out) != len(pairs) or "" in out:
         raise _Unsafe
     return out
 
@@ -339,6 +139,8 @@ def _json_int(text: str) -> Any:
     value = int(text)
     if _INT_MIN <= value <= _UINT_MAX:
         return value
+    from homelab_charts.validate import goyaml  # (rare: the exact path's rules)
+
     return goyaml.resolve_number(text)
 
 
@@ -413,7 +215,7 @@ def _first_content_line(text: str, start: int, end: int, explicit: bool) -> int 
 
 def _load_fast(text: str, data: bytes, *, strict: bool) -> list[Document] | None:
     """The documents of a stream through ryml, or None for the exact path."""
-    if ("\t" in text or "\r" in text or "\n%" in text or "\n..." in text
+    if ("\t" in text or "\r" in text or ("%" in text and "\n%" in text) or "\n..." in text
             or text.startswith(("%", "...", "\ufeff"))):
         return None  # tabs, CRs, a BOM, directives, document end markers: not modelled
     i = text.find("!")
@@ -424,7 +226,7 @@ def _load_fast(text: str, data: bytes, *, strict: bool) -> list[Document] | None
     chunks: list[tuple[int, int, int, int | None]] = []  # start, end, first line, content
     line = 0
     previous = 0
-    for n, (start, end) in enumerate(_chunks(text)):
+    for n, (start, end) in enumerate(stream_chunks(text)):
         line += text.count("\n", previous, start)
         previous = start
         explicit = n > 0 or _SEPARATOR.match(text, 0) is not None
@@ -439,32 +241,36 @@ def _load_fast(text: str, data: bytes, *, strict: bool) -> list[Document] | None
     except Exception:  # ryml raises its own exception types
         return None
     root = tree.root_id()
-    nodes = list(ryml.children(tree, root)) if tree.is_stream(root) else [root]
+    stream = tree.is_stream(root)
+    nodes = list(ryml.children(tree, root)) if stream else [root]
     if len(nodes) != len(chunks):
         return None
-    docs: list[Document] = []
     suspects: dict[str, bool] = {}
-    emit = ryml.emit_json
-    decode = _DECODER.decode
+    # The whole stream at once first: ryml writes a stream as a JSON array of its
+    # documents, so a file with nothing to doubt costs one emit, one scan and one
+    # decode. Any doubt sends every document through the per-document checks below,
+    # which are the same checks, document by document.
+    js = ryml.emit_json(tree, root)
+    if _vouch(js, text, suspects):
+        try:
+            loaded = _DECODER.decode(js)
+        except (_Unsafe, ValueError):
+            pass
+        else:
+            objs = loaded if stream else [loaded]
+            if len(objs) == len(chunks):
+                return [Document(index=index, line=first + content + 1 if content is not None
+                                 else 1, obj=obj)
+                        for index, ((_, _, first, content), obj) in enumerate(
+                            zip(chunks, objs, strict=True), 1)]
+    docs: list[Document] = []
     for index, ((start, end, first, content), node) in enumerate(
             zip(chunks, nodes, strict=True), 1):
-        js = emit(tree, node)
+        js = ryml.emit_json(tree, node)
         try:
-            if '"*' in js or '"":' in js:
-                raise _Unsafe  # an alias (ryml writes "*name"), or an empty key
-            for value in _MAYBE.findall(js):
-                suspect = _suspect.get(value)
-                if suspect is None:
-                    suspect = bool(_SUSPECT.fullmatch(value)) and not _EXEMPT.fullmatch(value)
-                    if len(_suspect) < 100_000:
-                        _suspect[value] = suspect
-                if suspect:
-                    ok = suspects.get(value)
-                    if ok is None:
-                        ok = suspects[value] = _quoted_only(text, value)
-                    if not ok:
-                        raise _Unsafe
-            obj = decode(js)
+            if not _vouch(js, text, suspects):
+                raise _Unsafe
+            obj = _DECODER.decode(js)
         except (_Unsafe, ValueError):
             docs.extend(_load_chunk(text[start:end], strict=strict, offset=first,
                                     index=index))
@@ -472,6 +278,26 @@ def _load_fast(text: str, data: bytes, *, strict: bool) -> list[Document] | None
         line = first + content + 1 if content is not None else 1
         docs.append(Document(index=index, line=line, obj=obj))
     return docs
+
+
+def _vouch(js: str, text: str, suspects: dict[str, bool]) -> bool:
+    """True when ryml's JSON ``js`` (of ``text``) has no alias and no string that go-yaml
+    may read otherwise (duplicate and empty keys are caught by the decoder)."""
+    if "*" in js and '"*' in js:  # (one memchr, then the exact test)
+        return False  # an alias: ryml writes "*name"
+    for value in _MAYBE.findall(js):
+        suspect = _suspect.get(value)
+        if suspect is None:
+            suspect = bool(_SUSPECT.fullmatch(value)) and not _EXEMPT.fullmatch(value)
+            if len(_suspect) < 100_000:
+                _suspect[value] = suspect
+        if suspect:
+            ok = suspects.get(value)
+            if ok is None:
+                ok = suspects[value] = _quoted_only(text, value)
+            if not ok:
+                return False
+    return True
 
 
 def load_documents(text: str | bytes, *, strict: bool = True, fast: bool = True

@@ -54,6 +54,8 @@ class Result:
 
     @property
     def status(self) -> Status:
+        if not self.problems:  # the common case, asked for several times per result
+            return Status.SKIPPED if self.skipped else Status.VALID
         active = [p for p in self.problems if not p.waived]
         if any(p.error for p in active):
             return Status.ERROR

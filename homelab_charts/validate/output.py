@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from typing import TextIO
 
 from homelab_charts.validate.model import Report, Result, Status
@@ -26,6 +25,8 @@ def render(report: Report, fmt: str, stream: TextIO, *, summary: bool = False,
 def text_line(result: Result, *, verbose: bool = False) -> str | None:
     """kubeconform's line for a result (None when it prints nothing)."""
     status = result.status
+    if not verbose and status is not Status.INVALID and status is not Status.ERROR:
+        return None
     label = f" {result.label}" if result.label else ""
     where = result.where
     if status is Status.INVALID:
@@ -68,6 +69,8 @@ def _json(report: Report, stream: TextIO, *, summary: bool, verbose: bool) -> No
 
 
 def _junit(report: Report, stream: TextIO, *, elapsed: float) -> None:
+    import xml.etree.ElementTree as ET
+
     suites: dict[str, list[Result]] = {}
     for result in report.results:
         suites.setdefault(result.filename, []).append(result)

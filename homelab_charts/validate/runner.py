@@ -1,4 +1,10 @@
-"""One validation run: find the files, check schemas, builds, the Flux graph and policy."""
+"""One validation run: find the files, check schemas, builds, the Flux graph and policy.
+
+The checks a run does not enable are not imported: the Flux graph (which reads the tree
+model), the policy (which loads the credential guard and cryptography), the kustomize
+builds and the kubeconform engine load only when used, so that a schema-only run starts
+as fast as the schema checks need.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_charts.errors import ConfigError
 from homelab_charts.progress import track
-from homelab_charts.validate import crds, flux, kubeconform, kustomize, parallel, policy
+from homelab_charts.validate import kustomize, parallel
 from homelab_charts.validate.engine import SchemaOptions, SchemaValidator
 from homelab_charts.validate.loader import load_documents
 from homelab_charts.validate.model import Problem, Report, Result
@@ -24,6 +31,10 @@ from homelab_charts.validate.schemas import (
     normalize_version,
     packaged_crd_groups,
 )
+
+if TYPE_CHECKING:
+    from homelab_charts.tree import Tree, TreeObject
+    from homelab_charts.validate import flux, kubeconform
 
 #: Folders validated when no path is given, relative to the repository root.
 DEFAULT_FOLDERS = ("clusters", "infrastructure", "apps")
@@ -134,6 +145,8 @@ def validate(options: Options) -> Report:
     kc_opts: kubeconform.KubeconformOptions | None = None
     validator: SchemaValidator | None = None
     if options.engine == "kubeconform":
+        from homelab_charts.validate import kubeconform
+
         kc_exe = kubeconform.binary()
         if kc_exe is None:
             raise ConfigError("--engine", None, "kubeconform is not on PATH")
@@ -152,8 +165,11 @@ def validate(options: Options) -> Report:
         sizes = [len(contents[p]) for p in files]
         workers = options.workers or parallel.workers_for(sum(sizes))
         if workers > 1:
-            # Compiled once here, the schemas are inherited by every worker.
-            _warm_schemas(store, (contents[p] for p in files))
+            # Compiled once here, the schemas the workers' shares name are inherited by
+            # every worker (the parent, which checks the first share, compiles the
+            # others as it meets them: parallel.map_ordered splits the same way).
+            shares = parallel.split(sizes, workers)
+            _warm_schemas(store, (contents[files[i]] for share in shares[1:] for i in share))
             # The objects travel back from the workers only when a later check reads
             # them (the kustomize check reads Flux Kustomizations alone).
             keep = options.policy or options.flux
@@ -174,13 +190,19 @@ def validate(options: Options) -> Report:
     bootstrap = {names[p] for p in files if is_bootstrap_file(root, p)}
     if options.policy:
         _policy(tree_results, bootstrap)
-    if options.flux:
-        _flux(tree_results, root, files, strict=options.strict)
-        # CRD-001: every custom resource's CRD is installed by a Kustomization it needs.
-        crds.check(tree_results, root)
-    if options.kustomize:
-        _kustomize(report, tree_results, root, validator=validator, kc_exe=kc_exe,
-                   kc_opts=kc_opts)
+    if options.flux or options.kustomize:
+        from homelab_charts.validate import flux
+
+        tree, checked = _read_tree(tree_results, root, files, strict=options.strict)
+        if options.flux:
+            flux.check_graph(tree, checked, root)
+            # CRD-001: every custom resource's CRD is installed by a Kustomization it needs.
+            from homelab_charts.validate import crds
+
+            crds.check(tree_results, root)
+        if options.kustomize:
+            _kustomize(report, flux.kustomization_folders(checked, root), root,
+                       validator=validator, kc_exe=kc_exe, kc_opts=kc_opts)
     return report
 
 
@@ -204,24 +226,28 @@ def missing_schema_hint(results: Sequence[Result],
     return f"no schema for {shown}: {where} (or --ignore-missing-schemas to skip them)"
 
 
-_TYPE_LINE = re.compile(rb"^(apiVersion|kind):[ \t]*[\"']?([^\s\"'#]+)", re.MULTILINE)
+_VALUE = rb"[ \t]*[\"']?([^\s\"'#]+)[\"']?[ \t]*(?:#[^\n]*)?"
+#: Top-level ``apiVersion:`` and ``kind:`` lines next to each other, in either order.
+#: The search skips to each newline (the pattern's literal prefix): a MULTILINE ``^``
+#: would try every position.
+_TYPE_LINES = re.compile(rb"\n(?:apiVersion:" + _VALUE + rb"\nkind:" + _VALUE
+                         + rb"|kind:" + _VALUE + rb"\napiVersion:" + _VALUE + rb")")
 
 
 def _warm_schemas(store: SchemaStore, contents: Iterable[bytes]) -> None:
-    """Compiles the schemas of the kinds the files name at top level (a warm-up only:
-    lookups that fail here fail again, and are reported, when the resource is checked)."""
-    pairs: set[tuple[str, str]] = set()
+    """Compiles the schemas of the kinds the files name at top level, on adjacent
+    ``apiVersion:`` and ``kind:`` lines (a warm-up only: a kind it misses is compiled
+    when first met; a lookup that fails here fails again, and is reported, then)."""
+    found: set[tuple[bytes | None, ...]] = set()
     for content in contents:
-        found: dict[bytes, bytes] = {}
-        for key, value in _TYPE_LINE.findall(content):
-            found[key] = value
-            if len(found) == 2:
-                pairs.add((found[b"kind"].decode(errors="replace"),
-                           found[b"apiVersion"].decode(errors="replace")))
-                found = {}
+        first = _TYPE_LINES.match(b"\n" + content[:4096])  # the first line
+        if first:
+            found.add(first.groups())
+        found.update(_TYPE_LINES.findall(content))
+    pairs = {(kind or kind2, api or api2) for api, kind, kind2, api2 in found}
     for kind, api_version in sorted(pairs):
-        with contextlib.suppress(SchemaError, ConfigError):
-            store.lookup(kind, api_version)
+        with contextlib.suppress(SchemaError, ConfigError, UnicodeDecodeError):
+            store.lookup(kind.decode(), api_version.decode())
 
 
 @dataclass
@@ -243,6 +269,8 @@ class _Check:
 def _kubeconform_files(exe: str, opts: kubeconform.KubeconformOptions, files: list[Path],
                        contents: dict[Path, bytes], names: dict[Path, str], *,
                        strict: bool) -> list[Result]:
+    from homelab_charts.validate import kubeconform
+
     if not files:
         return []
     by_file: dict[str, list[Result]] = {}
@@ -278,6 +306,8 @@ def _attach_objects(results: list[Result], text: str | bytes, *, strict: bool) -
 
 
 def _policy(results: list[Result], bootstrap: set[str]) -> None:
+    from homelab_charts.validate import policy
+
     for result in results:
         if not isinstance(result.obj, dict) or result.skipped or result.filename in bootstrap:
             continue
@@ -286,68 +316,68 @@ def _policy(results: list[Result], bootstrap: set[str]) -> None:
                                            rule=found.rule, waived=found.waived))
 
 
-def _flux(results: list[Result], root: Path, files: list[Path], *, strict: bool) -> None:
+def _read_tree(results: list[Result], root: Path, files: list[Path], *,
+               strict: bool) -> tuple[Tree, list[flux.Checked]]:
+    """The read model of the validated objects (:func:`flux.read_tree`), with the objects
+    of bootstrap's files (present, not checked, when not among ``files``) and the kustomize
+    build files of the folders read and of the folders the Kustomizations apply."""
+    from homelab_charts.validate import flux
+
     scanned = {os.path.abspath(p) for p in files}
-    extra: list[Result] = []
+    also: list[TreeObject] = []
     for path in sorted(root.glob("clusters/*/flux-system/*.yaml")):
-        if os.path.abspath(path) in scanned:
-            continue
-        extra.extend(_plain_results(path, root, strict=strict))
-    generated: list[flux.ObjectKey] = []
-    folders = {p.parent for p in files} | {
-        flux.kustomization_folder(root, r.obj["spec"]) for r in results
-        if r.kind == "Kustomization" and isinstance(r.obj, dict)
-        and isinstance(r.obj.get("spec"), dict)}
+        if os.path.abspath(path) not in scanned:
+            also.extend(_plain_objects(path, root, strict=strict))
+    checked = [(obj, r) for r in results if (obj := flux.tree_object(r)) is not None]
+    folders = {p.parent for p in files}
+    for obj, _ in checked:
+        k = flux.kustomization_of(obj)
+        if k is not None and not k.outside_repository:
+            folders.add((root / k.path).resolve())
+    build_files: dict[str, str] = {}
     for folder in sorted(folders):
         kfile = kustomize.kustomization_file(folder)
         if kfile is None:
             continue
         try:
-            docs = load_documents(kfile.read_bytes(), strict=False)
+            build_files[display_name(root, kfile)] = kfile.read_text(encoding="utf-8",
+                                                                     errors="replace")
         except OSError:
             continue
-        for doc in docs:
-            if isinstance(doc.obj, dict):
-                generated.extend(flux.generated_objects(doc.obj))
-    inventory = flux.Inventory.build([*results, *extra], generated)
-    flux.check_graph(results, root, inventory)
+    return flux.read_tree(results, also=also, build_files=build_files)
 
 
-def _plain_results(path: Path, root: Path, *, strict: bool) -> list[Result]:
-    """Results holding just the objects of a file (no checks), for the inventory."""
+def _plain_objects(path: Path, root: Path, *, strict: bool) -> list[TreeObject]:
+    """The objects of a file, read without checks (documents that cannot be read are
+    left out): what counts as present besides the validated files."""
     try:
         docs = load_documents(path.read_bytes(), strict=strict)
     except OSError:
         return []
+    from homelab_charts.validate import flux
+
+    name = display_name(root, path)
     out = []
     for doc in docs:
         obj = doc.obj
         if not isinstance(obj, dict):
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        out.append(Result(filename=display_name(root, path), document=doc.index,
-                          kind=str(obj.get("kind") or ""), name=str(meta.get("name") or ""),
-                          namespace=str(meta.get("namespace") or ""),
-                          api_version=str(obj.get("apiVersion") or ""), obj=obj))
+        found = flux.tree_object(Result(
+            filename=name, document=doc.index, kind=str(obj.get("kind") or ""),
+            name=str(meta.get("name") or ""), namespace=str(meta.get("namespace") or ""),
+            api_version=str(obj.get("apiVersion") or ""), obj=obj, line=doc.line))
+        if found is not None:
+            out.append(found)
     return out
 
 
-def _kustomize(report: Report, results: list[Result], root: Path, *,
+def _kustomize(report: Report, kustomization_folders: list[Path], root: Path, *,
                validator: SchemaValidator | None, kc_exe: str | None,
                kc_opts: kubeconform.KubeconformOptions | None) -> None:
-    folders: list[Path] = []
-    for result in results:
-        obj = result.obj
-        if (result.kind != "Kustomization" or flux.group_of(result.api_version)
-                != flux.KUSTOMIZE_GROUP or not isinstance(obj, dict)):
-            continue
-        spec = obj.get("spec")
-        if not isinstance(spec, dict) or not flux.is_own_source(spec.get("sourceRef"),
-                                                                result.namespace):
-            continue
-        folder = flux.kustomization_folder(root, spec)
-        if folder.is_dir() and kustomize.kustomization_file(folder) is not None:
-            folders.append(folder)
+    from homelab_charts.validate import kubeconform
+
+    folders = [f for f in kustomization_folders if kustomize.kustomization_file(f) is not None]
     if not folders:
         return
     exe = kustomize.kubectl()

@@ -161,12 +161,14 @@ def pin_tag(root: Path, data_file: Path, service: str, env: str, tag: str, *,
 
 
 def other_environment_note(data_file: Path, env: str) -> str | None:
-    """A sentence when ``env`` is not the environment this repository's cluster runs."""
+    """A sentence when no cluster of the data file runs ``env`` (its tag changes no
+    generated file)."""
     data = config.load(data_file)
-    if env == data.cluster.environment:
+    if data.cluster_running(env) is not None:
         return None
-    return (f"{data.cluster.name} runs {data.cluster.environment}: the {env} tag is "
-            "recorded in the data file; no generated file changes")
+    runs = ", ".join(f"{c.name} runs {'/'.join(c.environments)}" for c in data.clusters)
+    return (f"no cluster runs {env} ({runs}): the {env} tag is recorded in the data file; "
+            "no generated file changes")
 
 
 # --------------------------------------------------------------------------- release

@@ -176,8 +176,38 @@ class OutsideFlow:
         return {"ipBlock": block}
 
 
+@dataclass(frozen=True)
+class Egress:
+    """``source`` pods open connections to addresses outside the pod network (the API
+    server, the kubelets, a server outside the cluster) on ``ports``.
+
+    ``on_nodes``: what is reached runs on the nodes (the API server, the kubelets); the
+    rule is then limited to the nodes' range (the data file's
+    ``platform.network.nodeCidr``, :class:`Network`'s ``node_cidr``), else by port only
+    (any address). ``what`` says what is reached there, for the reader of the code.
+    """
+
+    source: Pods
+    ports: tuple[Port, ...]
+    what: str
+    on_nodes: bool = False
+
+    @classmethod
+    def kube_api(cls, source: PodsLike) -> Egress:
+        """The Kubernetes API server (:data:`KUBE_API_PORTS`), on the nodes."""
+        return cls(as_pods(source), tuple(Port(f"api-{n}", n) for n in KUBE_API_PORTS),
+                   "the Kubernetes API server", on_nodes=True)
+
+    @classmethod
+    def to(cls, source: PodsLike, what: str, *ports: Port, on_nodes: bool = False) -> Egress:
+        if not ports:
+            raise ConfigError(what, "ports", "an egress rule needs at least one port")
+        return cls(as_pods(source), tuple(ports), what, on_nodes=on_nodes)
+
+
 class Wired(Protocol):
-    """A component that declares the connections its pods make or accept."""
+    """A component that declares the connections its pods make or accept (and, as
+    ``egress``, those to addresses outside the pod network)."""
 
     connections: list[Connection]
 
@@ -279,8 +309,10 @@ class Network:
     components (see :meth:`wire`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, node_cidr: str | None = None) -> None:
         self._by_namespace: dict[str, NetworkPolicies] = {}
+        #: The nodes' address range (``Egress.on_nodes`` rules); None: any address.
+        self.node_cidr = node_cidr
 
     def isolate(self, folder: Folder, *, allow_dns: bool = True,
                 namespace: str | None = None) -> NetworkPolicies:
@@ -341,6 +373,13 @@ class Network:
         """Let ``source`` reach the Kubernetes API server (:meth:`OutsideFlow.kube_api`)."""
         self.add_outside(OutsideFlow.kube_api(source, node_cidr))
 
+    def add_egress(self, egress: Egress) -> None:
+        """Let ``egress.source`` reach ``egress.ports`` on the nodes (``on_nodes``, when
+        :attr:`node_cidr` is known) or at any address."""
+        cidr = self.node_cidr if egress.on_nodes and self.node_cidr else "0.0.0.0/0"
+        policy = self._own_policies(egress.source).policy_for(egress.source)
+        policy.egress.add({"ipBlock": {"cidr": cidr}}, egress.ports)
+
     def allow_internet(self, source: PodsLike, ports: Iterable[int], *,
                        cluster_ranges: Iterable[str], protocol: str = "TCP") -> None:
         """Let ``source`` reach the internet on ``ports`` (:meth:`OutsideFlow.internet`)."""
@@ -353,10 +392,12 @@ class Network:
         self.add_outside(OutsideFlow.from_anywhere(target, port_names))
 
     def wire(self, components: Iterable[Component]) -> None:
-        """Turn every connection and outside flow declared by ``components`` (their
-        ``connections`` and ``outside_flows``) into allow rules."""
+        """Turn every connection connection, outside flow and egress declared by ``components``
+        (their ``connections``, ``outside_flows`` and ``egress``) into allow rules."""
         for component in components:
             for connection in getattr(component, "connections", ()):
                 self.add(connection)
             for flow in getattr(component, "outside_flows", ()):
                 self.add_outside(flow)
+            for egress in getattr(component, "egress", ()):
+                self.add_egress(egress)

@@ -63,7 +63,19 @@ plan_steps() { # plan_steps ROOT CLUSTER [LAYER]...: the steps of the tree, in a
   plan_tool "${args[@]}"
 }
 
-current_context() { kubectl config current-context 2>/dev/null || echo "?"; }
+resolve_context() { # resolve_context GIVEN: set context to GIVEN (--context), else to the
+  # current context, ONCE: every later kubectl call passes --context "$context" (through
+  # `kube`), so switching the current context in another terminal mid-run changes nothing.
+  context=$1
+  if [ -z "$context" ]; then
+    context=$(kubectl config current-context 2>/dev/null) || context=
+  fi
+  [ -n "$context" ]
+}
+
+kube() { # kubectl against the context resolved at start (never the current one)
+  kubectl --context "${context:?resolve_context first}" "$@"
+}
 
 # The per-cluster ownership label synthesis puts on every object (homelab_charts.config).
 # shellcheck disable=SC2034 # used by the sourcing scripts
@@ -76,22 +88,22 @@ read_binding() { # read_binding ROOT CLUSTER: set bound_name and bound_uid ("-":
   read -r bound_name bound_uid <<<"$out"
 }
 
-require_binding() { # require_binding CLUSTER CONTEXT: die 2 unless the live cluster is the bound one
+require_binding() { # require_binding CLUSTER CONTEXT: die 2 unless CONTEXT's cluster is the bound one
   local live
   if [ "${bound_name:--}" = - ] || [ "${bound_uid:--}" = - ]; then
     die 2 "clusters/$1 is bound to no cluster (its cluster identity ConfigMap, infrastructure/namespaces/cluster-identity.yaml, records no kube-system UID); refusing to touch context '$2'. If '$2' is the right cluster: homelab-charts cluster bind --context $2, then synthesize and commit"
   fi
-  if ! live=$(kubectl get namespace kube-system -o 'jsonpath={.metadata.uid}' --request-timeout=15s 2>&1); then
+  if ! live=$(kubectl --context "$2" get namespace kube-system -o 'jsonpath={.metadata.uid}' --request-timeout=15s 2>&1); then
     die 2 "cannot read the kube-system Namespace UID of context '$2': ${live%%$'\n'*}"
   fi
   if [ "$live" != "$bound_uid" ]; then
-    die 2 "wrong cluster: clusters/$1 is bound to cluster '$bound_name' (kube-system UID $bound_uid), but context '$2' is the cluster with kube-system UID ${live:-?}; nothing was changed (switch context, or rebind with homelab-charts cluster bind)"
+    die 2 "wrong cluster: clusters/$1 is bound to cluster '$bound_name' (kube-system UID $bound_uid), but context '$2' is the cluster with kube-system UID ${live:-?}; nothing was changed (pass --context NAME of the bound cluster, or rebind with homelab-charts cluster bind)"
   fi
 }
 
-require_cluster() { # require_cluster CONTEXT: die 2 unless the cluster answers
+require_cluster() { # require_cluster CONTEXT: die 2 unless the cluster of CONTEXT answers
   local err
-  if ! err=$(kubectl version --request-timeout=15s 2>&1 >/dev/null); then
+  if ! err=$(kubectl --context "$1" version --request-timeout=15s 2>&1 >/dev/null); then
     die 2 "cannot reach the cluster of context '$1' (kubectl version: ${err%%$'\n'*})"
   fi
 }

@@ -14,7 +14,8 @@ from homelab_charts.cli import main
 from homelab_charts.errors import ConfigError
 from homelab_charts.synth import render
 from tests.apps.tree import Pod, Tree, edited_data, enabled_services, homelab_tree
-from tests.helpers import new_component
+from tests.environments.layouts import seal_dev_credentials
+from tests.helpers import as_project, new_component
 
 
 def instrumented(tree: Tree) -> list[Pod]:
@@ -34,24 +35,32 @@ def test_images_replicas_and_hosts_come_from_the_data_file() -> None:
         assert pod.workload["spec"]["replicas"] == settings.replicas, name
         if settings.host:
             assert hosts.pop(settings.host)["metadata"]["namespace"] == pod.namespace
+    # Grafana's host is the data file's too (observability.grafana.host).
+    assert hosts.pop(data.observability["grafana"]["host"])["metadata"]["namespace"] == \
+        "observability"
     assert not hosts, f"Ingress hosts no service of the data file has: {sorted(hosts)}"
 
 
 def test_dev_cluster_runs_dev_builds(tmp_path: Path) -> None:
     def to_dev(doc: dict[str, Any]) -> None:
-        doc["cluster"]["environment"] = "dev"
+        doc["cluster"]["environments"] = ["dev"]
         doc["cluster"]["ingressClassName"] = "internal"
 
+    as_project(tmp_path)  # a repository whose store has dev's credentials
+    seal_dev_credentials(tmp_path, tmp_path / "sealed")
     tree = homelab_tree(edited_data(tmp_path, to_dev))
     backend = tree.pod("family-assistant-backend")
+    assert backend.namespace == "family-assistant-dev"
     assert backend.containers[0]["image"].endswith(":v2.1.0-a3f5c2b-dev")
     assert backend.workload["spec"]["replicas"] == 1
     assert "deployment.environment=dev" in backend.env()["OTEL_RESOURCE_ATTRIBUTES"]
     hosts = {i["spec"]["rules"][0]["host"] for i in tree.of_kind("Ingress")}
     data = config.load()
+    # Grafana's host is the cluster's own (observability.grafana.host), not per environment.
+    grafana = data.observability["grafana"]["host"]
     assert hosts == {s.env("dev").host for s in enabled_services(data).values()
-                     if s.env("dev").host}
-    assert all(".dev." in host for host in hosts)
+                     if s.env("dev").host} | {grafana}
+    assert all(".dev." in host for host in hosts - {grafana})
     assert {i["spec"]["ingressClassName"] for i in tree.of_kind("Ingress")} == {"internal"}
 
 

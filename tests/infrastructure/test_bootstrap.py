@@ -156,9 +156,12 @@ def test_every_custom_resource_waits_for_the_controller_that_installs_its_crd(
 
 
 def test_the_bootstrap_path_holds_only_flux_objects(tree: Tree) -> None:
+    """Flux's kinds, and Kubernetes' own for the cluster identity ConfigMap: nothing
+    whose CRD a layer installs."""
     kinds = {(group(obj), obj["kind"]) for path, obj in tree.objects
              if path.startswith("clusters/")}
-    assert kinds and all(is_flux(g) for g, _ in kinds), kinds
+    assert ("", "ConfigMap") in kinds
+    assert kinds and all(is_flux(g) for g, k in kinds if (g, k) != ("", "ConfigMap")), kinds
 
 
 def test_every_kustomization_syncs_as_the_data_file_says(tree: Tree, tmp_path: Path) -> None:

@@ -72,14 +72,17 @@ def test_collector_receivers_processors_exporters_and_resources() -> None:
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"].endswith(":4317")
     assert protocols["http"]["endpoint"].endswith(":4318")
-    assert config["processors"]["probabilistic_sampler"] == {"sampling_percentage": 10.0}
+    # The generated collector keeps every trace: the SDKs sample per environment.
+    assert config["processors"]["probabilistic_sampler"] == {"sampling_percentage": 100.0}
     limiter = config["processors"]["memory_limiter"]
     assert limiter["limit_mib"] < 512 and limiter["limit_mib"] - limiter["spike_limit_mib"] > 0
     assert config["exporters"]["otlphttp/loki"]["endpoint"] == \
         "http://loki.observability.svc.cluster.local:3100/otlp"
     assert config["exporters"]["prometheusremotewrite"]["endpoint"] == \
         "http://prometheus.observability.svc.cluster.local:9090/api/v1/write"
-    assert config["service"]["pipelines"]["traces"]["exporters"] == ["debug"]
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
+    assert config["exporters"]["otlp/jaeger"]["endpoint"] == \
+        "jaeger.observability.svc.cluster.local:4317"
     pod = homelab_tree().pod("otel-collector")
     container = pod.containers[0]
     assert container["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"},
@@ -139,7 +142,9 @@ def test_prometheus_scrapes_itself_the_collector_and_annotated_pods() -> None:
     config = yaml.safe_load(tree.get("ConfigMap", "observability", "prometheus-config")
                             ["data"]["prometheus.yml"])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "otel-collector", "kubernetes-pods"}
+    assert set(jobs) == {"prometheus", "otel-collector", "kubernetes-pods", "otel-agent",
+                         "node-exporter", "kube-state-metrics", "flux", "kubelet", "cadvisor",
+                         "jaeger"}
     assert jobs["prometheus"]["static_configs"] == [{"targets": ["localhost:9090"]}]
     sd = jobs["otel-collector"]["kubernetes_sd_configs"][0]
     assert sd["namespaces"] == {"names": ["observability"]}
@@ -158,9 +163,11 @@ def test_prometheus_scrapes_itself_the_collector_and_annotated_pods() -> None:
     assert "--web.enable-remote-write-receiver" in args
     assert pod.workload["spec"]["volumeClaimTemplates"]
     assert pod.spec["serviceAccountName"] == "prometheus"
-    role = tree.of_kind("ClusterRole")[0]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
-                              "verbs": ["get", "list", "watch"]}]
+    role = tree.get("ClusterRole", None, "observability-prometheus-discovery")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"],
+                              "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": [""], "resources": ["nodes/metrics"],
+                              "verbs": ["get"]}]
 
 
 def test_prometheus_retention_is_configurable_and_checked() -> None:
@@ -184,6 +191,7 @@ def test_adding_a_scrape_target_updates_config_checksum_and_flows() -> None:
     assert template["annotations"]["checksum/config"] != before
     assert [j["job_name"] for j in prometheus.config["scrape_configs"]] == [
         "prometheus", "otel-collector", "loki", "kubernetes-pods"]
+    assert "rule_files" not in prometheus.config and "alerting" not in prometheus.config
     assert prometheus.connections[-1].target.name == "loki"
     with pytest.raises(ConfigError, match="defined twice"):
         prometheus.scrape(ScrapeTarget.of("loki", loki.server, "http"))

@@ -42,4 +42,4 @@ def make_sandbox(tmp_path: Path, *, layered: bool = False) -> Sandbox:
     fake.write_text(FAKE_KUBECTL)
     fake.chmod(0o755)
     return Sandbox(root=root, bin=bin_dir, log=tmp_path / "kubectl.log",
-                   rules_file=tmp_path / "rules.json")
+                   rules_file=tmp_path / "rules.json", state_file=tmp_path / "context")

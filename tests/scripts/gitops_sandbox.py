@@ -1,11 +1,21 @@
 """A fixture GitOps tree in a throw-away Git repository, and a fake ``kubectl`` on PATH.
 
-The fake records every call (argv, and stdin for ``-f -``) as JSON lines and answers from
-rules: the first rule whose ``args`` all appear in argv gives stdout, stderr and exit code.
-Without a matching rule, ``kubectl kustomize DIR`` concatenates the files DIR's
-kustomization.yaml lists (failing on a missing one), ``config current-context`` prints a
-name, ``get namespace kube-system -o jsonpath=...`` prints :data:`CLUSTER_UID` (the UID the
-fixture tree is bound to), everything else succeeds silently.
+The fake knows two kubeconfig contexts, :data:`CONTEXTS`: ``fake-homelab`` (current at
+start, the cluster the fixture tree is bound to) and ``work-prod`` (another cluster). A
+``--context NAME`` anywhere in argv picks the context of that call (an unknown one fails as
+kubectl does); without it the call goes to the current context, kept in a state file so
+that a rule can switch it mid-run, as another terminal would.
+
+It records every call as a JSON line: ``argv`` without ``--context NAME``, ``context``
+(the ``--context`` given, or None), ``cluster`` (the context the call went to; None for
+``kustomize`` and ``config``, which stay local) and stdin for ``-f -``. It answers from
+rules: the first rule whose ``args`` all appear in argv gives stdout, stderr and exit
+code, and with ``then_context`` makes that context current afterwards (``then_write``:
+writes a file, an edit in another terminal). Without a matching
+rule, ``kubectl kustomize DIR`` concatenates the files DIR's kustomization.yaml lists
+(failing on a missing one), ``config current-context`` prints the current context, ``get
+namespace kube-system -o jsonpath=...`` prints the kube-system UID of the call's context,
+everything else succeeds silently.
 """
 
 from __future__ import annotations
@@ -24,19 +34,46 @@ SCRIPTS = REPO / "scripts"
 #: The kube-system Namespace UID of the fake cluster, which the fixture tree is bound to.
 CLUSTER_UID = "3f1c2a9e-7d4b-4e8a-9c61-0b5d2e8f4a17"
 CLUSTER_LABEL = "homelab-charts.io/cluster"
+#: The kube-system Namespace UID of another cluster, behind the context ``work-prod``.
+OTHER_UID = "9a0e6b1c-2f3d-4c5e-8a7b-6d5c4b3a2f10"
+#: The contexts of the fake's kubeconfig and the kube-system UID of each one's cluster.
+CONTEXTS = {"fake-homelab": CLUSTER_UID, "work-prod": OTHER_UID}
+#: kubectl commands that never reach a cluster (they take no --context).
+LOCAL_COMMANDS = ("kustomize", "config")
 
 FAKE_KUBECTL = f"""#!{sys.executable}
 import json, os, pathlib, sys
-argv = sys.argv[1:]
-entry = {{"argv": argv}}
+contexts = {CONTEXTS!r}
+state = pathlib.Path(os.environ["FAKE_KUBECTL_STATE"])
+current = state.read_text().strip() if state.exists() else "fake-homelab"
+argv, given, rest = [], None, sys.argv[1:]
+while rest:
+    arg = rest.pop(0)
+    if arg == "--context" and rest:
+        given = rest.pop(0)
+    elif arg.startswith("--context="):
+        given = arg.split("=", 1)[1]
+    else:
+        argv.append(arg)
+local = argv[:1] in {[[c] for c in LOCAL_COMMANDS]!r}  # never reach a cluster
+cluster = None if local else given if given is not None else current
+entry = {{"argv": argv, "context": given, "cluster": cluster}}
 if "-f" in argv and argv[argv.index("-f") + 1 :][:1] == ["-"]:
     entry["stdin"] = sys.stdin.read()
 with open(os.environ["FAKE_KUBECTL_LOG"], "a") as log:
     log.write(json.dumps(entry) + "\\n")
+if not local and cluster not in contexts:
+    sys.stderr.write(f'error: context "{{cluster}}" does not exist\\n')
+    sys.exit(1)
 rules_file = os.environ.get("FAKE_KUBECTL_RULES")
 rules = json.loads(pathlib.Path(rules_file).read_text()) if rules_file else []
 for rule in rules:
     if all(a in argv for a in rule["args"]):
+        if rule.get("then_context"):
+            state.write_text(rule["then_context"])
+        if rule.get("then_write"):
+            path, text = rule["then_write"]
+            pathlib.Path(path).write_text(text)
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         sys.exit(rule.get("rc", 0))
@@ -48,9 +85,12 @@ if argv[:1] == ["kustomize"]:
     sys.stdout.write("---\\n".join(docs))
     sys.exit(0)
 if argv[:2] == ["config", "current-context"]:
-    print("fake-homelab")
+    if not current:
+        sys.stderr.write("error: current-context is not set\\n")
+        sys.exit(1)
+    print(current)
 if all(a in argv for a in ("get", "namespace", "kube-system")):
-    sys.stdout.write("{CLUSTER_UID}")
+    sys.stdout.write(contexts[cluster])
 sys.exit(0)
 """
 
@@ -123,7 +163,7 @@ def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
     """A small tree shaped like the generated one (databases listed before what it needs).
 
     ``layered``: as synthesis writes it now, ``clusters/homelab/`` holding Flux
-    Kustomizations only: the Namespaces and the cluster identity in the ``namespaces``
+    Kustomizations and the cluster identity only: the Namespaces in the ``namespaces``
     Kustomization's folder, the SealedSecrets in the ``secrets`` one's. Otherwise the
     layout of older trees (those files in ``clusters/homelab/`` itself)."""
     import yaml
@@ -140,7 +180,7 @@ def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
     (namespaces / "namespaces.yaml").write_text(HEADER + "---\n".join(
         yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})
         for n in names))
-    (namespaces / "cluster-identity.yaml").write_text(identity())
+    (cluster / "cluster-identity.yaml").write_text(identity())
     (secrets / "databases.yaml").write_text(HEADER + yaml.safe_dump({
         "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
         "metadata": {"name": "postgresql", "namespace": "databases"},
@@ -152,7 +192,7 @@ def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
     if layered:
         (namespaces / "kustomization.yaml").write_text(HEADER + yaml.safe_dump({
             "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-            "resources": ["cluster-identity.yaml", "namespaces.yaml"]}))
+            "resources": ["namespaces.yaml"]}))
     if infrastructure is None and layered:
         infrastructure = [
             _kustomization("namespaces", "./infrastructure/namespaces", []),
@@ -210,10 +250,26 @@ class Sandbox:
     bin: Path
     log: Path
     rules_file: Path
+    state_file: Path
     rules: list[dict[str, Any]] = field(default_factory=list)
 
-    def rule(self, *args: str, stdout: str = "", stderr: str = "", rc: int = 0) -> None:
-        self.rules.append({"args": list(args), "stdout": stdout, "stderr": stderr, "rc": rc})
+    def rule(self, *args: str, stdout: str = "", stderr: str = "", rc: int = 0,
+             then_context: str | None = None,
+             then_write: tuple[str, str] | None = None) -> None:
+        """Answer a call whose argv holds all ``args``; afterwards ``then_context`` makes
+        that context current and ``then_write`` = (path under the root, text) writes a
+        file: what another terminal might do mid-run."""
+        write = [str(self.root / then_write[0]), then_write[1]] if then_write else None
+        self.rules.append({"args": list(args), "stdout": stdout, "stderr": stderr, "rc": rc,
+                           "then_context": then_context, "then_write": write})
+
+    def use_context(self, name: str) -> None:
+        """``kubectl config use-context NAME`` ("": no current context)."""
+        self.state_file.write_text(name)
+
+    def current_context(self) -> str:
+        return self.state_file.read_text().strip() if self.state_file.exists() \
+            else "fake-homelab"
 
     def remove_kubectl(self) -> None:
         (self.bin / "kubectl").unlink()
@@ -223,6 +279,7 @@ class Sandbox:
         env = {
             "PATH": str(self.bin), "HOME": str(self.root.parent), "LANG": "C.UTF-8",
             "FAKE_KUBECTL_LOG": str(self.log), "FAKE_KUBECTL_RULES": str(self.rules_file),
+            "FAKE_KUBECTL_STATE": str(self.state_file),
             "HOMELAB_CHARTS_PYTHON": sys.executable, "USER": "tester",
         }
         return subprocess.run(["bash", str(SCRIPTS / script), "--root", str(self.root), *args],
@@ -237,3 +294,15 @@ class Sandbox:
         if not self.log.exists():
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def cluster_calls(self) -> list[dict[str, Any]]:
+        """The recorded calls that reach a cluster (all but kustomize and config)."""
+        return [e for e in self.entries() if e["argv"][:1] not in
+                [[c] for c in LOCAL_COMMANDS]]
+
+    def assert_pinned(self, context: str) -> None:
+        """Every call that reached a cluster named ``--context context`` and went there."""
+        calls = self.cluster_calls()
+        assert calls, "no kubectl call reached a cluster"
+        unpinned = [e for e in calls if (e["context"], e["cluster"]) != (context, context)]
+        assert not unpinned, unpinned

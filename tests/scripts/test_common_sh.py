@@ -129,14 +129,28 @@ def test_find_python_needs_pyyaml(tmp_path: Path) -> None:
 
 def test_context_and_cluster_checks(tmp_path: Path) -> None:
     kubectl = tmp_path / "kubectl"
+    log = tmp_path / "log"
     kubectl.write_text('#!/usr/bin/env bash\n'
-                       'if [ "$1" = version ]; then echo "connection refused" >&2\n'
-                       'echo "second line" >&2; exit 1; fi\nexit 1\n')
+                       f'echo "$*" >>{log}\n'
+                       'if [ "$1 $2" = "config current-context" ]; then echo lab; exit 0; fi\n'
+                       'if [ "$3" = version ]; then echo "connection refused" >&2\n'
+                       'echo "second line" >&2; exit 1; fi\nexit 0\n')
     kubectl.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
-    result = bash('c=$(current_context); echo "ctx=$c"; require_cluster "$c"; echo after',
-                  env=env)
+    result = bash('resolve_context ""; echo "ctx=$context"; kube get pods; '
+                  'require_cluster "$context"; echo after', env=env)
     assert result.returncode == 2
-    assert result.stdout == "ctx=?\n"
-    assert result.stderr == ("demo: error: cannot reach the cluster of context '?' "
+    assert result.stdout == "ctx=lab\n"
+    assert result.stderr == ("demo: error: cannot reach the cluster of context 'lab' "
                              "(kubectl version: connection refused)\n")
+    assert log.read_text().splitlines() == [
+        "config current-context", "--context lab get pods",
+        "--context lab version --request-timeout=15s"]
+    # --context wins and the current context is not read; none at all: resolve fails.
+    log.unlink()
+    given = bash('resolve_context other; echo "ctx=$context"', env=env)
+    assert given.stdout == "ctx=other\n" and not log.exists()
+    kubectl.write_text("#!/usr/bin/env bash\nexit 1\n")
+    none = bash('resolve_context "" || echo "none"; kube get pods', env=env)
+    assert none.stdout == "none\n" and none.returncode != 0
+    assert "resolve_context first" in none.stderr

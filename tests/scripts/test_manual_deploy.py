@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.scripts.gitops_sandbox import CLUSTER_UID, Sandbox, git, identity
+from tests.scripts.gitops_sandbox import CLUSTER_UID, OTHER_UID, Sandbox, git, identity
 
 MUTATING = ("apply", "delete", "create", "patch", "replace", "rollout", "wait", "scale")
 
@@ -58,6 +58,10 @@ def test_applies_in_flux_order_waits_and_records_the_commit(sandbox: Sandbox) ->
     assert record["data"]["subject"] == "release: family-assistant-backend v2.1.1"
     assert record["data"]["layers"] == "all"
     assert f"applied commit {commit}" in result.stdout
+    # Every call that reached the cluster named the context resolved at start, once.
+    sandbox.assert_pinned("fake-homelab")
+    assert calls.count(["config", "current-context"]) == 1
+    assert calls.index(["config", "current-context"]) == 0
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
@@ -70,11 +74,17 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
     assert "dry run: nothing is applied" in out
     positions = [out.index(f"{flag} {path}") for flag, path in APPLY_ORDER]
     assert positions == sorted(positions)
-    assert ("kubectl apply --server-side --force-conflicts --field-manager=kustomize-controller "
-            "-k infrastructure/databases") in out
-    assert "kubectl rollout status statefulset.apps/postgresql --namespace databases" in out
-    assert ("kubectl get deployment.apps --all-namespaces -l app.kubernetes.io/managed-by="
-            "homelab-charts\\,homelab-charts.io/cluster=homelab") in out
+    assert ("kubectl --context fake-homelab apply --server-side --force-conflicts "
+            "--field-manager=kustomize-controller -k infrastructure/databases") in out
+    assert ("kubectl --context fake-homelab rollout status statefulset.apps/postgresql "
+            "--namespace databases") in out
+    assert ("kubectl --context fake-homelab get deployment.apps --all-namespaces -l "
+            "app.kubernetes.io/managed-by=homelab-charts\\,homelab-charts.io/cluster=homelab"
+            ) in out
+    assert "kubectl --context fake-homelab apply --server-side --force-conflicts " \
+        "--field-manager=homelab-charts-manual -f -" in out  # the record
+    shown = [line for line in out.splitlines() if line.startswith("  $ kubectl")]
+    assert shown and all(line.startswith("  $ kubectl --context fake-homelab ") for line in shown)
     assert "8 step(s) planned" in out
 
 
@@ -190,6 +200,7 @@ def test_prune_deletes_only_labelled_orphans(sandbox: Sandbox) -> None:
         ["delete", "deployment.apps", "old-exporter", "--wait=false", "--namespace", "databases"],
     ]
     assert "prune: 2 object(s) deleted" in result.stdout
+    sandbox.assert_pinned("fake-homelab")
 
 
 def test_prune_listing_error_fails(sandbox: Sandbox) -> None:
@@ -246,21 +257,87 @@ def test_help(sandbox: Sandbox) -> None:
 # -- bound to one cluster (issue 11, findings 1 and 2, the late failure) ------------------
 
 def test_another_cluster_is_refused_before_anything_is_applied(sandbox: Sandbox) -> None:
-    other = "0badc0de-0000-4000-8000-000000000000"
-    sandbox.rule("get", "namespace", "kube-system", stdout=other)
+    sandbox.use_context("work-prod")
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]
     assert message == (
         f"manual-deploy: error: wrong cluster: clusters/homelab is bound to cluster 'homelab' "
-        f"(kube-system UID {CLUSTER_UID}), but context 'fake-homelab' is the cluster with "
-        f"kube-system UID {other}; nothing was changed (switch context, or rebind with "
-        "homelab-charts cluster bind)")
+        f"(kube-system UID {CLUSTER_UID}), but context 'work-prod' is the cluster with "
+        f"kube-system UID {OTHER_UID}; nothing was changed (pass --context NAME of the bound "
+        "cluster, or rebind with homelab-charts cluster bind)")
     assert not [c for c in sandbox.calls() if c[0] in MUTATING], sandbox.calls()
+    sandbox.assert_pinned("work-prod")  # the check itself read the context it names
     # verify-deployment refuses the same way, before any check.
     verify = sandbox.run("verify-deployment.sh")
     assert verify.returncode == 2 and "wrong cluster" in verify.stderr
     assert not [c for c in sandbox.calls() if c[:1] == ["rollout"]]
+    # --context names the bound cluster whatever the current context is.
+    assert sandbox.run("manual-deploy.sh", "--context", "work-prod").returncode == 2
+    sandbox.use_context("fake-homelab")
+    refused = sandbox.run("manual-deploy.sh", "--context", "work-prod")
+    assert refused.returncode == 2 and "but context 'work-prod' is the cluster" in refused.stderr
+    assert not [c for c in sandbox.calls() if c[0] in MUTATING]
+
+
+# -- one context for the whole run --------------------------------------------------------
+
+def test_a_context_switched_mid_run_is_never_used(sandbox: Sandbox) -> None:
+    # Another terminal runs `kubectl config use-context work-prod` while the networking
+    # layer is being applied: the run keeps to the context it checked at start.
+    sandbox.rule("apply", "infrastructure/networking", then_context="work-prod")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.current_context() == "work-prod"  # the switch did happen
+    assert applies(sandbox.calls()) == [*APPLY_ORDER, ["-f", "-"]]
+    entries = sandbox.entries()
+    switch = next(i for i, e in enumerate(entries) if "infrastructure/networking" in e["argv"])
+    after = [e for e in sandbox.cluster_calls() if e in entries[switch + 1:]]
+    assert [e for e in after if e["argv"][0] in MUTATING]  # the rest of the run ...
+    assert not [e for e in sandbox.entries() if e["cluster"] == "work-prod"]  # ... went here
+    sandbox.assert_pinned("fake-homelab")
+    assert [e["argv"] for e in entries].count(["config", "current-context"]) == 1
+    # The prune and the record, too (both after the switch).
+    sandbox.rules.clear()
+    sandbox.use_context("fake-homelab")
+    sandbox.rule("apply", "infrastructure/networking", then_context="work-prod")
+    sandbox.rule("get", "deployment.apps", stdout="databases   old-exporter  <none>\n")
+    sandbox.log.unlink()
+    assert sandbox.run("manual-deploy.sh").returncode == 0
+    [delete] = [e for e in sandbox.entries() if e["argv"][0] == "delete"]
+    assert (delete["context"], delete["cluster"]) == ("fake-homelab", "fake-homelab")
+    assert sandbox.entries()[-1]["argv"][:1] == ["apply"]  # the record ConfigMap
+    sandbox.assert_pinned("fake-homelab")
+
+
+def test_the_context_option_pins_the_run(sandbox: Sandbox) -> None:
+    sandbox.use_context("work-prod")  # current, but not the one asked for
+    result = sandbox.run("manual-deploy.sh", "--context", "fake-homelab")
+    assert result.returncode == 0, result.stderr
+    assert "to context 'fake-homelab' (cluster 'homelab'" in result.stdout
+    assert ["config", "current-context"] not in sandbox.calls()  # --context: never read
+    sandbox.assert_pinned("fake-homelab")
+    dry = sandbox.run("manual-deploy.sh", "--context", "fake-homelab", "--dry-run")
+    assert "$ kubectl --context fake-homelab apply" in dry.stdout
+    unknown = sandbox.run("manual-deploy.sh", "--context", "nope")
+    assert unknown.returncode == 2
+    assert ("cannot reach the cluster of context 'nope' (kubectl version: error: context "
+            '"nope" does not exist)') in unknown.stderr
+    assert "--context needs a value" in sandbox.run("manual-deploy.sh", "--context").stderr
+
+
+def test_no_current_context(sandbox: Sandbox) -> None:
+    sandbox.use_context("")
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 2
+    assert ("no kubectl context: pass --context NAME (or select one: kubectl config "
+            "use-context NAME)") in result.stderr
+    assert not sandbox.cluster_calls()
+    dry = sandbox.run("manual-deploy.sh", "--dry-run")  # a dry run needs no cluster
+    assert dry.returncode == 0, dry.stderr
+    assert "warning: no current kubectl context" in dry.stderr
+    assert "$ kubectl --context CONTEXT apply" in dry.stdout
+    assert sandbox.run("manual-deploy.sh", "--context", "fake-homelab").returncode == 0
 
 
 def test_an_unbound_tree_is_refused(sandbox: Sandbox) -> None:
@@ -323,15 +400,16 @@ def test_dry_run_warns_about_an_untracked_file(sandbox: Sandbox) -> None:
     assert sandbox.run("manual-deploy.sh").returncode == 2  # a real run still refuses
 
 
-def test_the_layered_tree_is_applied_and_bound_through_its_namespaces_layer(
+def test_the_layered_tree_is_applied_in_dependency_order_once_bound(
         layered_sandbox: Sandbox) -> None:
-    """The tree as synthesis writes it now: the cluster identity is an object of the
-    `namespaces` Kustomization (first to apply here), and the binding is checked from
-    there before anything is applied."""
+    """The tree as synthesis writes it now: the cluster identity in clusters/homelab/,
+    then the `namespaces` Kustomization first; the binding is checked before anything
+    is applied."""
     result = layered_sandbox.run("manual-deploy.sh")
     assert result.returncode == 0, result.stderr
     calls = layered_sandbox.calls()
     assert applies(calls) == [
+        ["-f", "clusters/homelab/cluster-identity.yaml"],
         ["-k", "infrastructure/namespaces"],
         ["-k", "infrastructure/secrets"],
         ["-k", "infrastructure/networking"],
@@ -344,11 +422,38 @@ def test_the_layered_tree_is_applied_and_bound_through_its_namespaces_layer(
     flat = [" ".join(argv) for argv in calls]
     assert any(c.startswith("get namespace kube-system") for c in flat[:flat.index(
         next(c for c in flat if c.startswith("apply")))])
-    # Unbound (no UID in the identity of the namespaces layer): refused, nothing applied.
-    identity_file = layered_sandbox.root / "infrastructure/namespaces/cluster-identity.yaml"
+    # Unbound (no UID in the identity): refused, nothing applied.
+    identity_file = layered_sandbox.root / "clusters/homelab/cluster-identity.yaml"
     identity_file.write_text(identity(uid=None))
     git(layered_sandbox.root, "commit", "-qam", "unbound")
     layered_sandbox.log.unlink()
     refused = layered_sandbox.run("manual-deploy.sh")
     assert refused.returncode == 2 and "bound to no cluster" in refused.stderr
     assert not [c for c in layered_sandbox.calls() if c[0] in MUTATING]
+
+
+def test_a_checkout_changed_mid_run_stops_before_the_next_apply(sandbox: Sandbox) -> None:
+    # `kubectl apply -k` reads the files again: an edit (or a `git checkout`) in another
+    # terminal after the render would apply files that were never rendered nor checked.
+    n8n = sandbox.root / "apps/n8n/n8n.yaml"
+    sandbox.rule("apply", "infrastructure/networking",
+                 then_write=("apps/n8n/n8n.yaml", n8n.read_text().replace("80", "8080")))
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert ("the checkout changed during the run (HEAD " in result.stderr
+            and "changed:  M apps/n8n/n8n.yaml); stopped before step 5 (infrastructure "
+                "observability)" in result.stderr), result.stderr
+    assert applies(sandbox.calls()) == APPLY_ORDER[:4]  # nothing after it, no prune/record
+    assert not [c for c in sandbox.calls() if c[0] == "delete"]
+    # A new commit checked out mid-run is caught the same way.
+    git(sandbox.root, "checkout", "-q", "--", "apps/n8n/n8n.yaml")
+    sandbox.rules.clear()
+    sandbox.rule("rollout", "deployment.apps/backend",
+                 then_write=(".git/HEAD", "ref: refs/heads/other\n"))
+    git(sandbox.root, "branch", "other")
+    git(sandbox.root, "commit", "-q", "--allow-empty", "-m", "later")  # on main
+    sandbox.log.unlink()
+    result = sandbox.run("manual-deploy.sh")
+    assert result.returncode == 1
+    assert "stopped before step 8 (apps n8n)" in result.stderr, result.stderr
+    assert ["-k", "apps/n8n"] not in applies(sandbox.calls())

@@ -166,8 +166,11 @@ def test_objects_of_rendered_yaml() -> None:
 
 
 def test_objects_reject_incomplete_documents() -> None:
-    with pytest.raises(ConfigError, match=r"document 1: needs apiVersion, kind and metadata\.name"):
+    with pytest.raises(ConfigError, match=r"^x\.yaml: document 1: apiVersion: missing$"):
         list(manual.rendered_objects("kind: Deployment\n", where="x.yaml"))
+    with pytest.raises(ConfigError, match=r"^x\.yaml: document 2 \(Deployment\): metadata\.name"):
+        list(manual.rendered_objects("kind: A\napiVersion: v1\nmetadata: {name: a}\n---\n"
+                                     "kind: Deployment\napiVersion: apps/v1\n", where="x.yaml"))
 
 
 def test_module_entry_point_reports_errors_without_traceback(tmp_path: Path) -> None:

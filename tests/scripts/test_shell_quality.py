@@ -44,3 +44,20 @@ def test_shellcheck_reports_problems(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sh"
     bad.write_text("#!/usr/bin/env bash\nrm -rf $1/*\n")
     assert subprocess.run([shellcheck(), str(bad)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
+def test_every_option_is_in_the_help_and_the_workflow_doc(script: Path) -> None:
+    import re
+
+    text = script.read_text()
+    parsed = set(re.findall(r"^\s+(--[a-z-]+(?:\|--[a-z-]+)*)\)", text, re.M))
+    options = {o for group in parsed for o in group.split("|")}
+    assert {"--context", "--root", "--cluster", "--only", "--timeout"} <= options, options
+    help_text = subprocess.run(["bash", str(script), "--help"], capture_output=True,
+                               text=True, timeout=30).stdout
+    doc = (SCRIPTS.parent / "docs" / "MANUAL-GITOPS-WORKFLOW.md").read_text()
+    for option in sorted(options - {"--help"}):
+        assert option in help_text, (script.name, option)
+        if option not in ("--root", "--cluster"):  # the defaults every reader uses
+            assert option in doc, (script.name, option)

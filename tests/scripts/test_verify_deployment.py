@@ -36,6 +36,28 @@ def test_all_healthy(sandbox: Sandbox) -> None:
     assert "ok    endpoints service/backend in family-assistant" in result.stdout
     assert "Flux is not installed" in result.stdout
     assert not [c for c in calls if c[0] in ("apply", "delete", "patch")]
+    sandbox.assert_pinned("fake-homelab")
+
+
+def test_checks_keep_to_the_context_resolved_at_start(sandbox: Sandbox) -> None:
+    healthy(sandbox, flux=True)
+    sandbox.rule("get", "kustomizations.kustomize.toolkit.fluxcd.io",
+                 stdout="|True|Applied revision: main@sha1:abc")
+    sandbox.rule("rollout", "deployment.apps/traefik", then_context="work-prod")
+    result = sandbox.run("verify-deployment.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox.current_context() == "work-prod"
+    assert not [e for e in sandbox.entries() if e["cluster"] == "work-prod"]
+    sandbox.assert_pinned("fake-homelab")
+    assert summary(result).endswith("on context 'fake-homelab'")
+    # --context: that cluster, whatever is current; the wrong one is refused.
+    sandbox.log.unlink()
+    assert sandbox.run("verify-deployment.sh", "--context", "fake-homelab").returncode == 0
+    assert ["config", "current-context"] not in sandbox.calls()
+    sandbox.assert_pinned("fake-homelab")
+    sandbox.use_context("fake-homelab")
+    wrong = sandbox.run("verify-deployment.sh", "--context", "work-prod")
+    assert wrong.returncode == 2 and "but context 'work-prod' is the cluster" in wrong.stderr
 
 
 def test_rollout_timeout_fails_with_a_one_line_summary(sandbox: Sandbox) -> None:

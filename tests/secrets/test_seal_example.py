@@ -60,3 +60,30 @@ def test_sealing_does_not_load_cdk8s():
     code = ("import sys, homelab_charts.cli.seal, homelab_charts.secrets.store, "
             "homelab_charts.secrets; assert 'cdk8s' not in sys.modules, 'cdk8s loaded'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_make_example_secrets_adds_only_the_missing_ones(tmp_path: Path) -> None:
+    """``--missing`` seals what the store lacks for the certificate there; nothing else."""
+    import shutil
+
+    from tests.helpers import as_project
+
+    root = as_project(tmp_path / "repo")
+    (root / "scripts").mkdir(exist_ok=True)
+    script = root / "scripts" / "make-example-secrets.py"
+    shutil.copy(REPO / "scripts" / "make-example-secrets.py", script)
+    grafana = root / "sealed" / "observability" / "grafana-admin.yaml"
+    grafana.unlink()
+    before = {p: p.read_bytes() for p in (root / "sealed").rglob("*.yaml")}
+    run = subprocess.run([sys.executable, str(script), "--missing"], cwd=root,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "sealed observability/grafana-admin" in run.stdout
+    fingerprint = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), "cert").fingerprint
+    found = {doc.ident: doc for _, doc in iter_store(root / "sealed")}
+    assert found["observability/grafana-admin"].key_fingerprint == fingerprint
+    assert set(found["observability/grafana-admin"].keys) == {"admin-user", "admin-password"}
+    assert all(p.read_bytes() == data for p, data in before.items())
+    again = subprocess.run([sys.executable, str(script), "--missing"], cwd=root,
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 0 and "every example secret is sealed already" in again.stdout

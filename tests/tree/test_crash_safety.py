@@ -313,3 +313,41 @@ def test_root_must_be_a_project_root(tmp_path: Path, homelab: Path) -> None:
     assert "not a homelab-charts repository root (no cdk8s.yaml in it)" in proc.stderr
     assert not (root / "apps/apps").exists()
     assert proc.stderr.count("\n") == 1
+
+
+def test_every_staged_file_and_its_folder_are_fsynced_before_the_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fsyncs run on threads (concurrent fsyncs share journal commits); all of them
+    have returned when the journal is committed."""
+    from homelab_charts import writer
+
+    root = old_tree(tmp_path / "root")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+
+    at_commit: list[set[str]] = []
+    staged: list[str] = []
+
+    def hook(step: str, path: str) -> None:
+        if step == "stage":
+            staged.append(path)
+        if step == "commit":
+            at_commit.append(set(synced))
+
+    monkeypatch.setattr(writer.os, "fsync", fsync)
+    previous = set_fault_hook(hook)
+    try:
+        write_tree(root, NEW)
+    finally:
+        set_fault_hook(previous)
+    assert snapshot(root) == expected(NEW)
+    done = at_commit[0]
+    for rel in staged:
+        folder, _, name = rel.rpartition("/")
+        assert str(root / folder / f".{name}.homelab-charts.tmp") in done, rel
+        assert str(root / folder) in done, folder
+    assert str(root / "apps") in done  # apps/fresh/ is new: its entry in apps/ too

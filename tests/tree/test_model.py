@@ -135,3 +135,56 @@ def test_dependency_graph() -> None:
     with pytest.raises(CycleError) as info:
         cyclic.order()
     assert info.value.stuck == ["a", "b", "c", "s"]
+
+
+# -- what validate reads through the model ------------------------------------------------
+
+def test_provided_objects_count_generated_sealed_and_bootstrap_ones() -> None:
+    from homelab_charts.tree import ObjectId
+
+    sealed = (HEADER + "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"
+              "metadata: {name: creds, namespace: web}\nspec: {encryptedData: {k: AAAA}}\n")
+    tree = Tree(small_tree(**{
+        "apps/web/creds.yaml": sealed,
+        "apps/web/kustomization.yaml": "namespace: web\nresources: [web.yaml, creds.yaml]\n"
+                                       "configMapGenerator:\n  - name: settings\n"
+                                       "    files: [a.txt]\n",
+        "infra/db/kustomization.yaml": "secretGenerator: [{name: pw, namespace: db}]\n"}))
+    for present in (ObjectId("", "ConfigMap", "web", "web"),       # an object of the tree
+                    ObjectId("", "Secret", "web", "creds"),         # made by its SealedSecret
+                    ObjectId("", "ConfigMap", "web", "settings"),   # generated
+                    ObjectId("", "Secret", "db", "pw"),
+                    ObjectId("source.toolkit.fluxcd.io", "GitRepository", "flux-system",
+                             "flux-system")):                       # flux bootstrap's
+        assert tree.provides(present), present
+    assert not tree.provides(ObjectId("", "Secret", "web", "web"))
+    # A build file that cannot be read generates nothing (kustomize reports it).
+    broken = Tree(small_tree(**{"apps/web/kustomization.yaml": "configMapGenerator: [\n"}))
+    assert not broken.provides(ObjectId("", "ConfigMap", "web", "settings"))
+
+
+def test_from_objects_reads_any_file_and_lenient_kustomizations() -> None:
+    from homelab_charts.tree import ObjectId, file_objects, flux_kustomization
+
+    text = (ks("a", "apps/a", "b") + ks("b", "../outside", "a")
+            + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+              "metadata: {name: c, namespace: flux-system}\n"
+              "spec: {path: ./x, dependsOn: [{name: a}, {}, 7]}\n")
+    objects = file_objects("somewhere/else.json", text)  # not under clusters/, apps/...
+    tree = Tree.from_objects([*objects, objects[0]])  # a repeated identity: the first kept
+    assert len(tree.objects) == 3
+    first, b, c = (tree.objects[o.id] for o in objects)
+    assert first is objects[0]
+    assert flux_kustomization(b, strict=False).outside_repository
+    with pytest.raises(ConfigError, match="outside' leaves the repository"):
+        flux_kustomization(b)
+    assert flux_kustomization(c, strict=False) is None  # no sourceRef: the schema says so
+    with pytest.raises(ConfigError, match=r"spec\.sourceRef: missing"):
+        flux_kustomization(c)
+    group = "kustomize.toolkit.fluxcd.io"
+    graph = tree.dependency_graph("Kustomization", group)
+    key = {o.id.name: o.id for o in objects}
+    assert graph.deps == {key["a"]: [key["b"]], key["b"]: [key["a"]], key["c"]: [key["a"]]}
+    assert graph.cycles() == [[key["a"], key["b"]]]
+    assert tree.dependency_graph("HelmRelease", "helm.toolkit.fluxcd.io").nodes == []
+    assert ObjectId(group, "Kustomization", "flux-system", "a") == key["a"]

@@ -244,3 +244,50 @@ def test_cdk8s_sees_each_manifest_as_the_tree_writer_does() -> None:
         "settings", "v1", "ConfigMap", "demo")
     assert ns.metadata.namespace is None
     assert c.to_json() == [cm.render(), ns.render()]
+
+
+def _pyyaml_dump(documents: list[object]) -> str:
+    """dump_documents' output as PyYAML's own representer writes it (the reference)."""
+    import yaml
+
+    class Reference(yaml.CSafeDumper):  # type: ignore[misc]
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in data else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    Reference.add_representer(str, represent_str)
+    return yaml.dump_all(documents, Dumper=Reference, sort_keys=False, explicit_start=True,
+                         default_flow_style=False, allow_unicode=True, width=4096)
+
+
+def test_the_fast_dumper_writes_what_pyyaml_writes() -> None:
+    from homelab_charts.writer import dump_documents
+
+    shared = {"app": "x"}
+    items = ["a", "b"]
+    scalars = ["", "yes", "No", "on", "~", "null", "Null", "1", "01", "0x1F", "1e3", "1_000",
+               ".inf", "-.5", "2024-01-02", "a: b", "- x", "#x", "x #y", "'q'", '"q"', "é ü",
+               "{a}", "[1]", "*x", "&x", "!x", "%x", "@x", "`x", " lead", "trail ", "tab\t",
+               "line\nline\n", "no-final\nnewline", "  indented\ntext\n", "x" * 5000, "\x07"]
+    docs: list[object] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"labels": shared},
+         "data": {s: s for s in scalars if s}},
+        {"values": [1, -2, 0, 2**70, 1.5, 1e17, -0.0, float("inf"), True, False, None],
+         "list": scalars, "nested": [[1, [2]], {"a": {}}, [], {}], "tuple": (1, "t")},
+        {"first": shared, "second": shared, "items": items, "again": items},  # aliases
+        {"keys": {2: "int", True: "bool", None: "null", 1.5: "float", "": "empty"}},
+        [shared, {"in": shared}],
+        "just a string",
+        None,
+    ]
+    assert dump_documents(docs) == _pyyaml_dump(docs)
+    # documents of the generated tree, every file
+    import yaml
+
+    for path in sorted(REPO.glob("*/**/*.yaml")):
+        if path.parts[len(REPO.parts)] not in ("clusters", "infrastructure", "apps"):
+            continue
+        loaded = list(yaml.safe_load_all(path.read_text()))
+        assert dump_documents(loaded) == _pyyaml_dump(loaded), path

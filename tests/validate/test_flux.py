@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homelab_charts.tree import DependencyGraph
+from homelab_charts.tree import DependencyGraph, ObjectId
 from homelab_charts.validate import Report, Status
-from homelab_charts.validate.flux import ObjectKey
 
 from .helpers import run, write
 
@@ -167,6 +166,19 @@ def test_flux_system_folder_objects_count(tmp_path: Path) -> None:
 
 
 def test_cycles_order_members() -> None:
-    a, b, c = (ObjectKey("g", "K", "ns", n) for n in "abc")
+    a, b, c = (ObjectId("g", "K", "ns", n) for n in "abc")
     assert DependencyGraph({a: [b], b: [a], c: [a]}).cycles(sort_key=lambda k: k) == [[a, b]]
     assert DependencyGraph({a: [b], b: [c], c: []}).cycles() == []
+
+
+def test_unreadable_entries_do_not_hide_the_other_problems(tmp_path: Path) -> None:
+    # validate reads the graph through the tree model leniently: a dependsOn entry without
+    # a name (the schema check's finding) neither stops the run nor hides the other ones.
+    report = check(tmp_path, ks("a", source="other", deps="[{}, {name: missing}, {name: b}]")
+                   + ks("b", deps="[{name: a}]", path="./apps/nowhere"))
+    text = "\n".join(messages(report))
+    assert "at '/spec/sourceRef': GitRepository flux-system/other not found" in text
+    assert "at '/spec/dependsOn/1': Kustomization flux-system/missing not found" in text
+    assert "dependsOn/0" not in text and "dependsOn/2" not in text
+    assert "path './apps/nowhere' is not a folder of the repository" in text
+    assert text.count("dependency cycle: Kustomization flux-system/a -> flux-system/b") == 2

@@ -319,3 +319,29 @@ def test_ryml_parse_errors_are_not_printed(capfd: pytest.CaptureFixture[str]) ->
     assert [d.obj for d in docs] == [{"a": 1}, None, {"c": 3}]
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_only_the_document_in_doubt_takes_the_exact_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream is decoded whole when nothing in it is in doubt; otherwise its documents
+    are checked one by one and only the doubtful one is re-read on the exact path."""
+    chunks: list[str] = []
+    real = loader._load_chunk
+    monkeypatch.setattr(loader, "_load_chunk", lambda text, **kw: chunks.append(text) or real(
+        text, **kw))
+    monkeypatch.setattr(loader, "_load_exact", lambda text, **kw: pytest.fail("whole stream"))
+    clean = "---\na: 1\n---\nb: [x, 'yes']\n---\nc: {d: 2}\n"
+    assert [d.obj for d in load_documents(clean)] == [{"a": 1}, {"b": ["x", "yes"]},
+                                                      {"c": {"d": 2}}]
+    assert chunks == []
+    doubtful = "---\na: 1\n---\nb: yes\n---\nc: {d: 2}\n"
+    docs = load_documents(doubtful)
+    assert [d.obj for d in docs] == [{"a": 1}, {"b": True}, {"c": {"d": 2}}]
+    assert [d.line for d in docs] == [2, 4, 6]
+    assert chunks == ["---\nb: yes\n"]
+    chunks.clear()
+    duplicate = "---\na: 1\n---\nb: 1\nb: 2\n---\nc: 3\n"
+    docs = load_documents(duplicate)
+    assert chunks == ["---\nb: 1\nb: 2\n"]
+    assert docs[1].error is not None and "already set in map" in docs[1].error.message
+    assert [d.obj for d in docs[::2]] == [{"a": 1}, {"c": 3}]

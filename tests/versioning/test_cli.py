@@ -199,8 +199,8 @@ def test_release_for_the_other_environment_says_only_the_data_file_changes(
         repo, cli, capsys, synth_calls):
     repo.commit("fix: dashboard", DASH_FILE)
     assert cli(args(repo, "release", DASH, "--env", "dev", "--dry-run")) == 0
-    assert ("homelab runs prod: the dev tag is recorded in the data file; no generated file "
-            "changes") in capsys.readouterr().err
+    assert ("no cluster runs dev (homelab runs prod): the dev tag is recorded in the data "
+            "file; no generated file changes") in capsys.readouterr().err
     assert cli(args(repo, "release", DASH, "--env", "prod", "--dry-run")) == 0
     assert "no generated file changes" not in capsys.readouterr().err
     assert cli(args(repo, "rollback", DASH, "--env", "dev", "--to",

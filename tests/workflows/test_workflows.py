@@ -209,7 +209,7 @@ def test_release_workflow() -> None:
     assert "cli \"${check[@]}\"" in plan and "version merged --sha" in plan
     assert build["with"]["trivy-severity"] == "${{ vars.TRIVY_SEVERITY || 'CRITICAL,HIGH' }}"
     job = release["jobs"]["release"]
-    assert job["needs"] == ["plan", "build"]
+    assert job["needs"] == ["plan", "build", "retag"]
     assert job["permissions"] == {"contents": "read"}
     text = run_text(job)
     assert "git add homelab.yaml clusters infrastructure apps" in text
@@ -222,10 +222,52 @@ def test_release_workflow() -> None:
     push_text = run_text(push)
     assert "scripts/run" not in push_text and "pip install" not in push_text  # git only
     assert 'push origin "${refs[@]}"' in push_text
+    # Then the tree goes to the local registry as a Flux OCI artifact, and Flux is told.
+    publish = release["jobs"]["publish"]
+    assert publish["needs"] == ["plan", "release", "push"]
+    assert publish["permissions"] == {"contents": "read"}
+    assert "self-hosted" in publish["runs-on"]  # the runner that reaches the registry
+    publish_text = run_text(publish)
+    assert 'args=(push "oci://$REGISTRY/$TREE_REPOSITORY:$DEFAULT_BRANCH"' in publish_text
+    assert 'args+=(--reconcile "$FLUX_RECEIVER_URL")' in publish_text
+    assert 'scripts/run cli "${args[@]}"' in publish_text
     for name, job in release["jobs"].items():
         for step in steps(job):
             if "actions/checkout" in step.get("uses", ""):
                 assert step["with"]["fetch-depth"] == 0, f"{name}: versions need full history"
+
+
+def test_release_workflow_promotes_by_retagging_never_rebuilding() -> None:
+    release = load("release.yaml")
+    action = release["on"]["workflow_dispatch"]["inputs"]["action"]
+    assert action["options"] == ["release", "promote"] and action["default"] == "release"
+    jobs = release["jobs"]
+    plan = run_text(jobs["plan"])
+    assert 'environment=prod\n  promote=true' in plan
+    # A promotion builds nothing: the build job is skipped, the retag job runs.
+    assert jobs["build"]["if"].startswith("needs.plan.outputs.promote != 'true' && ")
+    retag = jobs["retag"]
+    assert retag["if"] == "needs.plan.outputs.promote == 'true'"
+    assert retag["needs"] == "plan"
+    assert retag["environment"] == "prod"  # protected: reviewers approve the prod tag
+    assert retag["permissions"] == {"contents": "read"}
+    text = run_text(retag)
+    assert "docker build " not in text and "docker push" not in text
+    checked = text.index("cli promote \"$SERVICE\" --from dev --to prod --dry-run --json")
+    copied = text.index('docker buildx imagetools create --tag "$IMAGE:$TAG"')
+    assert checked < copied  # refused before the registry is touched
+    assert '"$IMAGE@$source_digest"' in text  # by digest
+    assert '[ "$(digest "$ref")" != "$source_digest" ]' in text
+    # The release job pins what the retag job tagged, only if dev still runs it.
+    job = jobs["release"]
+    assert job["if"] == "${{ !cancelled() && !failure() }}"
+    pin = run_text(job)
+    assert 'cli promote "$PROMOTED_SERVICE" --from dev --to prod' in pin
+    assert '--tag "$PROMOTED_FROM"' in pin
+    assert '[ "$tag" != "$PROMOTED_TAG" ]' in pin
+    push = jobs["push"]
+    assert "needs.release.outputs.commit == 'true'" in push["if"]
+    assert push["environment"] == "${{ needs.plan.outputs.environment }}"
 
 
 def test_cli_commands_used_by_the_workflows_exist() -> None:
@@ -240,5 +282,5 @@ def test_cli_commands_used_by_the_workflows_exist() -> None:
         text = path.read_text()
         used |= set(re.findall(r"scripts/run cli ([a-z][\w-]*)", text))
         used |= set(re.findall(r"args=\(([a-z][\w-]*) ", text))
-    assert {"synth", "plan", "validate", "version", "release"} <= used
+    assert {"synth", "plan", "validate", "version", "release", "promote"} <= used
     assert used <= set(sub.choices), used - set(sub.choices)

@@ -48,7 +48,8 @@ class Issuer:
         return {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": self.name}
 
 
-@register("infrastructure.issuers", folder="infrastructure/configs", namespace=CA_NAMESPACE)
+@register("infrastructure.issuers", folder="infrastructure/configs", namespace=CA_NAMESPACE,
+          shared=True)
 class ClusterIssuers(Component):
     """The issuers of the cluster; :attr:`default` signs the Ingress certificates.
 

@@ -53,7 +53,7 @@ def _pod_security() -> dict[str, Any]:
 
 
 @register("infrastructure.cert-manager", folder="infrastructure/controllers",
-          namespace=FLUX_NAMESPACE)
+          namespace=FLUX_NAMESPACE, shared=True)
 class CertManager(Controller):
     """cert-manager from its pinned chart, with its CRDs, in namespace ``cert-manager``.
 

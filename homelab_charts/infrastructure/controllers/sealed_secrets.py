@@ -36,7 +36,7 @@ SEALED_SECRETS_CRDS = ChartCrds(chart="sealed-secrets",
 
 
 @register("infrastructure.sealed-secrets", folder="infrastructure/controllers",
-          namespace=FLUX_NAMESPACE)
+          namespace=FLUX_NAMESPACE, shared=True)
 class SealedSecretsController(Controller):
     """The controller that turns SealedSecrets into Secrets, from its pinned chart."""
 

@@ -26,7 +26,7 @@ WEB_PORT = 8000
 WEBSECURE_PORT = 8443
 
 
-@register("infrastructure.traefik", folder="infrastructure/networking")
+@register("infrastructure.traefik", folder="infrastructure/networking", shared=True)
 class Traefik(Component):
     """Traefik from its Helm chart (pinned ``chart_version``), serving ``ingress_class``.
 

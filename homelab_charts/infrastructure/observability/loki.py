@@ -21,6 +21,7 @@ from homelab_charts.infrastructure.observability.config_data import (
     ConfigDocument,
     duration_seconds,
 )
+from homelab_charts.infrastructure.observability.settings import ObservabilitySettings
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
@@ -73,7 +74,7 @@ def loki_config(*, retention: str, http_port: int, grpc_port: int) -> dict[str, 
     }
 
 
-@register("infrastructure.loki", folder="infrastructure/observability")
+@register("infrastructure.loki", folder="infrastructure/observability", shared=True)
 class Loki(Component):
     """Loki (``loki.yaml``): logs kept ``retention`` (7 days by default), then deleted.
 
@@ -121,8 +122,11 @@ class Loki(Component):
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Loki:
-        """The homelab's Loki: image from ``infrastructure.loki``."""
-        return cls(scope, id, image=ctx.image("loki"),
+        """The homelab's Loki: image from ``infrastructure.loki``, retention and storage
+        from ``observability.loki``."""
+        settings = ObservabilitySettings.from_data(ctx.data.observability)
+        return cls(scope, id, image=ctx.image("loki"), retention=settings.loki_retention,
+                   storage_size=settings.loki_storage_size,
                    storage_class=ctx.settings.storage_class_name)
 
     @property

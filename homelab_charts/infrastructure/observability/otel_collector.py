@@ -9,8 +9,10 @@ written into a ConfigMap.
 Pipelines: OTLP in (gRPC 4317, HTTP 4318) ->
 ``memory_limiter`` (first, so the collector refuses data instead of being OOM-killed) ->
 ``probabilistic_sampler`` (traces only, 10%) -> ``batch`` -> logs to Loki (its OTLP
-endpoint), metrics to Prometheus (remote write), traces to the ``debug`` exporter, or to
-Jaeger (OTLP) once ``jaeger_endpoint`` is set.
+endpoint), metrics to Prometheus (remote write, only the resource attributes
+:mod:`.cardinality` keeps becoming labels), traces to Jaeger (OTLP) when
+``jaeger_endpoint`` is set (no traces pipeline otherwise). The node agents
+(:mod:`.agent`) forward the pods' log files here over OTLP.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from constructs import Construct
 from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
+from homelab_charts.infrastructure.observability import cardinality
+from homelab_charts.infrastructure.observability.alerts import COLLECTOR_ALERTS
 from homelab_charts.infrastructure.observability.config_data import (
     CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
+from homelab_charts.infrastructure.observability.jaeger import Jaeger
 from homelab_charts.infrastructure.observability.loki import Loki
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
@@ -50,14 +55,16 @@ PROTOCOL_PORTS = {"grpc": "otlp-grpc", "http/protobuf": "otlp-http"}
 MEMORY_LIMITER_SHARE = 0.8
 MEMORY_SPIKE_SHARE = 0.2
 PIPELINE_SECTIONS = ("receivers", "processors", "exporters")
+JAEGER_EXPORTER = "otlp/jaeger"
 
 
 def pipeline_errors(config: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``config``'s pipelines: undefined or empty references.
 
     Every pipeline needs at least one receiver and one exporter, and may name only
-    receivers, processors and exporters defined in the top-level sections; service
-    extensions must be defined under ``extensions``.
+    receivers, processors and exporters defined in the top-level sections; every defined
+    receiver and exporter is used by a pipeline (none dangles); service extensions must
+    be defined under ``extensions``.
     """
     errors: list[str] = []
     service = config.get("service")
@@ -82,81 +89,104 @@ def pipeline_errors(config: Mapping[str, Any]) -> list[str]:
                           f"under {section}" for ref in names if ref not in defined)
             if len(set(names)) != len(names):
                 errors.append(f"pipeline {name}: {section} listed twice")
+    for section in ("receivers", "exporters"):
+        used = {ref for pipeline in pipelines.values() if isinstance(pipeline, Mapping)
+                for ref in pipeline.get(section, [])}
+        errors.extend(f"{section[:-1]} {name!r} is defined but no pipeline uses it"
+                      for name in (config.get(section) or {}) if name not in used)
     defined_extensions = config.get("extensions") or {}
     errors.extend(f"extension {ext!r} is not defined under extensions"
                   for ext in service.get("extensions", []) if ext not in defined_extensions)
     return errors
 
 
+def self_telemetry(listen: str, ports: Mapping[str, int]) -> dict[str, Any]:
+    """``service.telemetry`` of a collector: info logs, its own metrics on ``metrics``."""
+    return {
+        "logs": {"level": "info"},
+        "metrics": {"level": "normal", "readers": [{"pull": {"exporter": {
+            "prometheus": {"host": listen, "port": ports["metrics"]}}}}]},
+    }
+
+
+def memory_limiter(memory_limit_mib: int) -> dict[str, Any]:
+    """The memory_limiter processor sized from the container's memory limit."""
+    return {
+        "check_interval": "1s",
+        "limit_mib": int(memory_limit_mib * MEMORY_LIMITER_SHARE),
+        "spike_limit_mib": int(memory_limit_mib * MEMORY_SPIKE_SHARE),
+    }
+
+
 def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage: float,
                      memory_limit_mib: int, jaeger_endpoint: str | None,
                      ports: Mapping[str, int]) -> dict[str, Any]:
-    """The collector's configuration file, as data."""
+    """The gateway's configuration file, as data.
+
+    Without ``jaeger_endpoint`` there is no traces pipeline at all (and no sampler): the
+    collector then accepts no spans rather than passing them to an exporter that drops them.
+    """
     listen = "${env:POD_IP}"
+    processors: dict[str, Any] = {"memory_limiter": memory_limiter(memory_limit_mib)}
     if jaeger_endpoint:
-        traces_exporter = "otlp/jaeger"
-        traces_config: dict[str, Any] = {"endpoint": jaeger_endpoint,
-                                         "tls": {"insecure": True}}
-    else:
-        traces_exporter = "debug"
-        traces_config = {"verbosity": "basic"}
+        processors["probabilistic_sampler"] = {"sampling_percentage": sampling_percentage}
+    processors[cardinality.PROCESSOR] = cardinality.metric_label_processor()
+    processors["batch"] = {"send_batch_size": 1024, "send_batch_max_size": 2048,
+                           "timeout": "5s"}
+    exporters: dict[str, Any] = {
+        "otlphttp/loki": {"endpoint": loki_url},
+        "prometheusremotewrite": {
+            "endpoint": prometheus_url,
+            # Only the attributes the transform processor keeps (cardinality.py).
+            "resource_to_telemetry_conversion": {"enabled": True},
+        },
+    }
+    pipelines: dict[str, Any] = {}
+    if jaeger_endpoint:
+        exporters[JAEGER_EXPORTER] = {"endpoint": jaeger_endpoint, "tls": {"insecure": True}}
+        pipelines["traces"] = {
+            "receivers": ["otlp"],
+            "processors": ["memory_limiter", "probabilistic_sampler", "batch"],
+            "exporters": [JAEGER_EXPORTER]}
+    pipelines["metrics"] = {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", cardinality.PROCESSOR, "batch"],
+        "exporters": ["prometheusremotewrite"]}
+    pipelines["logs"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                         "exporters": ["otlphttp/loki"]}
     return {
         "extensions": {"health_check": {"endpoint": f"{listen}:{ports['health']}"}},
         "receivers": {"otlp": {"protocols": {
             "grpc": {"endpoint": f"{listen}:{ports['otlp-grpc']}"},
             "http": {"endpoint": f"{listen}:{ports['otlp-http']}"},
         }}},
-        "processors": {
-            "memory_limiter": {
-                "check_interval": "1s",
-                "limit_mib": int(memory_limit_mib * MEMORY_LIMITER_SHARE),
-                "spike_limit_mib": int(memory_limit_mib * MEMORY_SPIKE_SHARE),
-            },
-            "probabilistic_sampler": {"sampling_percentage": sampling_percentage},
-            "batch": {"send_batch_size": 1024, "send_batch_max_size": 2048, "timeout": "5s"},
-        },
-        "exporters": {
-            "otlphttp/loki": {"endpoint": loki_url},
-            "prometheusremotewrite": {
-                "endpoint": prometheus_url,
-                "resource_to_telemetry_conversion": {"enabled": True},
-            },
-            traces_exporter: traces_config,
-        },
+        "processors": processors,
+        "exporters": exporters,
         "service": {
             "extensions": ["health_check"],
-            "telemetry": {
-                "logs": {"level": "info"},
-                "metrics": {"level": "normal", "readers": [{"pull": {"exporter": {
-                    "prometheus": {"host": listen, "port": ports["metrics"]}}}}]},
-            },
-            "pipelines": {
-                "traces": {"receivers": ["otlp"],
-                           "processors": ["memory_limiter", "probabilistic_sampler", "batch"],
-                           "exporters": [traces_exporter]},
-                "metrics": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
-                            "exporters": ["prometheusremotewrite"]},
-                "logs": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
-                         "exporters": ["otlphttp/loki"]},
-            },
+            "telemetry": self_telemetry(listen, ports),
+            "pipelines": pipelines,
         },
     }
 
 
-@register("infrastructure.otel-collector", folder="infrastructure/observability")
+@register("infrastructure.otel-collector", folder="infrastructure/observability",
+          shared=True)
 class OtelCollector(Component):
     """The collector (``otel-collector.yaml``) every app sends traces, metrics and logs to.
 
     ``resources`` default to the issue's numbers (CPU 200m/1, memory 256Mi/512Mi); the
     memory_limiter is sized from the memory *limit*: it refuses data above 80% of it and
     starts shedding at 60%, and ``GOMEMLIMIT`` makes the Go runtime collect before that.
-    ``jaeger_endpoint`` (``host:4317``) switches traces from the debug exporter to Jaeger.
+    ``jaeger_endpoint`` (``host:4317``) sends the sampled traces to Jaeger; without it the
+    collector has no traces pipeline (:attr:`accepts_traces` is false).
     Prometheus gets a dedicated scrape job for the collector's own metrics.
     """
 
     def __init__(self, scope: Construct, id: str, *, image: Image, loki: Loki,
                  prometheus: Prometheus, sampling_percentage: float = 10.0,
-                 jaeger_endpoint: str | None = None, replicas: int = 1,
+                 jaeger_endpoint: str | None = None, jaeger: Jaeger | None = None,
+                 replicas: int = 1,
                  resources: Resources | None = None, name: str = "otel-collector") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "observability"})
         if isinstance(sampling_percentage, bool) or not 0 < sampling_percentage <= 100:
@@ -167,6 +197,8 @@ class OtelCollector(Component):
             raise ConfigError(self.where, "jaeger_endpoint",
                               f"{jaeger_endpoint!r} must be host:port of Jaeger's OTLP gRPC "
                               "receiver, e.g. jaeger-collector.observability.svc:4317")
+        if jaeger is not None:
+            jaeger_endpoint = jaeger.otlp_grpc_endpoint
         resources = resources or Resources("200m", "1", "256Mi", "512Mi")
         memory_limit_mib = int(quantity(resources.memory_limit, "memory_limit") / 2**20)
         self.use(loki, prometheus)
@@ -176,7 +208,7 @@ class OtelCollector(Component):
             loki_url=loki.otlp_logs_url, prometheus_url=prometheus.remote_write_url,
             sampling_percentage=sampling_percentage, memory_limit_mib=memory_limit_mib,
             jaeger_endpoint=jaeger_endpoint, ports={p.name: p.port for p in ports})
-        errors = pipeline_errors(self.config)
+        errors = pipeline_errors(self.config) + cardinality.cardinality_errors(self.config)
         if errors:
             raise ConfigError(self.where, "config", "; ".join(errors))
         config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
@@ -200,18 +232,30 @@ class OtelCollector(Component):
             pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
         )
         self.service = self.gateway.service
+        self.accepts_traces = jaeger_endpoint is not None
         self.connections: list[Connection] = [
             Connection.to(self.gateway, loki.server, "http"),
             Connection.to(self.gateway, prometheus.server, "http"),
         ]
+        if jaeger is not None:
+            self.use(jaeger)
+            self.connections.append(Connection.to(self.gateway, jaeger.server, "otlp-grpc"))
         prometheus.scrape(ScrapeTarget.of("otel-collector", self.gateway, "metrics"))
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> OtelCollector:
         """The homelab's collector: image from ``infrastructure.otel-collector``, sending
-        logs to Loki and metrics to Prometheus."""
-        return cls(scope, id, image=ctx.image("otel-collector"), loki=ctx.require(Loki),
-                   prometheus=ctx.require(Prometheus))
+        logs to Loki, metrics to Prometheus (with the collector alerts) and traces to
+        Jaeger when ``infrastructure.jaeger`` is on (no traces pipeline otherwise). It keeps
+        every trace it receives: the apps' SDKs sample at their environment's ratio
+        (``tracesSamplingRatio``), so one collector serves a cluster's environments at
+        different ratios."""
+        prometheus = ctx.require(Prometheus)
+        collector = cls(scope, id, image=ctx.image("otel-collector"), loki=ctx.require(Loki),
+                        prometheus=prometheus, jaeger=ctx.find(Jaeger),
+                        sampling_percentage=100.0)
+        prometheus.add_rule_group(COLLECTOR_ALERTS)
+        return collector
 
     def port_name(self, protocol: str) -> str:
         """The collector port an SDK using ``protocol`` (grpc, http/protobuf) connects to."""
