@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Back up or restore the Sealed Secrets controller's sealing keys.
 #
-#   scripts/sealing-key.sh backup  FILE [--dry-run] [--force]
-#   scripts/sealing-key.sh restore FILE [--dry-run]
+#   scripts/sealing-key.sh backup  FILE [--dry-run] [--force] [--context NAME]
+#   scripts/sealing-key.sh restore FILE [--dry-run] [--context NAME]
 #
 # The keys are the Secrets labelled sealedsecrets.bitnami.com/sealed-secrets-key in
 # kube-system (the controller sealed-secrets-controller renews one every 30 days and
@@ -17,6 +17,8 @@
 #            keys (before the controller first runs, it simply finds them).
 #            --dry-run asks the API server to validate the apply (--dry-run=server)
 #            and restarts nothing.
+#   --context NAME  the kubectl context (default: the current one, read once at start:
+#            every kubectl call passes --context with it).
 # Exits 2 on a usage error, when kubectl is missing, or when the cluster holds no key.
 set -euo pipefail
 
@@ -38,10 +40,12 @@ esac
 file=
 dry_run=no
 force=no
+given_context=
 while [ $# -gt 0 ]; do
   case $1 in
     --dry-run) dry_run=yes ;;
     --force) force=yes ;;
+    --context) [ $# -ge 2 ] || die 2 "--context needs a NAME"; given_context=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) die 2 "unknown option $1" ;;
     *) [ -z "$file" ] || die 2 "one FILE only (got '$file' and '$1')"; file=$1 ;;
@@ -51,6 +55,7 @@ done
 [ -n "$file" ] || die 2 "$action needs a FILE"
 [ "$force" = no ] || [ "$action" = backup ] || die 2 "--force is for backup only"
 require_kubectl
+resolve_context "$given_context" || die 2 "no kubectl context: pass --context NAME"
 
 inside_repository() { # inside_repository PATH: true when PATH would be inside the checkout
   local dir
@@ -67,7 +72,7 @@ backup() {
     die 2 "$file exists: pass --force to replace it"
   fi
   local names
-  names=$(kubectl -n "$namespace" get secret -l "$label" -o name) \
+  names=$(kube -n "$namespace" get secret -l "$label" -o name) \
     || die 2 "cannot list the key Secrets in $namespace (is the cluster reachable?)"
   [ -n "$names" ] || die 2 "no Secret labelled $label in $namespace: is the controller installed?"
   if [ "$dry_run" = yes ]; then
@@ -78,7 +83,7 @@ backup() {
   local tmp
   tmp=$(umask 077 && mktemp "$(dirname "$file")/.sealing-key.XXXXXX")
   trap 'rm -f "$tmp"' EXIT
-  kubectl -n "$namespace" get secret -l "$label" -o yaml >"$tmp" \
+  kube -n "$namespace" get secret -l "$label" -o yaml >"$tmp" \
     || die 2 "cannot read the key Secrets in $namespace"
   grep -q 'tls.key' "$tmp" || die 2 "the Secrets read hold no tls.key: nothing saved"
   mv -f "$tmp" "$file"
@@ -90,14 +95,14 @@ restore() {
   [ -f "$file" ] || die 2 "$file: no such file"
   grep -q 'tls.key' "$file" || die 2 "$file holds no tls.key: not a backup of the keys"
   if [ "$dry_run" = yes ]; then
-    kubectl -n "$namespace" apply --dry-run=server -f "$file" \
+    kube -n "$namespace" apply --dry-run=server -f "$file" \
       || die 1 "the API server refuses $file"
     note "dry run: $file would be applied; the controller would be restarted"
     return
   fi
-  kubectl -n "$namespace" apply -f "$file" || die 1 "applying $file failed"
-  if kubectl -n "$namespace" get deployment "$controller" -o name >/dev/null 2>&1; then
-    kubectl -n "$namespace" rollout restart "deployment/$controller"
+  kube -n "$namespace" apply -f "$file" || die 1 "applying $file failed"
+  if kube -n "$namespace" get deployment "$controller" -o name >/dev/null 2>&1; then
+    kube -n "$namespace" rollout restart "deployment/$controller"
     note "restored the keys of $file; restarted $controller to load them"
   else
     note "restored the keys of $file; $controller is not installed yet and will load them"

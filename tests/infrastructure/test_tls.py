@@ -31,7 +31,7 @@ def certificates(tree: Tree) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_ingress_has_tls_from_the_local_ca(tree: Tree) -> None:
     ingresses = tree.of_kind("Ingress")
-    assert len(ingresses) == 3
+    assert len(ingresses) == 4  # the apps' and Grafana's
     certs = certificates(tree)
     for ingress in ingresses:
         namespace = ingress["metadata"]["namespace"]

@@ -36,9 +36,17 @@ def run(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": str(sandbox.bin), "HOME": str(sandbox.root.parent), "LANG": "C.UTF-8",
            "FAKE_KUBECTL_LOG": str(sandbox.log),
            "FAKE_KUBECTL_RULES": str(sandbox.rules_file),
+           "FAKE_KUBECTL_STATE": str(sandbox.state_file),
            "HOMELAB_CHARTS_PYTHON": sys.executable}
     return subprocess.run(["bash", str(SCRIPTS / "sealing-key.sh"), *args],
                           capture_output=True, text=True, env=env, timeout=60)
+
+
+def pinned(sandbox: Sandbox) -> list[list[str]]:
+    """The cluster calls, each pinned (--context) to the context current at start."""
+    entries = sandbox.cluster_calls()
+    assert all(e["context"] == "fake-homelab" for e in entries), entries
+    return [e["argv"] for e in entries]
 
 
 @pytest.fixture
@@ -58,7 +66,7 @@ def test_backup_writes_the_keys_privately_outside_the_repository(
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "saved 2 key(s)" in result.stderr
     label = "sealedsecrets.bitnami.com/sealed-secrets-key"
-    assert keys.calls() == [
+    assert pinned(keys) == [
         ["-n", "kube-system", "get", "secret", "-l", label, "-o", "name"],
         ["-n", "kube-system", "get", "secret", "-l", label, "-o", "yaml"],
     ]
@@ -100,7 +108,7 @@ def test_restore_dry_run_validates_on_the_server_and_restarts_nothing(
     backup.write_text(BACKUP)
     result = run(sandbox, "restore", str(backup), "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert sandbox.calls() == [
+    assert pinned(sandbox) == [
         ["-n", "kube-system", "apply", "--dry-run=server", "-f", str(backup)]]
 
 
@@ -109,7 +117,7 @@ def test_restore_applies_and_restarts_the_controller(sandbox: Sandbox, tmp_path:
     backup.write_text(BACKUP)
     result = run(sandbox, "restore", str(backup))
     assert result.returncode == 0, result.stderr
-    assert sandbox.calls() == [
+    assert pinned(sandbox) == [
         ["-n", "kube-system", "apply", "-f", str(backup)],
         ["-n", "kube-system", "get", "deployment", "sealed-secrets-controller", "-o", "name"],
         ["-n", "kube-system", "rollout", "restart", "deployment/sealed-secrets-controller"],
@@ -121,7 +129,7 @@ def test_restore_refuses_a_file_without_keys(sandbox: Sandbox, tmp_path: Path) -
     backup.write_text("kind: ConfigMap\n")
     result = run(sandbox, "restore", str(backup))
     assert result.returncode == 2 and "holds no tls.key" in result.stderr
-    assert sandbox.calls() == []
+    assert pinned(sandbox) == []
 
 
 def test_usage_errors(sandbox: Sandbox) -> None:

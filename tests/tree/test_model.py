@@ -92,35 +92,13 @@ def test_cluster_identity() -> None:
         Tree(small_tree(**{"clusters/lab/cluster-identity.yaml": broken})).cluster_identity("lab")
 
 
-def test_cluster_identity_applied_by_a_kustomization_of_the_cluster() -> None:
-    """The generated tree keeps the identity out of clusters/<cluster>/ (bootstrap's path
-    holds Kustomizations only): it counts when a Kustomization the cluster's folder
-    defines applies it, and not when nothing of that cluster does."""
-    identity = ("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: homelab-charts-cluster,"
-                " namespace: kube-system}\ndata: {cluster: lab, kubeSystemUID: u-2}\n")
-    tree = Tree(small_tree(**{"apps/web/cluster-identity.yaml": identity}))
-    found = tree.cluster_identity("lab")
-    assert found is not None and (found.name, found.uid, found.file) == (
-        "lab", "u-2", "apps/web/cluster-identity.yaml")
-    assert tree.cluster_identity("other") is None
-    stray = Tree(small_tree(**{"apps/orphan/cluster-identity.yaml": identity}))
-    assert stray.cluster_identity("lab") is None
-    # An identity file of clusters/<cluster>/ must hold the identity.
-    with pytest.raises(ConfigError, match="expected the ConfigMap kube-system/"):
-        Tree(small_tree(**{"apps/web/cluster-identity.yaml": identity,
-                           "clusters/lab/cluster-identity.yaml": "---\napiVersion: v1\n"
-                           "kind: ConfigMap\nmetadata: {name: other, namespace: x}\n"}
-                        )).cluster_identity("lab")
-
-
 def test_the_committed_tree_loads() -> None:
     tree = Tree.from_disk(REPO)
     names = [k.name for k in tree.order()]
     assert names.index("databases") < names.index("n8n")
     identity = tree.cluster_identity("homelab")
     assert identity is not None and identity.name == "homelab"
-    assert identity.file == "infrastructure/namespaces/cluster-identity.yaml"
-    assert tree.owner_of(identity.file).name == "namespaces"
+    assert identity.file == "clusters/homelab/cluster-identity.yaml"
 
 
 def test_dependency_graph() -> None:
