@@ -346,7 +346,8 @@ def test_an_unbound_tree_is_refused(sandbox: Sandbox) -> None:
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 2
     assert ("clusters/homelab is bound to no cluster (clusters/homelab/cluster-identity.yaml "
-            "records no kube-system UID); refusing to touch context 'fake-homelab'") in result.stderr
+            "records no kube-system UID); refusing to touch context 'fake-homelab'"
+            ) in result.stderr
     assert not [c for c in sandbox.calls() if c[0] in MUTATING]
     (sandbox.root / "clusters/homelab/cluster-identity.yaml").unlink()
     git(sandbox.root, "commit", "-qam", "no identity")
