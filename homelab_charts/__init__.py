@@ -95,6 +95,8 @@ _EXPORTS: dict[str, str] = {
     "CertManager": "homelab_charts.infrastructure.controllers",
     "ClusterIssuers": "homelab_charts.infrastructure.configs",
     "SealedSecretsController": "homelab_charts.infrastructure.controllers",
+    "Backups": "homelab_charts.infrastructure.backup",
+    "backup_alert_rules": "homelab_charts.infrastructure.backup",
     # Flux
     "GitRepository": "homelab_charts.flux",
     "HelmChart": "homelab_charts.flux",
@@ -115,6 +117,7 @@ __all__ = [
     "Alert",
     "AppDatabase",
     "AppRelease",
+    "Backups",
     "CertManager",
     "ClusterContext",
     "ClusterIssuers",
@@ -175,6 +178,7 @@ __all__ = [
     "WebService",
     "WebUI",
     "Workload",
+    "backup_alert_rules",
     "expose",
     "load_data",
     "otel_env",
@@ -224,6 +228,7 @@ if TYPE_CHECKING:
         OCIRepository,
     )
     from homelab_charts.flux.images import ImagePolicy, ImageRepository
+    from homelab_charts.infrastructure.backup import Backups, backup_alert_rules
     from homelab_charts.infrastructure.configs import ClusterIssuers
     from homelab_charts.infrastructure.controllers import CertManager, SealedSecretsController
     from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis

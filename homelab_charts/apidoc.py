@@ -29,7 +29,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "SealedSecretsController", "CertManager", "ClusterIssuers", "PostgreSQL",
         "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki", "Prometheus",
         "Alert", "RuleGroup", "Jaeger", "KubeStateMetrics", "Grafana", "OtelAgent",
-        "NodeExporter"),
+        "NodeExporter", "Backups", "backup_alert_rules"),
     "Flux": (
         "Kustomization", "GitRepository", "OCIRepository", "HelmRepository", "HelmChart",
         "HelmRelease", "ImageRepository", "ImagePolicy"),
@@ -123,6 +123,11 @@ EXAMPLES: dict[str, str] = {
     "Grafana": "ctx.require(Grafana).dashboards  # the provisioned dashboards",
     "OtelAgent": "ctx.find(OtelAgent)  # the node agent sending every pod's logs",
     "NodeExporter": "ctx.find(NodeExporter)  # node figures for Prometheus",
+    "Backups": "backups = ctx.find(Backups)  # None when infrastructure.backup is off\n"
+               "if backups is not None:\n"
+               '    backups.protect_folder(self, ctx, name="notes", claim="notes-data",\n'
+               "                           user=1000, writer=web)",
+    "backup_alert_rules": "rules = backup_alert_rules(cluster.get(Backups))  # [] when off",
     "Kustomization": 'Kustomization(flux_file, "notes", name="notes", path="./apps/notes",\n'
                      '              source=FLUX_SYSTEM_REPOSITORY, interval="1h")',
     "GitRepository": 'GitRepository(self, "repo", name="charts", url="https://github.com/o/r")',

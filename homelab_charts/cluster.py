@@ -82,7 +82,6 @@ from homelab_charts.secrets.shared import SharedCredential
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
 from homelab_charts.workloads.daemon import NodeDaemon
-from homelab_charts.workloads.job import Task
 from homelab_charts.workloads.network import Network, Pods
 from homelab_charts.workloads.rollout import annotate_sealed_digests
 
@@ -107,6 +106,10 @@ EXTERNAL_NAMESPACES: Mapping[str, str] = {
 
 #: The cluster's own layers (every tree has them once it has a namespace or a credential).
 NAMESPACES_LAYER, SECRETS_LAYER = "namespaces", "secrets"
+
+#: Kinds of objects that run pods besides the workloads (checkov skips go on them too):
+#: the backup CronJobs and Jobs, PostgreSQL's role-sync Task.
+JOB_KINDS = frozenset({"CronJob", "Job"})
 
 #: Which Flux file applies the layers of each top folder.
 FLUX_FILES = ("infrastructure", "apps")
@@ -384,12 +387,16 @@ class HomelabCluster(Construct):
         for environment in settings.environments:
             self._internet_egress(self.environments[environment], workloads)
 
-        tasks = [t for t in constructs if isinstance(t, Task)]
-        for workload in [*workloads, *tasks]:
-            skip_checkov(workload.workload, HOMELAB_WIDE_SKIPS)
-        for workload in workloads:
-            if workload.component.checkov_skips:
-                skip_checkov(workload.workload, workload.component.checkov_skips)
+        # checkov skips on everything that runs pods: the workloads, and the Jobs and
+        # CronJobs components make themselves (the backups, PostgreSQL's role-sync Task).
+        runners = [w.workload for w in workloads]
+        runners += [m for m in constructs if isinstance(m, Manifest)
+                    and m.object_kind in JOB_KINDS]
+        for runner in runners:
+            skip_checkov(runner, HOMELAB_WIDE_SKIPS)
+        for runner in runners:
+            if runner.component.checkov_skips:
+                skip_checkov(runner, runner.component.checkov_skips)
 
         self._check_node_daemons(workloads)
         # A re-sealed credential rolls exactly the workloads reading it.

@@ -212,6 +212,9 @@ class HomelabData:
     controllers: dict[str, ControllerPin] = field(default_factory=dict)
     #: The ``platform`` section: sync timing, TLS, the network (homelab_charts.platform).
     platform: PlatformSettings = field(default_factory=PlatformSettings)
+    #: Each component entry's own settings as the data file has them (schema-checked),
+    #: for the component that reads them (``infrastructure.backup``'s target, say).
+    entry_values: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The schema-checked ``observability:`` section as written (its defaults are
     #: applied by homelab_charts.infrastructure.observability.settings).
     observability: dict[str, Any] = field(default_factory=dict)
@@ -255,6 +258,10 @@ class HomelabData:
     def enabled(self, entry: str) -> bool:
         """Whether the data file lists component ``entry`` and does not disable it."""
         return self.entries.get(entry, False)
+
+    def entry_settings(self, entry: str) -> dict[str, Any]:
+        """The data file's mapping for component ``entry`` (empty when it is not listed)."""
+        return self.entry_values.get(entry, {})
 
     @property
     def store_dir(self) -> Path:
@@ -342,6 +349,9 @@ def parse(document: Any, source: str | Path) -> HomelabData:
     entries = {f"infrastructure.{name}": bool(raw.get("enabled", True))
                for name, raw in document["infrastructure"].items()}
     entries.update((f"services.{name}", svc.enabled) for name, svc in services.items())
+    entry_values = {f"{section}.{name}": dict(raw or {})
+                    for section in ("infrastructure", "services")
+                    for name, raw in document[section].items()}
     return HomelabData(
         path=Path(source),
         cluster=clusters[0],
@@ -356,6 +366,7 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         observability=dict(document.get("observability") or {}),
         clusters=tuple(clusters),
         environments=environments,
+        entry_values=entry_values,
     )
 
 

@@ -118,13 +118,15 @@ def test_a_disabled_app_disappears_with_its_wiring_policies_and_secrets(tmp_path
         "infrastructure/databases/network-policies.yaml",
         "infrastructure/networking/network-policies.yaml",  # Traefik reached n8n
         "infrastructure/observability/network-policies.yaml",  # Prometheus scraped n8n
+        "infrastructure/observability/prometheus.yaml",  # the alerts on n8n's backup
     }
 
 
 def test_an_unused_sealed_credential_is_a_one_line_warning(tmp_path) -> None:
     root = make_repo(tmp_path / "repo", disable("services.n8n"))
     result = synth_tree(root)
-    # n8n's own credential and its shared database password (sealed once, cluster-wide).
+    # n8n's own credential and its shared database password (sealed once, cluster-wide);
+    # the restic repository (shared too) still serves the databases' backups.
     shared, own = sorted(result.warnings)  # sealed/_cluster/ sorts before sealed/n8n/
     assert "\n" not in own and "\n" not in shared
     assert "n8n/n8n-credentials" in own and "sealed/n8n/n8n-credentials.yaml" in own

@@ -122,7 +122,9 @@ def test_every_credential_the_tree_uses_is_sealed_for_a_throwaway_certificate(ma
     assert {ident: set(doc.keys) for ident, doc in store.items()} == used
     assert used == {"databases/postgresql-credentials": {"postgres-password"},
                     "redis-credentials": {"password"},
-                    "observability/grafana-admin": {"admin-user", "admin-password"}}
+                    "observability/grafana-admin": {"admin-user", "admin-password"},
+                    "restic-repository": {"password", "aws-access-key-id",
+                                          "aws-secret-access-key"}}
     assert all(doc.key_fingerprint == cert.fingerprint for doc in store.values())
     # a fresh certificate: not the one of this repository
     own = SealingCertificate.from_pem((STORE_DIR / "sealed-secrets-cert.pem").read_bytes(), "own")

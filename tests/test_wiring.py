@@ -114,7 +114,22 @@ def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out["flux-controllers"] = Endpoint(
         "flux-controllers", FLUX_CONTROLLERS[0], tuple(sorted(FLUX_CONTROLLERS[1].items())),
         frozenset(FLUX_CONTROLLERS[2].values()), outside=True)
+    target = backup_target(tree)
+    if target is not None:
+        out["backup-target"] = Endpoint(
+            "backup-target", "", (), frozenset({(target[1], "TCP")}), outside=True,
+            address=str(next(iter(ipaddress.ip_network(target[0]).hosts()))))
     return out
+
+
+def backup_target(tree: Tree) -> tuple[str, int] | None:
+    """The restic target's network and port (the data file's backup.target), if any."""
+    from homelab_charts.infrastructure.backup import from_data
+
+    settings = from_data(config.load(tree.data_file)) if tree.data_file else None
+    if settings is None or settings.target.cidr is None or settings.target.port is None:
+        return None
+    return settings.target.cidr, settings.target.port
 
 
 def traefik_scrape_port(values: dict[str, Any]) -> int | None:
@@ -250,6 +265,12 @@ def needed_flows(tree: Tree) -> set[Flow]:
     for pod in pods.values():
         if pod.spec.get("automountServiceAccountToken"):
             flows |= {(pod.ident, *f) for f in api}
+    target = backup_target(tree)
+    for pod in pods.values():  # restic reaches an S3 or REST repository over the network
+        repository = pod.env().get("RESTIC_REPOSITORY")
+        if target is not None and isinstance(repository, str) and \
+                repository.startswith(("s3:", "rest:")):
+            flows.add((pod.ident, "backup-target", target[1], "TCP"))
     return flows
 
 
@@ -321,7 +342,8 @@ def allowed_flows(tree: Tree) -> set[Flow]:
 # --- the tests ----------------------------------------------------------------------
 
 def test_app_environments_point_at_services_that_exist(tree: Tree) -> None:
-    apps = [p for p in tree.pods() if p.namespace in tree.app_namespaces()]
+    apps = [p for p in tree.pods() if p.namespace in tree.app_namespaces()
+            and p.kind != "CronJob"]
     data = config.load()
     assert len(apps) == len(enabled_services(data))
     for pod in apps:
@@ -501,7 +523,7 @@ def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tr
                 is not root, pod.ident
             for kind in ("requests", "limits"):
                 assert set(c["resources"][kind]) == {"cpu", "memory"}, pod.ident
-            if pod.kind != "Job":  # runs to completion: nothing to probe
+            if pod.kind not in ("Job", "CronJob"):  # run to completion: nothing to probe
                 assert "livenessProbe" in c and "readinessProbe" in c, pod.ident
             image = c["image"]
             repo, _, tag = image.rpartition(":")
@@ -588,9 +610,11 @@ def test_the_exactness_check_notices_a_widened_policy() -> None:
     widened = Tree(dict(tree.files))
     for _, obj in widened.objects:
         if obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == "allow-postgresql":
-            (rule,) = [r for r in obj["spec"]["ingress"] if r["from"][0]["namespaceSelector"][
-                "matchLabels"]["kubernetes.io/metadata.name"] == "family-assistant"]
-            rule["from"][0]["podSelector"] = {}  # any pod of that ns
+            for rule in obj["spec"]["ingress"]:  # any pod of family-assistant
+                peer = rule["from"][0]
+                if peer["namespaceSelector"]["matchLabels"][
+                        "kubernetes.io/metadata.name"] == "family-assistant":
+                    peer["podSelector"] = {}
         if obj["kind"] == "NetworkPolicy" and \
                 obj["metadata"]["name"] == "allow-family-assistant-frontend":
             obj["spec"]["egress"].append(

@@ -19,6 +19,7 @@ from constructs import Construct
 from homelab_charts.apps.common import AppRelease, IngressController, expose
 from homelab_charts.base import Component, Folder, Manifest, skip_checkov
 from homelab_charts.errors import ConfigError
+from homelab_charts.infrastructure.backup import Backups
 from homelab_charts.infrastructure.databases import PostgreSQL
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.registry import ClusterContext, register
@@ -136,10 +137,17 @@ class N8n(Component):
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> N8n:
-        return cls(scope, id, release=AppRelease.from_data(ctx.data, "n8n"),
-                   credentials=ctx.credentials(scope, "n8n-credentials",
-                                               keys=["encryption-key"]),
-                   database_credentials=ctx.credentials(scope, "postgresql-n8n",
-                                                        keys=["password"], shared=True),
-                   postgresql=ctx.require(PostgreSQL), ingress=ctx.require(Traefik),
-                   storage_class=ctx.settings.storage_class_name)
+        """n8n, and the backup of its data folder when backups are on
+        (``infrastructure.backup``; docs/BACKUPS.md)."""
+        n8n = cls(scope, id, release=AppRelease.from_data(ctx.data, "n8n"),
+                  credentials=ctx.credentials(scope, "n8n-credentials",
+                                              keys=["encryption-key"]),
+                  database_credentials=ctx.credentials(scope, "postgresql-n8n",
+                                                       keys=["password"], shared=True),
+                  postgresql=ctx.require(PostgreSQL), ingress=ctx.require(Traefik),
+                  storage_class=ctx.settings.storage_class_name)
+        backups = ctx.find(Backups)
+        if backups is not None:
+            backups.protect_folder(n8n, ctx, name="n8n", claim=n8n.claim.object_name,
+                                   user=n8n.web.container.run_as.user, writer=n8n.web)
+        return n8n

@@ -18,7 +18,7 @@ from homelab_charts.errors import HomelabError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = ("synth", "release", "seal", "plan", "validate", "diff", "graph",
-                   "cluster", "init", "push", "pull", "status")
+                   "cluster", "init", "push", "pull", "status", "backup")
 
 
 class _Parser(argparse.ArgumentParser):

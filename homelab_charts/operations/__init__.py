@@ -2,5 +2,7 @@
 
 * :mod:`.manual` — the manual GitOps path: the apply plan ``scripts/manual-deploy.sh``
   follows and the object listing it prunes by;
-* :mod:`.binding` — which cluster a tree is for (``homelab-charts cluster bind``).
+* :mod:`.binding` — which cluster a tree is for (``homelab-charts cluster bind``) and the
+  check every command changing a live cluster makes first;
+* :mod:`.backup` — ``homelab-charts backup`` and ``restore`` (docs/BACKUPS.md).
 """

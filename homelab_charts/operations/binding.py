@@ -81,3 +81,27 @@ def bind(uid: str, data_file: Path | None = None) -> Binding:
 
     data = datafile.edit(file, change)
     return Binding(file, data.cluster.name, uid, previous[0])
+
+
+def require_bound_cluster(cluster: str, uid: str | None, context: str, *,
+                          kubectl: str = "kubectl") -> str:
+    """Refuse (ConfigError, exit 2) unless kubectl ``context`` reaches the cluster the
+    tree ``clusters/<cluster>/`` is bound to (``uid``: ``cluster.uid`` of the data file):
+    the rule and the words of the manual scripts' ``require_binding``
+    (scripts/lib/common.sh). Only reads (one ``kubectl get namespace kube-system``);
+    every command that changes a live cluster from Python calls this first. Returns the
+    live UID."""
+    if not uid:
+        raise ConfigError(
+            f"clusters/{cluster}", None,
+            f"bound to no cluster (no cluster.uid in the data file); refusing to touch "
+            f"context {context!r}. If {context!r} is the right cluster: homelab-charts "
+            f"cluster bind --context {context}, then synthesize and commit")
+    live = live_uid(context, kubectl=kubectl)
+    if live != uid:
+        raise ConfigError(
+            f"context {context}", None,
+            f"wrong cluster: clusters/{cluster} is bound to cluster {cluster!r} (kube-system "
+            f"UID {uid}), but context {context!r} is the cluster with kube-system UID {live}; "
+            "nothing was changed (switch context, or rebind with homelab-charts cluster bind)")
+    return live

@@ -1,6 +1,14 @@
-"""A run-to-completion task: a Job whose pod is as hardened as every workload's.
+"""Run-to-completion pods (Jobs, CronJobs), hardened like every other workload.
 
-Used for idempotent maintenance the cluster must redo when its input changes (the
+Same fixed hardening as :mod:`homelab_charts.workloads.pod` (Pod Security Standards
+"restricted": non-root numeric users, no privilege escalation, every capability dropped,
+RuntimeDefault seccomp, read-only root filesystem, requests and limits, no service-account
+token, no service links), without the probes a one-shot container has no use for. Several
+containers may share volumes: ``init`` containers run first, in order (a dump written to
+an emptyDir), then the main container (restic storing it).
+
+:func:`job_pod_template` renders the pod of the backup CronJobs; :class:`Task` is a Job
+of its own for idempotent maintenance the cluster must redo when its input changes (the
 PostgreSQL role-password sync): the Job's name carries a digest of that input, so a new
 input is a new Job (Flux creates it and prunes the old one; a Job's pod template cannot
 be changed in place), and an unchanged input is left alone. The name's digest covers
@@ -12,26 +20,116 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs import Construct
 
 from homelab_charts.base import Manifest, Part, check_name
+from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.workloads.pod import container_security_context, selector_labels
-from homelab_charts.workloads.spec import EnvValue, Resources, RunAs, render_env
+from homelab_charts.workloads.spec import Container, EnvValue, Resources, RunAs, render_env
+
+#: emptyDir size limit of a container's writable scratch folders (``writable_paths``).
+SCRATCH_LIMIT = "256Mi"
+
+
+@dataclass(frozen=True)
+class JobStep:
+    """One container of a job pod: its spec and the volumes (by name) it mounts."""
+
+    name: str
+    container: Container
+    mounts: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+
+
+def render_step(step: JobStep, where: str) -> dict[str, Any]:
+    spec = step.container
+    if spec.liveness is not None or spec.readiness is not None:
+        raise ConfigError(where, f"{step.name}.probes", "a job container takes no probes")
+    out: dict[str, Any] = {"name": step.name, "image": spec.image.ref,
+                           "imagePullPolicy": "IfNotPresent"}
+    if spec.command:
+        out["command"] = list(spec.command)
+    if spec.args:
+        out["args"] = list(spec.args)
+    if spec.working_dir:
+        out["workingDir"] = spec.working_dir
+    if spec.env:
+        try:
+            out["env"] = render_env(spec.env)
+        except ConfigError as exc:
+            raise ConfigError(where, f"{step.name}.env.{exc.field}", exc.message) from None
+    out["resources"] = spec.resources.render()
+    out["securityContext"] = {**container_security_context(),
+                              "runAsUser": spec.run_as.user, "runAsGroup": spec.run_as.group}
+    mounts = list(step.mounts)
+    mounts += [{"name": vol, "mountPath": path} for vol, path in spec.writable_paths.items()]
+    paths = [m["mountPath"] for m in mounts]
+    if len(set(paths)) != len(paths):
+        raise ConfigError(where, f"{step.name}.volumeMounts",
+                          "two volumes are mounted at the same path")
+    if mounts:
+        out["volumeMounts"] = mounts
+    return out
+
+
+def job_pod_template(*, labels: Mapping[str, str], steps: Sequence[JobStep],
+                     volumes: Sequence[Mapping[str, Any]], run_as: RunAs, where: str,
+                     annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The pod template of a Job: ``steps[:-1]`` as init containers, the last as the
+    container. ``run_as`` is the pod's user, group and fsGroup (each step may run as its
+    own user); ``volumes`` are the shared volumes the steps mount."""
+    if not steps:
+        raise ConfigError(where, "containers", "a job needs at least one container")
+    rendered = [render_step(step, where) for step in steps]
+    all_volumes: list[dict[str, Any]] = [dict(v) for v in volumes]
+    names = {v["name"] for v in all_volumes}
+    for step in steps:
+        for vol in step.container.writable_paths:
+            if vol not in names:
+                names.add(vol)
+                all_volumes.append({"name": vol, "emptyDir": {"sizeLimit": SCRATCH_LIMIT}})
+    for step, container in zip(steps, rendered, strict=True):
+        for mount in container.get("volumeMounts", []):
+            if mount["name"] not in names:
+                raise ConfigError(where, f"{step.name}.volumeMounts",
+                                  f"volume {mount['name']!r} is not defined")
+    security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": run_as.user,
+                                "runAsGroup": run_as.group}
+    if run_as.fs_group is not None:
+        security["fsGroup"] = run_as.fs_group
+        security["fsGroupChangePolicy"] = "OnRootMismatch"
+    security["seccompProfile"] = {"type": "RuntimeDefault"}
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": security,
+    }
+    if len(rendered) > 1:
+        pod["initContainers"] = rendered[:-1]
+    pod["containers"] = rendered[-1:]
+    if all_volumes:
+        pod["volumes"] = all_volumes
+    metadata: dict[str, Any] = {"labels": dict(labels)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"metadata": metadata, "spec": pod}
 
 
 class Task(Part):
     """The Job ``<name>-<digest>``: ``command`` in ``image`` until it succeeds (``retries``
-    attempts, ``deadline_seconds`` at most), pods labelled with :attr:`selector`.
+    attempts, ``deadline_seconds`` at most), pods labelled with :attr:`selector`; its pod
+    is :func:`job_pod_template`'s, like the backup CronJobs'.
 
     :meth:`update` changes the command, environment and input digest while the tree is
     being built (PostgreSQL's role sync grows with every app asking for a database); the
     Job's name follows.
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str, digest: str, image: str,
+    def __init__(self, scope: Construct, id: str, *, name: str, digest: str, image: Image,
                  command: Sequence[str], env: Mapping[str, EnvValue],
                  resources: Resources | None = None, run_as: RunAs | None = None,
                  retries: int = 6, deadline_seconds: int = 900,
@@ -56,34 +154,14 @@ class Task(Part):
         """Run ``command`` with ``env``; ``digest`` is that of the inputs it reads."""
         if not digest.startswith("sha256:") or len(digest) != 71:
             raise ConfigError(self.node.path, "digest", f"{digest!r} is not a sha256 digest")
-        try:
-            rendered_env = render_env(env)
-        except ConfigError as exc:
-            raise ConfigError(self.node.path, f"env.{exc.field}", exc.message) from None
-        run_as = self.run_as
-        container: dict[str, Any] = {
-            "name": self.name, "image": self.image, "imagePullPolicy": "IfNotPresent",
-            "command": list(command), "env": rendered_env,
-            "resources": self.resources.render(),
-            "securityContext": {**container_security_context(),
-                                "runAsUser": run_as.user, "runAsGroup": run_as.group},
-        }
-        metadata: dict[str, Any] = {"labels": dict(self.selector)}
-        if self.pod_annotations:
-            metadata["annotations"] = dict(self.pod_annotations)
-        spec = {
-            "backoffLimit": self.retries,
-            "activeDeadlineSeconds": self.deadline_seconds,
-            "template": {"metadata": metadata, "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": {
-                    "runAsNonRoot": True, "runAsUser": run_as.user, "runAsGroup": run_as.group,
-                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [container],
-            }},
-        }
+        step = JobStep(self.name, Container(image=self.image, command=tuple(command),
+                                            env=dict(env), resources=self.resources,
+                                            run_as=self.run_as))
+        template = job_pod_template(labels=self.selector, steps=[step], volumes=(),
+                                    run_as=self.run_as, where=self.node.path,
+                                    annotations=self.pod_annotations)
+        spec = {"backoffLimit": self.retries, "activeDeadlineSeconds": self.deadline_seconds,
+                "template": template}
         material = json.dumps({"inputs": digest, "spec": spec}, sort_keys=True)
         short = hashlib.sha256(material.encode("utf-8")).hexdigest()[:10]
         job_name = f"{self.name}-{short}"

@@ -30,6 +30,7 @@ since NetworkPolicies are evaluated after a Service has translated its port.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -205,11 +206,33 @@ class Egress:
         return cls(as_pods(source), tuple(ports), what, on_nodes=on_nodes)
 
 
+@dataclass(frozen=True)
+class ExternalConnection:
+    """``source`` pods open connections to addresses of ``cidr`` outside the cluster's
+    pods (a backup target on the LAN) on ``port``: an egress rule with an ``ipBlock``."""
+
+    source: Pods
+    cidr: str
+    port: Port
+
+    @classmethod
+    def to(cls, source: PodsLike, cidr: str, port: Port) -> ExternalConnection:
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError:
+            raise ConfigError(as_pods(source).where, "cidr",
+                              f"{cidr!r} is not a network (a.b.c.d/n)") from None
+        if network.prefixlen == 0:
+            raise ConfigError(as_pods(source).where, "cidr",
+                              f"{cidr!r} is every address: name the target's network")
+        return cls(as_pods(source), str(network), port)
+
+
 class Wired(Protocol):
     """A component that declares the connections its pods make or accept (and, as
     ``egress``, those to addresses outside the pod network)."""
 
-    connections: list[Connection]
+    connections: list[Connection | ExternalConnection]
 
 
 def _port_rule(port: Port) -> dict[str, Any]:
@@ -342,7 +365,10 @@ class Network:
         """Let ``source`` pods connect to ``target`` pods on the target's named ``port``."""
         self.add(Connection.to(source, target, port))
 
-    def add(self, connection: Connection) -> None:
+    def add(self, connection: Connection | ExternalConnection) -> None:
+        if isinstance(connection, ExternalConnection):
+            self.allow_external(connection)
+            return
         src, dst = connection.source, connection.target
         port = dst.port(connection.port)
         src_policies = self._by_namespace.get(src.namespace)
@@ -390,6 +416,17 @@ class Network:
         """Let any address reach ``target`` on its named ports
         (:meth:`OutsideFlow.from_anywhere`)."""
         self.add_outside(OutsideFlow.from_anywhere(target, port_names))
+
+    def allow_external(self, connection: ExternalConnection) -> None:
+        """Let the source pods reach ``connection.cidr`` on its port (egress only: the
+        other end is no pod of the tree)."""
+        pods = connection.source
+        policies = self._by_namespace.get(pods.namespace)
+        if policies is None:
+            raise ConfigError(pods.where or pods.name, "network",
+                              f"{pods.namespace} is not isolated; nothing to allow")
+        policies.policy_for(pods).egress.add({"ipBlock": {"cidr": connection.cidr}},
+                                             [connection.port])
 
     def wire(self, components: Iterable[Component]) -> None:
         """Turn every connection connection, outside flow and egress declared by ``components``

@@ -8,7 +8,13 @@ from homelab_charts.base import Component, Folder, TreeApp
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.workloads import Container, Port, Probe, WebService
-from homelab_charts.workloads.network import Connection, Network, OutsideFlow, Pods
+from homelab_charts.workloads.network import (
+    Connection,
+    ExternalConnection,
+    Network,
+    OutsideFlow,
+    Pods,
+)
 
 IMAGE = Image("registry.example/app", "v1.0.0-abcdef0-prod")
 
@@ -168,3 +174,25 @@ def test_wire_collects_outside_flows_declared_by_components() -> None:
                                    "ports": [{"protocol": "TCP", "port": 10250}]}]
     with pytest.raises(ConfigError, match="no port named 'metrics'"):
         OutsideFlow.from_anywhere(chart_pods, ["metrics"])
+
+
+def test_a_declared_external_connection_is_an_egress_rule_to_that_network_only() -> None:
+    _, a, _, open_ = setup()
+    network = Network()
+    pa = network.isolate(a)
+    job = web(a, "job", Port("http", 8080))
+    target = Port("backup-target", 9000)
+    job.component.connections = [  # type: ignore[attr-defined]
+        ExternalConnection.to(job, "192.168.1.20/32", target)]
+    network.wire([job.component])
+    spec = policy(pa, "allow-job")["spec"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "192.168.1.20/32"}}],
+                               "ports": [{"protocol": "TCP", "port": 9000}]}]
+    with pytest.raises(ConfigError, match="every address"):
+        ExternalConnection.to(job, "0.0.0.0/0", target)
+    with pytest.raises(ConfigError, match="not a network"):
+        ExternalConnection.to(job, "192.168.1.20/33", target)
+    outside = web(open_, "outside", Port("http", 80))
+    with pytest.raises(ConfigError, match="open is not isolated"):
+        network.add(ExternalConnection.to(outside, "10.0.0.0/8", target))

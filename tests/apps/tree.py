@@ -21,7 +21,8 @@ from tests.conftest import DATA_FILE
 PACKAGED_DATA = DATA_FILE
 SVC_DNS = re.compile(r"\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local(?::(\d+))?")
 _TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
-                   "DaemonSet": ("spec", "template"), "Job": ("spec", "template")}
+                   "DaemonSet": ("spec", "template"), "Job": ("spec", "template"),
+                   "CronJob": ("spec", "jobTemplate", "spec", "template")}
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Pod:
 
     @property
     def containers(self) -> list[dict[str, Any]]:
-        return list(self.spec.get("containers", []))
+        """Every container, init containers first (a CronJob's dump step is one)."""
+        return list(self.spec.get("initContainers", [])) + list(self.spec.get("containers", []))
 
     def ports(self) -> dict[str, tuple[int, str]]:
         """Container port name -> (number, protocol)."""
@@ -64,6 +66,8 @@ class Pod:
 class Tree:
     files: dict[str, str]
     objects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: The data file the tree was rendered from (None: files from elsewhere).
+    data_file: Path | None = None
 
     def __post_init__(self) -> None:
         for path, text in self.files.items():
@@ -139,7 +143,7 @@ def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 @functools.cache
 def _render(path: str) -> Tree:
-    return Tree(render(config.load(Path(path))))
+    return Tree(render(config.load(Path(path))), data_file=Path(path))
 
 
 def enabled_services(data: config.HomelabData) -> dict[str, config.Service]:

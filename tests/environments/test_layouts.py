@@ -252,15 +252,19 @@ def test_default_deny_in_every_namespace_but_networking(which: str,
 
 def test_exact_flows_into_the_dev_databases(layout_a: Layout) -> None:
     dev = _policies(layout_a, "databases-dev")
+    # the apps of the environment, and its own backup job (docs/BACKUPS.md)
     assert _peers(dev["allow-postgresql"], "ingress") == {
         ("family-assistant-dev", "family-assistant-backend"), ("n8n-dev", "n8n"),
-        ("databases-dev", "postgresql-role-sync")}
+        ("databases-dev", "postgresql-role-sync"),
+        ("databases-dev", "postgresql-backup")}
     assert _peers(dev["allow-redis"], "ingress") == {
-        ("family-assistant-dev", "family-assistant-backend")}
+        ("family-assistant-dev", "family-assistant-backend"),
+        ("databases-dev", "redis-backup")}
     prod = _policies(layout_a, "databases")
     assert _peers(prod["allow-postgresql"], "ingress") == {
         ("family-assistant", "family-assistant-backend"), ("n8n", "n8n"),
-        ("databases", "postgresql-role-sync")}
+        ("databases", "postgresql-role-sync"),
+        ("databases", "postgresql-backup")}
     # No prod namespace admits or reaches a dev one, and the other way round, except
     # through the shared layers (networking, observability).
     shared = {"networking", "observability", "kube-system"}

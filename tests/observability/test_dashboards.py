@@ -53,6 +53,12 @@ CATALOG: dict[str, dict[str, set[str]]] = {
         "kube_pod_container_status_restarts_total": {"namespace", "pod", "container", "uid"},
         "kube_pod_container_status_waiting_reason": {"namespace", "pod", "container", "uid",
                                                      "reason"},
+        # the backup CronJobs' alerts (kube-state-metrics' cronjob and job metrics)
+        "kube_cronjob_status_last_successful_time": {"namespace", "cronjob"},
+        "kube_cronjob_created": {"namespace", "cronjob"},
+        "kube_job_status_failed": {"namespace", "job_name", "reason"},
+        "kube_job_owner": {"namespace", "job_name", "owner_kind", "owner_name",
+                           "owner_is_controller"},
         "gotk_resource_info": {"customresource_group", "customresource_kind",
                                "customresource_version", "name", "exported_namespace",
                                "ready", "suspended"},
@@ -222,12 +228,29 @@ def test_every_dashboard_query_names_only_exported_metrics_and_labels() -> None:
     assert checked >= 30
 
 
+def _backup_groups() -> list:
+    """The rule groups the backups add to Prometheus (one per component, per namespace's
+    repository maintenance)."""
+    from homelab_charts import Backups, load_data
+    from homelab_charts.cluster import HomelabCluster
+    from homelab_charts.infrastructure.observability.prometheus import Prometheus
+    from homelab_charts.synth import build_app
+
+    app = build_app(load_data())
+    cluster = next(c for c in app.node.children if isinstance(c, HomelabCluster))
+    prometheus = cluster.get(Prometheus)
+    assert cluster.get(Backups) is not None and prometheus is not None
+    return [g for g in prometheus.rule_groups if g.name.startswith(("backup-", "restic-"))]
+
+
 def test_every_alert_names_only_exported_metrics_and_labels() -> None:
     tree = homelab_tree()
     sources = metric_sources(tree)
     text = tree.get("ConfigMap", "observability", "prometheus-rules")["data"]["alerts.yml"]
     rules = [r for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
-    assert {r["alert"] for r in rules} == {a.name for a in ALERTS}
+    backups = {a.name for g in _backup_groups() for a in g.alerts}
+    assert backups  # the backups' own alerts (docs/BACKUPS.md) are checked here too
+    assert {r["alert"] for r in rules} == {a.name for a in ALERTS} | backups
     for rule in rules:
         assert not promql_problems(rule["expr"], sources), (
             rule["alert"], promql_problems(rule["expr"], sources))

@@ -69,12 +69,14 @@ def test_changed_image_tag_shows_in_the_databases_group(tmp_path: Path, real_tre
     assert code == 1, err
     doc = json.loads(out)
     # the image, and the app.kubernetes.io/version label the Services carry too; the
-    # role-sync Job runs the same image: a new image is a new Job (its name's digest)
+    # role-sync Job runs the same image: a new image is a new Job (its name's digest);
+    # the backup CronJob dumps with the server's own image (pg_dump matches the server)
     changes = json_changes(doc)
     jobs = [c for c in changes if c[2] == "Job"]
     assert [c[1] for c in jobs] == ["added", "removed"]
     assert all(c[4].startswith("postgresql-role-sync-") for c in jobs)
     assert [c for c in changes if c[2] != "Job"] == [
+        ("databases", "changed", "CronJob", "databases", "postgresql-backup"),
         ("databases", "changed", "Service", "databases", "postgresql"),
         ("databases", "changed", "Service", "databases", "postgresql-headless"),
         ("databases", "changed", "StatefulSet", "databases", "postgresql"),

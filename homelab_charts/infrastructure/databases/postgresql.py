@@ -210,7 +210,7 @@ class PostgreSQL(Component):
             self.role_sync.update(command=command, env=env, digest=digest)
             return
         task = Task(self, "role-sync", name=f"{self.name}-role-sync", digest=digest,
-                    image=self.image.ref, command=command, env=env,
+                    image=self.image, command=command, env=env,
                     run_as=RunAs(user=70, group=70))
         skip_checkov(task.workload, ROLE_SYNC_SKIPS)
         pods = Pods.external(task.name, self.default_namespace or "", task.selector)

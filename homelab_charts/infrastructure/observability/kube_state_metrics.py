@@ -36,9 +36,10 @@ from homelab_charts.workloads.network import Egress
 
 CONFIG_PATH = "/etc/kube-state-metrics/custom-resources.yaml"
 #: Built-in kinds reported (plural resource names, as --resources takes them).
-RESOURCES = ("daemonsets", "deployments", "namespaces", "nodes", "persistentvolumeclaims",
-             "pods", "statefulsets")
+RESOURCES = ("cronjobs", "daemonsets", "deployments", "jobs", "namespaces", "nodes",
+             "persistentvolumeclaims", "pods", "statefulsets")
 _API_GROUPS = {"daemonsets": "apps", "deployments": "apps", "statefulsets": "apps",
+               "cronjobs": "batch", "jobs": "batch",  # the backups' alerts read these
                "namespaces": "", "nodes": "", "persistentvolumeclaims": "", "pods": ""}
 #: Flux kinds reported as gotk_resource_info: (apiVersion, kind, plural).
 FLUX_KINDS = ((KUSTOMIZE_API, "Kustomization", "kustomizations"),
