@@ -99,7 +99,7 @@ class Backups(BackupFiles):
 
     def files_in(self, folder: Folder, ctx: ClusterContext) -> BackupFiles:
         """The ``backups.yaml`` of ``folder``'s namespace, made on first use with that
-        namespace's sealed ``restic-repository``."""
+        namespace's copy of ``restic-repository`` (sealed once, cluster-wide)."""
         if folder.namespace is None:
             raise ConfigError(folder.node.path, "namespace", "backups need a namespace")
         files = self._files.get(folder.namespace)
