@@ -61,9 +61,11 @@ _EXPORTS: dict[str, str] = {
     "Connection": "homelab_charts.workloads.network",
     "Pods": "homelab_charts.workloads.network",
     "Egress": "homelab_charts.workloads.network",
+    "OutsideFlow": "homelab_charts.workloads.network",
     # credentials
     "Credentials": "homelab_charts.workloads",
     "SealedSecret": "homelab_charts.secrets.sealed_secret",
+    "SharedCredential": "homelab_charts.secrets.shared",
     "secret_key": "homelab_charts.workloads",
     # apps: release settings, exposure, telemetry
     "AppRelease": "homelab_charts.apps.common",
@@ -90,6 +92,9 @@ _EXPORTS: dict[str, str] = {
     "Alert": "homelab_charts.infrastructure.observability",
     "RuleGroup": "homelab_charts.infrastructure.observability",
     "Traefik": "homelab_charts.infrastructure.networking",
+    "CertManager": "homelab_charts.infrastructure.controllers",
+    "ClusterIssuers": "homelab_charts.infrastructure.configs",
+    "SealedSecretsController": "homelab_charts.infrastructure.controllers",
     "Backups": "homelab_charts.infrastructure.backup",
     "backup_alert_rules": "homelab_charts.infrastructure.backup",
     # Flux
@@ -113,7 +118,9 @@ __all__ = [
     "AppDatabase",
     "AppRelease",
     "Backups",
+    "CertManager",
     "ClusterContext",
+    "ClusterIssuers",
     "Component",
     "ConfigError",
     "ConfigFile",
@@ -147,6 +154,7 @@ __all__ = [
     "OCIRepository",
     "OtelAgent",
     "OtelCollector",
+    "OutsideFlow",
     "PodSecurity",
     "Pods",
     "Port",
@@ -160,7 +168,9 @@ __all__ = [
     "RuleGroup",
     "RunAs",
     "SealedSecret",
+    "SealedSecretsController",
     "SecretKeyRef",
+    "SharedCredential",
     "StatefulService",
     "Telemetry",
     "Traefik",
@@ -219,11 +229,14 @@ if TYPE_CHECKING:
     )
     from homelab_charts.flux.images import ImagePolicy, ImageRepository
     from homelab_charts.infrastructure.backup import Backups, backup_alert_rules
+    from homelab_charts.infrastructure.configs import ClusterIssuers
+    from homelab_charts.infrastructure.controllers import CertManager, SealedSecretsController
     from homelab_charts.infrastructure.databases import AppDatabase, PostgreSQL, Qdrant, Redis
     from homelab_charts.infrastructure.networking import Traefik
     from homelab_charts.infrastructure.observability import Loki, OtelCollector, Prometheus
     from homelab_charts.registry import ClusterContext, Registration, register
     from homelab_charts.secrets.sealed_secret import SealedSecret
+    from homelab_charts.secrets.shared import SharedCredential
     from homelab_charts.workloads import (
         ConfigFile,
         Container,
@@ -239,4 +252,4 @@ if TYPE_CHECKING:
         Workload,
         secret_key,
     )
-    from homelab_charts.workloads.network import Connection, Pods
+    from homelab_charts.workloads.network import Connection, OutsideFlow, Pods

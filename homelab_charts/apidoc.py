@@ -20,15 +20,16 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "WebService", "StatefulService", "Workload", "Container", "Port", "Probe",
         "Resources", "RunAs", "ConfigFile", "FieldRef", "SecretKeyRef", "NodeDaemon",
         "HostMount"),
-    "Network": ("Connection", "Pods", "Egress"),
-    "Credentials": ("SealedSecret", "Credentials", "secret_key"),
+    "Network": ("Connection", "Pods", "OutsideFlow", "Egress"),
+    "Credentials": ("SealedSecret", "SharedCredential", "Credentials", "secret_key"),
     "Apps: release, exposure, telemetry": (
         "AppRelease", "expose", "IngressController", "otel_env", "send_telemetry",
         "Telemetry", "web_ui", "WebUI"),
     "Built-in components": (
-        "PostgreSQL", "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki",
-        "Prometheus", "Alert", "RuleGroup", "Jaeger", "KubeStateMetrics", "Grafana",
-        "OtelAgent", "NodeExporter", "Backups", "backup_alert_rules"),
+        "SealedSecretsController", "CertManager", "ClusterIssuers", "PostgreSQL",
+        "AppDatabase", "Redis", "Qdrant", "Traefik", "OtelCollector", "Loki", "Prometheus",
+        "Alert", "RuleGroup", "Jaeger", "KubeStateMetrics", "Grafana", "OtelAgent",
+        "NodeExporter", "Backups", "backup_alert_rules"),
     "Flux": (
         "Kustomization", "GitRepository", "OCIRepository", "HelmRepository", "HelmChart",
         "HelmRelease", "ImageRepository", "ImagePolicy"),
@@ -48,7 +49,7 @@ EXAMPLES: dict[str, str] = {
                    '          pod_security=NODES)\nclass Agent(Component): ...',
     "HomelabCluster": "HomelabCluster(TreeApp(), data.cluster.name, data=load_data())",
     "Layer": "layer: Layer = cluster.layer_for(Notes.registration)  # .kustomization",
-    "NOT_ISOLATED": '"networking" in NOT_ISOLATED  # the namespaces without default deny',
+    "NOT_ISOLATED": 'NOT_ISOLATED == {}  # every namespace of the tree is default deny',
     "Folder": 'folder = Folder(app, "demo", path="apps/demo", namespace="demo")',
     "Manifest": 'Manifest(self, "settings", api_version="v1", kind="ConfigMap", name="notes",\n'
                 '         body={"data": {"LOG_LEVEL": "info"}})',
@@ -80,6 +81,11 @@ EXAMPLES: dict[str, str] = {
     "SealedSecret": 'creds = SealedSecret(chart, "credentials", name="notes-credentials",\n'
                     '                     keys=["db-password"])\n'
                     'env = {**creds.env("DATABASE_PASSWORD", "db-password")}',
+    "SharedCredential": 'shared = SharedCredential("postgresql-notes", ["password"])\n'
+                        'app_copy = shared.copy_in(app_secrets)  # sealed/_cluster/ once\n'
+                        'database_copy = shared.copy_in(database_secrets)',
+    "OutsideFlow": 'self.outside_flows = [OutsideFlow.internet(self.web, [443],\n'
+                   '                                          cluster_ranges=ranges)]',
     "Credentials": "def __init__(self, scope, id, *, credentials: Credentials) -> None: ...",
     "secret_key": 'env={"DATABASE_PASSWORD": secret_key(credentials, "db-password")}',
     "AppRelease": 'release = AppRelease.from_data(ctx.data, "notes")  # image, replicas, host',
@@ -94,9 +100,14 @@ EXAMPLES: dict[str, str] = {
     "web_ui": 'ui = web_ui(self, release=release, collector=collector, ingress=traefik,\n'
               '            part="ui", port=8080, resources=Resources())',
     "WebUI": "ui: WebUI = web_ui(self, **settings)\nself.web, self.ingress = ui.web, ui.ingress",
-    "PostgreSQL": 'db = ctx.require(PostgreSQL).provide_database("notes",\n'
-                  '                                            password_key="notes-password")',
-    "AppDatabase": 'AppDatabase("notes", "notes-password").env_var  # APP_DB_PASSWORD_NOTES',
+    "PostgreSQL": 'creds = ctx.credentials(scope, "postgresql-notes", ["password"], shared=True)\n'
+                  'db = ctx.require(PostgreSQL).provide_database("notes", credentials=creds)',
+    "AppDatabase": 'AppDatabase("notes", creds).env_var  # APP_DB_PASSWORD_NOTES',
+    "SealedSecretsController": 'ctx.require(SealedSecretsController).controller_name\n'
+                               '# sealed-secrets-controller (kube-system), as kubeseal expects',
+    "CertManager": 'ctx.require(CertManager).target_namespace  # cert-manager',
+    "ClusterIssuers": 'certificate(web, "certificate", name="notes-tls", hosts=[host],\n'
+                      '            issuer=ctx.require(ClusterIssuers).default)',
     "Redis": 'env={"REDIS_HOST": ctx.require(Redis).host}',
     "Qdrant": 'env={"QDRANT_URL": ctx.require(Qdrant).server.url("http")}',
     "Traefik": "ingress, flow = expose(self, web, release=release,\n"
@@ -145,7 +156,8 @@ def summary(name: str) -> str:
     """The first paragraph of the docstring of ``name``, on one line."""
     value = getattr(homelab_charts, name)
     if name == "NOT_ISOLATED":
-        return "Namespaces left without default deny, each with the reason."
+        return ("Namespaces of the tree left without default deny, each with the reason "
+                "(none: every namespace the tree creates is isolated).")
     doc = inspect.getdoc(value) or ""
     first = doc.split("\n\n", 1)[0]
     return " ".join(first.split()).rstrip(":").replace("``", "`")

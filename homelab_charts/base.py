@@ -35,7 +35,7 @@ DNS_SUBDOMAIN = re.compile(
 CLUSTER_SCOPED_KINDS = frozenset({
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
     "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ClusterIssuer",
 })
 
 MANAGED_BY = "homelab-charts"

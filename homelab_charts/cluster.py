@@ -9,17 +9,36 @@ data-file order, infrastructure first, each one's requirements before it.
 It does so once per environment the cluster runs (``cluster.environments``): prod into
 the registered folders and namespaces, another environment into folders, namespaces and
 Kustomizations suffixed ``-<env>`` (``apps/n8n-dev``), each with that environment's
-values and its own databases. Components registered ``shared`` (the ingress controller,
-the telemetry pipeline) are built once per cluster and used by all its environments.
+values and its own databases. Components registered ``shared`` (the controllers, the
+issuers, the ingress controller, the telemetry pipeline) are built once per cluster and
+used by all its environments.
 
 Each :class:`Layer` is a folder of the tree applied by one Flux Kustomization, made when
 its first component is built. A component records what it needs (``Component.use``) as
 construct references; after every component exists, :meth:`Layer.resolve_dependencies`
 turns those references into the Kustomization's ``dependsOn``. No Kustomization name is
-ever typed twice. Every layer's namespace is isolated (default deny) except those of
-:data:`NOT_ISOLATED`, and enforces Pod Security ``restricted`` except where its
-components' registrations declare a :class:`~homelab_charts.registry.PodSecurity`
-exception (:attr:`HomelabCluster.pod_security_exceptions`).
+ever typed twice. Two kinds of references are added by the cluster itself, so an empty
+cluster comes up in one pass after ``flux bootstrap``:
+
+* a component with an object in a namespace uses what creates that namespace (the
+  ``namespaces`` layer, or a component making its own, like cert-manager);
+* a component with an object of a custom kind uses the controller installing its CRD
+  (:class:`~homelab_charts.infrastructure.controllers.Controller`), so the
+  ``controllers`` layer comes first.
+
+``clusters/<name>/`` holds Flux's own objects and Kubernetes' only (bootstrap's own
+Kustomization applies it before any CRD exists): the Kustomizations, the OCI source, the
+cluster identity; the Namespaces are the ``namespaces`` layer
+(``infrastructure/namespaces/``), the SealedSecrets the ``secrets`` layer
+(``infrastructure/secrets/<namespace>.yaml``); a cluster other than the data file's
+``cluster`` has its own (``infrastructure/namespaces-<cluster>/``...). Every namespace
+the tree creates is isolated (default deny) except those of :data:`NOT_ISOLATED`; each component's
+``outside_flows`` and the data file's ``platform.network.egress`` open what leaves the
+cluster. Each pod template carries the digest of the sealed data it reads
+(:mod:`homelab_charts.workloads.rollout`). Every namespace enforces Pod Security
+``restricted`` except where its components' registrations declare a
+:class:`~homelab_charts.registry.PodSecurity` exception
+(:attr:`HomelabCluster.pod_security_exceptions`).
 """
 
 from __future__ import annotations
@@ -41,38 +60,55 @@ from homelab_charts.config import (
     Image,
 )
 from homelab_charts.errors import ConfigError
-from homelab_charts.flux import FLUX_SYSTEM_REPOSITORY, Kustomization, ObjectReference
+from homelab_charts.flux import (
+    FLUX_NAMESPACE,
+    FLUX_SYSTEM_REPOSITORY,
+    Kustomization,
+    ObjectReference,
+    Receiver,
+)
 from homelab_charts.flux.images import ImagePolicy, ImageRepository
+from homelab_charts.infrastructure.controllers import Controller
+from homelab_charts.infrastructure.namespaces import (
+    POD_SECURITY_LEVEL,
+    PRUNE_DISABLED,
+    Namespaces,
+)
 from homelab_charts.infrastructure.networking import Traefik
 from homelab_charts.infrastructure.observability import Prometheus
 from homelab_charts.registry import PodSecurity, Registration, import_all, registrations
 from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.secrets.shared import SharedCredential
 from homelab_charts.secrets.store import iter_store
 from homelab_charts.workloads import Port, Workload
-from homelab_charts.workloads.daemon import REASON_ANNOTATION, WAIVE_ANNOTATION, NodeDaemon
+from homelab_charts.workloads.daemon import NodeDaemon
 from homelab_charts.workloads.network import Network, Pods
+from homelab_charts.workloads.rollout import annotate_sealed_digests
 
-#: Pod Security Standards level enforced on every namespace of the tree (but the
-#: exceptions registrations declare: HomelabCluster.pod_security_exceptions).
-POD_SECURITY_LEVEL = "restricted"
-#: Label and annotation a namespace with a Pod Security exception carries.
-POD_SECURITY_EXCEPTION_LABEL = "homelab-charts.io/pod-security-exception"
-POD_SECURITY_REASON_ANNOTATION = "homelab-charts.io/pod-security-reason"
+__all__ = ["BUILTIN_MODULES", "EXTERNAL_NAMESPACES", "NOT_ISOLATED", "POD_SECURITY_LEVEL",
+           "ComponentBuilder", "HomelabCluster", "Layer", "Namespaces", "cluster_store",
+           "component_modules"]
 
 #: The packages of homelab-charts whose components every homelab can enable.
 BUILTIN_MODULES = ("homelab_charts.infrastructure", "homelab_charts.apps")
 
-#: Namespaces left WITHOUT default-deny, and why: the one exception to "every namespace
-#: of the tree is isolated". ``networking``: Traefik runs from its Helm chart, talks to
-#: the API server (whose address is cluster-specific) and must accept traffic from
-#: outside the cluster; a default deny there needs its own allows for the chart's pods,
-#: which the tree does not generate yet (homelab_charts/workloads/network.py).
-NOT_ISOLATED: Mapping[str, str] = {
-    "networking": "Traefik's chart-made pods need the API server, the apps and the outside "
-                  "world; its own default deny and allows are not generated yet",
+#: Namespaces of the tree left WITHOUT default-deny, and why: the exceptions to "every
+#: namespace the tree creates is isolated". None today: the ingress controller's and
+#: cert-manager's chart-made pods get their allows from ``outside_flows``.
+NOT_ISOLATED: Mapping[str, str] = {}
+
+#: Namespaces the tree puts objects in but never creates, isolates or prunes: Flux's own
+#: (``flux bootstrap`` installs its NetworkPolicies) and Kubernetes'.
+EXTERNAL_NAMESPACES: Mapping[str, str] = {
+    FLUX_NAMESPACE: "created by flux bootstrap, with Flux's own NetworkPolicies",
+    "kube-system": "Kubernetes' own (the Sealed Secrets controller, the cluster identity)",
 }
 
-#: Kinds of objects that run pods besides the workloads (checkov skips go on them too).
+#: The cluster's own layers (every tree has them once it has a namespace or a credential).
+NAMESPACES_LAYER, SECRETS_LAYER = "namespaces", "secrets"
+
+#: Kinds of objects that run pods besides the workloads (checkov skips go on them too):
+#: the backup CronJobs and Jobs, PostgreSQL's role-sync Task.
 JOB_KINDS = frozenset({"CronJob", "Job"})
 
 #: Which Flux file applies the layers of each top folder.
@@ -85,17 +121,18 @@ class Layer(Folder):
     """A folder of the tree (``path``, objects in ``namespace``) and the Flux
     Kustomization, written into ``flux_file``, that applies it."""
 
-    def __init__(self, scope: Construct, id: str, *, path: str, namespace: str,
+    def __init__(self, scope: Construct, id: str, *, path: str, namespace: str | None,
                  flux_file: Component, source: Manifest | ObjectReference = FLUX_SYSTEM_REPOSITORY,
-                 interval: str = "1h", timeout: str = "5m", name: str | None = None,
-                 labels: Mapping[str, str] | None = None, part_of: str | None = None) -> None:
+                 interval: str = "10m", retry_interval: str = "2m", timeout: str = "5m",
+                 name: str | None = None, labels: Mapping[str, str] | None = None,
+                 part_of: str | None = None) -> None:
         super().__init__(scope, id, path=path, namespace=namespace, part_of=part_of or id,
                          labels=labels)
         #: The namespace's exception to Pod Security ``restricted`` (None: restricted).
         self.pod_security: PodSecurity | None = None
         self.kustomization = Kustomization(
             flux_file, id, name=name or id, path=f"./{self.path}", source=source,
-            interval=interval, timeout=timeout,
+            interval=interval, retry_interval=retry_interval, timeout=timeout,
         )
 
     def resolve_dependencies(self) -> None:
@@ -110,37 +147,6 @@ class Layer(Folder):
 def cluster_store(store: Path, cluster: str) -> Path:
     """The sealed store of a cluster other than the data file's ``cluster``."""
     return store / "_clusters" / cluster
-
-
-class Namespaces(Component):
-    """Every namespace of the tree, labelled to enforce Pod Security Standards.
-
-    ``exceptions`` maps a namespace to the level it enforces instead of ``restricted``,
-    and why: the level is also the label ``homelab-charts.io/pod-security-exception``,
-    the reason an annotation and the waiver of policy rule NS-001.
-    """
-
-    def __init__(self, scope: Construct, id: str, *, names: list[str],
-                 exceptions: Mapping[str, PodSecurity] | None = None) -> None:
-        super().__init__(scope, id)
-        exceptions = exceptions or {}
-        for name in sorted(set(names)):
-            exception = exceptions.get(name)
-            level = exception.level if exception is not None else POD_SECURITY_LEVEL
-            labels = {
-                "pod-security.kubernetes.io/enforce": level,
-                "pod-security.kubernetes.io/enforce-version": "latest",
-                "pod-security.kubernetes.io/audit": level,
-                "pod-security.kubernetes.io/warn": level,
-            }
-            annotations = None
-            if exception is not None:
-                labels[POD_SECURITY_EXCEPTION_LABEL] = level
-                annotations = {POD_SECURITY_REASON_ANNOTATION: exception.reason,
-                               WAIVE_ANNOTATION: "NS-001",
-                               REASON_ANNOTATION: exception.reason}
-            Manifest(self, name, api_version="v1", kind="Namespace", name=name, labels=labels,
-                     annotations=annotations)
 
 
 def component_modules(data: HomelabData) -> tuple[str, ...]:
@@ -222,11 +228,20 @@ class ComponentBuilder:
             return None
         return self._build(registration)  # type: ignore[return-value]
 
-    def credentials(self, scope: Folder, name: str, keys: Sequence[str]) -> SealedSecret:
+    def credentials(self, scope: Folder, name: str, keys: Sequence[str], *,
+                    shared: bool = False,
+                    template_data: Mapping[str, str] | None = None) -> SealedSecret:
         if scope.namespace is None:
             raise ConfigError(scope.node.path, "namespace", "credentials need a namespace")
-        return SealedSecret(self.cluster.secrets_file(scope.namespace), name, name=name,
-                            keys=list(keys), store=self.cluster.store)
+        secrets = self.cluster.secrets_file(scope.namespace)
+        if shared:
+            credential = self.cluster.shared_credentials.get(name)
+            if credential is None:
+                credential = SharedCredential(name, keys, store=self.cluster.store)
+                self.cluster.shared_credentials[name] = credential
+            return credential.copy_in(secrets, keys=keys, template_data=template_data)
+        return SealedSecret(secrets, name, name=name, keys=list(keys),
+                            template_data=template_data, store=self.cluster.store)
 
     # --- building ---------------------------------------------------------------------
 
@@ -314,16 +329,25 @@ class HomelabCluster(Construct):
         root = f"clusters/{settings.name}"
         # clusters/<name>/ is the path of bootstrap's flux-system Kustomization: no
         # kustomization.yaml of ours there, Flux generates one over the whole folder.
+        # It holds Flux's own objects and Kubernetes' only (the Kustomizations of every
+        # layer, the OCI source), so it never fails on a kind whose CRD a layer installs.
         cluster = Folder(self, "cluster", path=root, kustomize=False, labels=self.labels)
         self.flux_files = {group: Component(cluster, group) for group in FLUX_FILES}
         self.apps_file = self.flux_files["apps"]
-        self.secrets = Folder(self, "secrets", path=f"{root}/secrets", labels=self.labels)
         self.layers: list[Layer] = []
         self._secret_files: dict[str, Component] = {}
         self._layers: dict[str, Layer] = {}
+        #: Credentials sealed once and copied into every namespace that reads them.
+        self.shared_credentials: dict[str, SharedCredential] = {}
         # The source every Kustomization reads: Git (bootstrap's) or the tree's OCI
         # artifact (cluster.source); the webhook that reconciles it (cluster.receiver).
-        self.tree_source = delivery.tree_source(cluster, data, self._sealed)
+        # Its pull credential is sealed once the source is known: the secrets layer
+        # reads it too.
+        pending: list[tuple[str, str, list[str], str]] = []
+        self.tree_source = delivery.tree_source(
+            cluster, data, lambda *request: pending.append(request))
+        for request in pending:
+            self._sealed(*request)
 
         found = registrations(component_modules(data))
         shared = ComponentBuilder(self, found)
@@ -340,20 +364,18 @@ class HomelabCluster(Construct):
             raise ConfigError(str(data.path), "cluster.name",
                               f"{settings.name!r} names both the cluster's root Kustomization "
                               "(cluster.source.kind: oci) and a layer")
-        self.receiver = delivery.receiver(cluster, data, self.tree_source, self._sealed)
+        self.receiver = self._receiver()
 
         self.image_policies: dict[str, ImagePolicy] = (
             self.image_automation(cluster) if settings.image_automation else {})
 
-        # Default deny in every namespace the layers made, but those of NOT_ISOLATED;
-        # then the flows the components declared, Prometheus' scrapes and its API access.
-        self.network = Network()
-        for layer in self.layers:
-            if layer.namespace and layer.namespace not in NOT_ISOLATED \
-                    and not self.network.isolated(layer.namespace):
-                self.network.isolate(layer)
         constructs = self.node.find_all()  # one jsii call for the whole subtree
-        self.network.wire(c for c in constructs if isinstance(c, Component))
+        components = [c for c in constructs if isinstance(c, Component)]
+        self.namespaces = self._namespaces(components)
+        self.network = self._isolate(components)
+        constructs = self.node.find_all()
+        components = [c for c in constructs if isinstance(c, Component)]
+        self.network.wire(components)
         workloads = [w for w in constructs if isinstance(w, Workload)]
         if self.prometheus is not None:
             for workload in workloads:
@@ -362,9 +384,11 @@ class HomelabCluster(Construct):
             if self.ingress is not None:
                 self.network.allow(self.prometheus.server, self._ingress_metrics_pods(),
                                    "metrics")
+        for environment in settings.environments:
+            self._internet_egress(self.environments[environment], workloads)
 
         # checkov skips on everything that runs pods: the workloads, and the Jobs and
-        # CronJobs components make themselves (the backups).
+        # CronJobs components make themselves (the backups, PostgreSQL's role-sync Task).
         runners = [w.workload for w in workloads]
         runners += [m for m in constructs if isinstance(m, Manifest)
                     and m.object_kind in JOB_KINDS]
@@ -375,14 +399,159 @@ class HomelabCluster(Construct):
                 skip_checkov(runner, runner.component.checkov_skips)
 
         self._check_node_daemons(workloads)
-        Namespaces(cluster, "namespaces",
-                   names=[layer.namespace for layer in self.layers if layer.namespace],
-                   exceptions=self.pod_security_exceptions)
+        # A re-sealed credential rolls exactly the workloads reading it.
+        self.sealed_digests = annotate_sealed_digests(
+            [c for c in constructs if isinstance(c, Manifest)],
+            [c for c in constructs if isinstance(c, SealedSecret)])
+        self._namespace_dependencies(components)
+        self._crd_dependencies(components)
         for layer in self.layers:
             layer.resolve_dependencies()
+        self._order_flux_files()
         self.warnings = self._unused_credentials(constructs)
         if self.hc_app is not None:
             self.hc_app.warnings.extend(self.warnings)
+
+    def _receiver(self) -> Receiver | None:
+        """``cluster.receiver``: the webhook Receiver and its Ingress (a certificate from
+        the ingress controller's issuer) in their own layer, ``infrastructure/receiver``."""
+        if self.settings.receiver is None:
+            return None
+        if self.ingress is None:
+            raise ConfigError(str(self.data.path), "cluster.receiver",
+                              "the Receiver's Ingress needs infrastructure.traefik")
+        registration_folder = "infrastructure/receiver" if self.settings.primary \
+            else f"infrastructure/receiver-{self.settings.name}"
+        layer = self.layer("receiver", registration_folder, self.flux_files["infrastructure"],
+                           FLUX_NAMESPACE)
+        return delivery.receiver(layer, self.data, self.tree_source, self._sealed,
+                                 ingress=self.ingress)
+
+    # --- namespaces: created by the namespaces layer, data ones never pruned -----------
+
+    @property
+    def namespaces_layer(self) -> Layer:
+        """``infrastructure/namespaces``: the Namespaces (made on first use)."""
+        layer = self._layers.get(NAMESPACES_LAYER)
+        if layer is None:
+            layer = self.layer(NAMESPACES_LAYER, self._own_folder(NAMESPACES_LAYER),
+                               self.flux_files["infrastructure"], namespaced=False)
+        return layer
+
+    def _own_folder(self, name: str) -> str:
+        """The folder of one of the cluster's own layers: ``infrastructure/<name>``, and
+        ``infrastructure/<name>-<cluster>`` for a cluster other than the data file's."""
+        return f"infrastructure/{name}" if self.settings.primary \
+            else f"infrastructure/{name}-{self.settings.name}"
+
+    def _own_namespaces(self, components: Sequence[Component]) -> dict[str, Component]:
+        """Namespaces a component creates itself (cert-manager's, applied with its chart)."""
+        return {o.object_name: c for c in components for o in c.objects
+                if o.object_kind == "Namespace"}
+
+    def _namespaces(self, components: Sequence[Component]) -> Namespaces:
+        """A Namespace per namespace the components use, but those they create themselves
+        and :data:`EXTERNAL_NAMESPACES`. A namespace holding data (a
+        PersistentVolumeClaim, or a StatefulSet's claim templates) and every
+        PersistentVolumeClaim carry Flux's ``prune: disabled``: deleting an app or a
+        namespace from Git never deletes a volume."""
+        own = self._own_namespaces(components)
+        names: set[str] = set()
+        data: set[str] = set()
+        for layer in self.layers:
+            if layer.namespace:
+                names.add(layer.namespace)
+        for component in components:
+            for obj in component.objects:
+                namespace = obj.object_namespace
+                if namespace is None:
+                    continue
+                names.add(namespace)
+                if obj.object_kind == "PersistentVolumeClaim":
+                    data.add(namespace)
+                    for key, value in PRUNE_DISABLED.items():
+                        obj.annotate(key, value)
+                elif obj.object_kind == "StatefulSet" and obj.body.get(
+                        "spec", {}).get("volumeClaimTemplates"):
+                    data.add(namespace)
+        names -= set(own) | set(EXTERNAL_NAMESPACES)
+        return Namespaces(self.namespaces_layer, "namespaces", names=names, data=data,
+                          exceptions=self.pod_security_exceptions)
+
+    def _namespace_dependencies(self, components: Sequence[Component]) -> None:
+        """Every component with an object in a namespace uses what creates it."""
+        creators: dict[str, Component] = {name: self.namespaces
+                                          for name in self.namespaces.by_name}
+        creators.update(self._own_namespaces(components))
+        for component in components:
+            for obj in component.objects:
+                creator = creators.get(obj.object_namespace or "")
+                if creator is not None:
+                    component.use(creator)
+
+    # --- CRDs before their objects ------------------------------------------------------
+
+    def _crd_dependencies(self, components: Sequence[Component]) -> None:
+        """Every component creating an object of a custom kind uses the controller that
+        installs its CRD (Flux: its Kustomization ``dependsOn`` the controllers)."""
+        controllers = [c for c in components if isinstance(c, Controller)]
+        for component in components:
+            if isinstance(component, Controller):
+                continue
+            for obj in component.objects:
+                group = obj.object_api_version.rpartition("/")[0]
+                for controller in controllers:
+                    if controller.provides(group, obj.object_kind):
+                        component.use(controller)
+
+    # --- the network --------------------------------------------------------------------
+
+    def _isolate(self, components: Sequence[Component]) -> Network:
+        """Default deny in every namespace the tree creates but those of NOT_ISOLATED:
+        a namespace a component creates itself gets its policies in that component's
+        folder (``<namespace>-network-policies.yaml``), a layer's in its own."""
+        network = Network(node_cidr=self.data.platform.network.node_cidr)
+        for name, component in sorted(self._own_namespaces(components).items()):
+            if name not in NOT_ISOLATED and component.folder is not None:
+                network.isolate(component.folder, namespace=name)
+        for layer in self.layers:
+            if layer.namespace and layer.namespace in self.namespaces.by_name \
+                    and layer.namespace not in NOT_ISOLATED \
+                    and not network.isolated(layer.namespace):
+                network.isolate(layer)
+        return network
+
+    def _internet_egress(self, built: Mapping[str, Component],
+                         workloads: Sequence[Workload]) -> None:
+        """``platform.network.egress`` of the data file: each named component's pods may
+        open its ports to any address outside the pod and service ranges."""
+        network = self.data.platform.network
+        for name, ports in network.egress.items():
+            component = built.get(f"services.{name}") or built.get(f"infrastructure.{name}")
+            if component is None:
+                continue  # disabled: nothing to let out
+            for workload in workloads:
+                if workload.component is component:
+                    self.network.allow_internet(workload, ports,
+                                                cluster_ranges=network.cluster_ranges)
+
+    def _order_flux_files(self) -> None:
+        """Each Flux file lists its Kustomizations in apply order: every one after those
+        it depends on, ties in the order the layers were made."""
+        position = {id(layer.kustomization): i for i, layer in enumerate(self.layers)}
+        done: dict[int, int] = {}
+
+        def visit(k: Kustomization, path: tuple[int, ...]) -> None:
+            if id(k) in done or id(k) in path:
+                return
+            for dep in sorted(k.depends_on, key=lambda d: position.get(id(d), -1)):
+                visit(dep, (*path, id(k)))
+            done[id(k)] = len(done)
+
+        for layer in self.layers:
+            visit(layer.kustomization, ())
+        for flux_file in self.flux_files.values():
+            flux_file.objects.sort(key=lambda o: done.get(id(o), -1))
 
     @property
     def pod_security_exceptions(self) -> dict[str, PodSecurity]:
@@ -442,9 +611,9 @@ class HomelabCluster(Construct):
 
     def image_automation(self, cluster: Folder) -> dict[str, ImagePolicy]:
         """An ImageRepository per image this monorepo builds and an ImagePolicy per
-        environment the cluster runs, in ``clusters/<name>/image-automation.yaml`` (opt-in: the data
-        file's ``cluster.imageAutomation``). Flux then reports each service's newest build;
-        docs/RELEASING.md tells how to let it write tags back."""
+        environment the cluster runs, in ``clusters/<name>/image-automation.yaml`` (opt-in:
+        the data file's ``cluster.imageAutomation``). Flux then reports each service's
+        newest build; docs/RELEASING.md tells how to let it write tags back."""
         component = Component(cluster, "image-automation")
         policies: dict[str, ImagePolicy] = {}
         for name, service in sorted(self.data.services.items()):
@@ -461,11 +630,17 @@ class HomelabCluster(Construct):
         return policies
 
     def layer(self, id: str, path: str, flux_file: Component,
-              namespace: str | None = None, part_of: str | None = None) -> Layer:
-        """A new folder applied by its own Flux Kustomization (namespace: ``id``)."""
+              namespace: str | None = None, *, namespaced: bool = True,
+              part_of: str | None = None) -> Layer:
+        """A new folder applied by its own Flux Kustomization (namespace: ``id``, or none
+        when not ``namespaced``), synced as the data file's ``platform.sync`` says."""
         if id in self._layers:
             raise ConfigError(self.node.path, "layers", f"two layers named {id!r}")
-        created = Layer(self, id, path=path, namespace=namespace or id, flux_file=flux_file,
+        sync = self.data.platform.sync
+        created = Layer(self, id, path=path,
+                        namespace=(namespace or id) if namespaced else None,
+                        flux_file=flux_file, interval=sync.interval,
+                        retry_interval=sync.retry_interval, timeout=sync.timeout,
                         labels=self.labels, part_of=part_of, source=self.tree_source)
         self._layers[id] = created
         self.layers.append(created)
@@ -506,11 +681,23 @@ class HomelabCluster(Construct):
             existing.pod_security = declared
         return existing
 
+    @property
+    def secrets(self) -> Layer:
+        """``infrastructure/secrets``: every SealedSecret, one file per namespace (made on
+        first use, after the namespaces layer)."""
+        layer = self._layers.get(SECRETS_LAYER)
+        if layer is None:
+            self.namespaces_layer  # noqa: B018 -- made first: secrets need namespaces
+            layer = self.layer(SECRETS_LAYER, self._own_folder(SECRETS_LAYER),
+                               self.flux_files["infrastructure"], namespaced=False)
+        return layer
+
     def _sealed(self, namespace: str, name: str, keys: list[str], type: str) -> SealedSecret:
-        return SealedSecret(self.secrets_file(namespace), name, name=name, keys=keys, type=type)
+        return SealedSecret(self.secrets_file(namespace), name, name=name, keys=keys, type=type,
+                            store=self.store)
 
     def secrets_file(self, namespace: str) -> Component:
-        """The file of ``clusters/<name>/secrets/`` holding ``namespace``'s SealedSecrets."""
+        """The file of ``infrastructure/secrets/`` holding ``namespace``'s SealedSecrets."""
         if namespace not in self._secret_files:
             self._secret_files[namespace] = Component(self.secrets, namespace,
                                                       namespace=namespace)

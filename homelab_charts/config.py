@@ -23,6 +23,8 @@ from typing import Any
 
 from homelab_charts import project, yamlsafe
 from homelab_charts.errors import ConfigError
+from homelab_charts.platform import ControllerPin, PlatformSettings, parse_controllers
+from homelab_charts.platform import parse as parse_platform
 
 DATA_DIR = Path(__file__).parent / "data"
 SCHEMA_FILE = DATA_DIR / "homelab.schema.json"
@@ -206,6 +208,10 @@ class HomelabData:
     entries: dict[str, bool] = field(default_factory=dict)
     #: Python packages of the repository whose components join the cluster.
     modules: tuple[str, ...] = field(default=())
+    #: ``controllers:``: the controller releases the tree targets (and charts it installs).
+    controllers: dict[str, ControllerPin] = field(default_factory=dict)
+    #: The ``platform`` section: sync timing, TLS, the network (homelab_charts.platform).
+    platform: PlatformSettings = field(default_factory=PlatformSettings)
     #: Each component entry's own settings as the data file has them (schema-checked),
     #: for the component that reads them (``infrastructure.backup``'s target, say).
     entry_values: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -271,6 +277,15 @@ class HomelabData:
             return self.services[name]
         except KeyError:
             raise ConfigError(str(self.path), f"services.{name}", "no such service") from None
+
+    def controller(self, name: str) -> ControllerPin:
+        """The ``controllers.<name>`` pin; a ConfigError naming the field when absent."""
+        try:
+            return self.controllers[name]
+        except KeyError:
+            raise ConfigError(str(self.path), f"controllers.{name}",
+                              "no version pinned (the tree installs this controller: "
+                              "give version and chart)") from None
 
     def infra_image(self, name: str) -> Image:
         try:
@@ -345,6 +360,9 @@ def parse(document: Any, source: str | Path) -> HomelabData:
         shared_paths=tuple(document.get("sharedPaths", ())),
         entries=entries,
         modules=tuple(document.get("modules", ())),
+        controllers=parse_controllers(document.get("controllers"), str(source)),
+        platform=parse_platform(document.get("platform"), str(source),
+                                entries=frozenset(e.split(".", 1)[1] for e in entries)),
         observability=dict(document.get("observability") or {}),
         clusters=tuple(clusters),
         environments=environments,

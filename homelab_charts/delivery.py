@@ -10,14 +10,17 @@ webhook that makes Flux reconcile at once (the data file's ``cluster.source`` an
   healing from the local registry without reaching a Git server. Every Kustomization of
   the tree reads that OCIRepository. It carries :data:`TREE_SOURCE_LABEL`, which tells
   the tree readers (``homelab_charts.tree``) that it serves this repository's tree.
-* ``cluster.receiver``: ``clusters/<name>/receiver.yaml`` holds a generic Receiver
-  reconciling the tree's source (token sealed in ``flux-system``) and an Ingress routing
-  ``https://<host>/hook/`` to notification-controller's ``webhook-receiver`` Service.
+* ``cluster.receiver``: the ``receiver`` layer (``infrastructure/receiver/receiver.yaml``)
+  holds a generic Receiver reconciling the tree's source (token sealed in
+  ``flux-system``, in the secrets layer) and an Ingress routing ``https://<host>/hook/``
+  to notification-controller's ``webhook-receiver`` Service, its certificate from the
+  ingress controller's issuer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from homelab_charts.base import Component, Folder, Manifest
 from homelab_charts.config import TREE_SOURCE_LABEL, HomelabData
@@ -37,16 +40,25 @@ from homelab_charts.flux.notification import (
     WEBHOOK_SERVICE_PORT,
 )
 from homelab_charts.secrets.sealed_secret import SealedSecret
+from homelab_charts.workloads.tls import CertificateIssuer, certificate
 
 #: The Secret type of a registry credential (what ``docker login`` writes).
 DOCKER_CONFIG_TYPE = "kubernetes.io/dockerconfigjson"
+
+class IngressController(Protocol):
+    """What the Receiver's Ingress needs of the ingress controller (see Traefik)."""
+
+    ingress_class: str
+    issuer: CertificateIssuer
+
 
 #: ``credentials(namespace, name, keys, type)``: a SealedSecret of the tree.
 Credentials = Callable[[str, str, list[str], str], SealedSecret]
 
 
 def tree_source(cluster: Folder, data: HomelabData,
-                credentials: Credentials) -> Manifest | ObjectReference:
+                credentials: Callable[[str, str, list[str], str], object]
+                ) -> Manifest | ObjectReference:
     """The source every Kustomization of the tree reads (see the module's docstring)."""
     settings = data.cluster
     source = settings.source
@@ -63,27 +75,34 @@ def tree_source(cluster: Folder, data: HomelabData,
         ref=OCIRef(tag=source.tag, semver=source.semver), interval=source.interval,
         secret_name=source.secret_ref, insecure=source.insecure,
         labels={TREE_SOURCE_LABEL: "true"})
-    # The root: applies clusters/<name>/ (namespaces, secrets, the Kustomizations, this
-    # file) from the artifact, as bootstrap's flux-system does from Git.
+    # The root: applies clusters/<name>/ (the Kustomizations of every layer, the cluster
+    # identity, this file) from the artifact, as bootstrap's flux-system does from Git.
     Kustomization(component, "root", name=settings.name, path=f"./{cluster.path}",
                   source=repository, interval="10m", timeout="5m", wait=False)
     return repository
 
 
-def receiver(cluster: Folder, data: HomelabData, source: Manifest | ObjectReference,
-             credentials: Credentials) -> Receiver | None:
-    """The webhook Receiver of ``cluster.receiver`` and its Ingress, or None."""
+def receiver(layer: Folder, data: HomelabData, source: Manifest | ObjectReference,
+             credentials: Credentials, *, ingress: IngressController) -> Receiver | None:
+    """The webhook Receiver of ``cluster.receiver`` and its Ingress (served over TLS
+    with a certificate from ``ingress``'s issuer) in ``layer``, or None."""
     settings = data.cluster
     hook = settings.receiver
     if hook is None:
         return None
-    component = Component(cluster, "receiver", namespace=FLUX_NAMESPACE)
-    credentials(FLUX_NAMESPACE, hook.secret_ref, ["token"], "Opaque")
+    component = Component(layer, "receiver", namespace=FLUX_NAMESPACE)
+    component.use(ingress.issuer.component)
+    token = credentials(FLUX_NAMESPACE, hook.secret_ref, ["token"], "Opaque")
+    component.use(token.component)
     created = Receiver(component, "receiver", name=settings.name, resources=[source],
                        secret_name=hook.secret_ref)
+    tls_secret = f"{settings.name}-receiver-tls"
+    certificate(component, "certificate", name=tls_secret, hosts=[hook.host],
+                issuer=ingress.issuer)
     Manifest(component, "ingress", api_version="networking.k8s.io/v1", kind="Ingress",
              name=f"{settings.name}-receiver", body={"spec": {
-                 "ingressClassName": settings.ingress_class_name,
+                 "ingressClassName": ingress.ingress_class,
+                 "tls": [{"hosts": [hook.host], "secretName": tls_secret}],
                  "rules": [{"host": hook.host, "http": {"paths": [{
                      "path": WEBHOOK_PREFIX, "pathType": "Prefix",
                      "backend": {"service": {"name": WEBHOOK_SERVICE,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -281,6 +281,15 @@ class ClusterContext(Protocol):
     def find(self, kind: type[T] | str) -> T | None:
         """Like :meth:`require`, but None when the component is missing or disabled."""
 
-    def credentials(self, scope: Folder, name: str, keys: Sequence[str]) -> SealedSecret:
+    def credentials(self, scope: Folder, name: str, keys: Sequence[str], *,
+                    shared: bool = False,
+                    template_data: Mapping[str, str] | None = None) -> SealedSecret:
         """The SealedSecret ``name`` (declared ``keys``) of ``scope``'s namespace, in
-        ``clusters/<cluster>/secrets/<namespace>.yaml``, sealed data from the store."""
+        ``infrastructure/secrets/<namespace>.yaml``, sealed data from the store
+        (``sealed/<namespace>/<name>.yaml``).
+
+        ``shared``: a credential several namespaces read (a database's password and its
+        clients'), sealed once cluster-wide in ``sealed/_cluster/<name>.yaml``; every
+        component asking for it gets its namespace's copy of that one ciphertext, and
+        ``copy.shared.copy_in(...)`` hands it on. ``template_data``: keys the Sealed
+        Secrets controller renders from the values (Go templates), e.g. a config file."""

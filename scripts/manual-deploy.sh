@@ -8,10 +8,12 @@
 #                            [--field-manager NAME]
 #
 # Order (computed by `homelab-charts plan` from clusters/<cluster>/*.yaml):
-#   secrets         clusters/<cluster>/namespaces.yaml and cluster-identity.yaml (-f),
-#                   clusters/<cluster>/secrets (-k)
-#   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k),
-#                   waiting for its Deployments/StatefulSets/DaemonSets/HelmReleases
+#   secrets         clusters/<cluster>/cluster-identity.yaml (-f); older trees also
+#                   clusters/<cluster>/namespaces.yaml (-f), clusters/<cluster>/secrets (-k)
+#   infrastructure  each Flux Kustomization of infrastructure.yaml in dependsOn order (-k:
+#                   controllers, configs, namespaces, secrets,
+#                   networking, databases, observability), waiting for its
+#                   Deployments/StatefulSets/DaemonSets/HelmReleases
 #   apps            the same for apps.yaml
 # A Kustomization suspended in Git (spec.suspend: true) is rendered, not applied: its
 # objects stay as they are, as with Flux, and are never pruned. Every step is rendered

@@ -172,10 +172,10 @@ def schemas_from(inputs: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 
 def pinned_controllers(data_file: Path) -> dict[str, str]:
-    """``controllers:`` of the data file (checked by the data file's schema)."""
-    config.load(data_file)  # the whole file is checked, controllers included
-    document = yaml.safe_load(data_file.read_text(encoding="utf-8"))
-    return dict(document.get("controllers") or {})
+    """``controllers:`` of the data file as name -> release tag (checked by the data
+    file's schema; an entry with a chart pins its controller's release in ``version``)."""
+    data = config.load(data_file)  # the whole file is checked, controllers included
+    return {name: pin.version for name, pin in data.controllers.items()}
 
 
 def write(schemas: dict[str, dict[str, Any]], out: Path, controllers: dict[str, str]) -> None:

@@ -79,7 +79,7 @@ def test_the_guide_runs_end_to_end(guide_repo: Path) -> None:
     seal, build = blocks("sh")
     sealed = run_shell(guide_repo, seal)
     assert sealed.returncode == 0, sealed.stderr
-    assert (guide_repo / "sealed" / "notes" / "notes-credentials.yaml").is_file()
+    assert (guide_repo / "sealed" / "_cluster" / "postgresql-notes.yaml").is_file()
     commands = build.strip().splitlines()
     assert commands == ["homelab-charts synth", "homelab-charts validate"]
     synth = run_shell(guide_repo, commands[0])
@@ -96,20 +96,25 @@ def test_the_guide_runs_end_to_end(guide_repo: Path) -> None:
              if "flux-system" not in p.parts}
     tree = Tree(files)
     assert {"apps/notes/notes.yaml", "apps/notes/network-policies.yaml",
-            "apps/notes/kustomization.yaml", "clusters/homelab/secrets/notes.yaml"} <= set(files)
+            "apps/notes/kustomization.yaml", "infrastructure/secrets/notes.yaml"} <= set(files)
     notes = tree.flux_kustomizations()["notes"]
     assert {d["name"] for d in notes["spec"]["dependsOn"]} == {
-        "databases", "networking", "observability"}
-    assert tree.get("Ingress", "notes", "notes")["spec"]["rules"][0]["host"] == \
-        "notes.homelab.lan"
+        "databases", "networking", "observability", "namespaces", "secrets", "controllers",
+        "configs"}
+    ingress = tree.get("Ingress", "notes", "notes")["spec"]
+    assert ingress["rules"][0]["host"] == "notes.homelab.lan"
+    assert ingress["tls"] == [{"hosts": ["notes.homelab.lan"], "secretName": "notes-tls"}]
     assert tree.get("NetworkPolicy", "notes", "default-deny")
-    init = next(iter(tree.get("ConfigMap", "databases", "postgresql-init")["data"].values()))
-    assert 'create notes "$APP_DB_PASSWORD_NOTES"' in init
+    (job,) = tree.of_kind("Job", "databases")
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "\\getenv password APP_DB_PASSWORD_NOTES" in script
     allow = yaml.safe_dump(tree.get("NetworkPolicy", "databases", "allow-postgresql"))
     assert "kubernetes.io/metadata.name: notes" in allow
     env = tree.pod("notes").env()
-    assert env["DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "notes-credentials",
-                                                         "key": "db-password"}}
+    assert env["DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "postgresql-notes",
+                                                         "key": "password"}}
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://otel-collector.")
-    sealed_secret = tree.get("SealedSecret", "notes", "notes-credentials")
-    assert set(sealed_secret["spec"]["encryptedData"]) == {"db-password"}
+    # One sealing input, a copy in each namespace that reads it.
+    for namespace in ("notes", "databases"):
+        sealed_secret = tree.get("SealedSecret", namespace, "postgresql-notes")
+        assert set(sealed_secret["spec"]["encryptedData"]) == {"password"}

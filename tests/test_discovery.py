@@ -91,27 +91,32 @@ def test_a_disabled_app_disappears_with_its_wiring_policies_and_secrets(tmp_path
     tree = homelab_tree(edited_data(tmp_path, disable("services.n8n")))
     full = homelab_tree()
     gone = {path for path in full.files if path not in tree.files}
-    assert "apps/n8n/n8n.yaml" in gone and "clusters/homelab/secrets/n8n.yaml" in gone
+    assert "apps/n8n/n8n.yaml" in gone and "infrastructure/secrets/n8n.yaml" in gone
     assert not any(path.startswith("apps/n8n/") for path in tree.files)
     assert "n8n" not in tree.flux_kustomizations()
     assert "n8n" not in {ns["metadata"]["name"] for ns in tree.of_kind("Namespace")}
-    # PostgreSQL no longer makes n8n's database, nor lets n8n in.
-    init = tree.get("ConfigMap", "databases", "postgresql-init")["data"]
-    assert "create n8n" not in next(iter(init.values()))
-    assert "create family_assistant" in next(iter(init.values()))
-    env = {e["name"] for e in tree.pod("postgresql").containers[0]["env"]}
+    # PostgreSQL no longer makes n8n's database nor keeps its password, nor lets n8n in.
+    (job,) = tree.of_kind("Job", "databases")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    script = container["command"][-1]
+    assert "--set=name=n8n" not in script and "--set=name=family_assistant" in script
+    env = {e["name"] for e in container["env"]}
     assert "APP_DB_PASSWORD_N8N" not in env and "APP_DB_PASSWORD_FAMILY_ASSISTANT" in env
+    sealed = {s["metadata"]["name"] for s in tree.of_kind("SealedSecret", "databases")}
+    assert "postgresql-n8n" not in sealed and "postgresql-family-assistant" in sealed
     allow = tree.get("NetworkPolicy", "databases", "allow-postgresql")
     peers = yaml.safe_dump(allow["spec"])
     assert "n8n" not in peers and "family-assistant" in peers
     # What changed besides: the lists of namespaces, Kustomizations and secret files,
-    # PostgreSQL and the policies of the pods n8n talked to.
+    # PostgreSQL (its role-sync Job and its copy of n8n's password) and the policies of
+    # the pods n8n talked to.
     changed = {p for p in tree.files if p in full.files and tree.files[p] != full.files[p]}
     assert changed == {
-        "clusters/homelab/apps.yaml", "clusters/homelab/namespaces.yaml",
-        "clusters/homelab/secrets/kustomization.yaml",
+        "clusters/homelab/apps.yaml", "infrastructure/namespaces/namespaces.yaml",
+        "infrastructure/secrets/kustomization.yaml", "infrastructure/secrets/databases.yaml",
         "infrastructure/databases/postgresql.yaml",
         "infrastructure/databases/network-policies.yaml",
+        "infrastructure/networking/network-policies.yaml",  # Traefik reached n8n
         "infrastructure/observability/network-policies.yaml",  # Prometheus scraped n8n
         "infrastructure/observability/prometheus.yaml",  # the alerts on n8n's backup
     }
@@ -120,12 +125,12 @@ def test_a_disabled_app_disappears_with_its_wiring_policies_and_secrets(tmp_path
 def test_an_unused_sealed_credential_is_a_one_line_warning(tmp_path) -> None:
     root = make_repo(tmp_path / "repo", disable("services.n8n"))
     result = synth_tree(root)
-    # n8n's own credentials and the restic repository of its data folder's backup
-    assert len(result.warnings) == 2
-    warning, backup = sorted(result.warnings)
-    assert "\n" not in warning and "\n" not in backup
-    assert "n8n/n8n-credentials" in warning and "sealed/n8n/n8n-credentials.yaml" in warning
-    assert "n8n/restic-repository" in backup
+    # n8n's own credential and its shared database password (sealed once, cluster-wide);
+    # the restic repository (shared too) still serves the databases' backups.
+    shared, own = sorted(result.warnings)  # sealed/_cluster/ sorts before sealed/n8n/
+    assert "\n" not in own and "\n" not in shared
+    assert "n8n/n8n-credentials" in own and "sealed/n8n/n8n-credentials.yaml" in own
+    assert "sealed/_cluster/postgresql-n8n.yaml" in shared
     assert synth_tree(make_repo(tmp_path / "full")).warnings == []
 
 

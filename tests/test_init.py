@@ -39,13 +39,19 @@ def listing(folder: Path) -> dict[str, bytes]:
 
 
 def tree_sealed_secrets(root: Path) -> dict[str, set[str]]:
-    """``namespace/name`` -> keys, of every SealedSecret in the generated tree."""
+    """``namespace/name`` (``name`` for a credential sealed cluster-wide, one store file
+    copied into every namespace reading it) -> keys, of every SealedSecret in the
+    generated tree."""
     found: dict[str, set[str]] = {}
-    for path in (root / "clusters").rglob("*.yaml"):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if doc and doc.get("kind") == "SealedSecret":
-                meta = doc["metadata"]
-                found[f"{meta['namespace']}/{meta['name']}"] = set(doc["spec"]["encryptedData"])
+    for top in ("clusters", "infrastructure", "apps"):
+        for path in (root / top).rglob("*.yaml"):
+            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+                if doc and doc.get("kind") == "SealedSecret":
+                    meta = doc["metadata"]
+                    wide = (meta.get("annotations") or {}).get(
+                        "sealedsecrets.bitnami.com/cluster-wide") == "true"
+                    ident = meta["name"] if wide else f"{meta['namespace']}/{meta['name']}"
+                    found[ident] = set(doc["spec"]["encryptedData"])
     return found
 
 
@@ -115,10 +121,10 @@ def test_every_credential_the_tree_uses_is_sealed_for_a_throwaway_certificate(ma
     # exactly the credentials the enabled components ask for, with their keys
     assert {ident: set(doc.keys) for ident, doc in store.items()} == used
     assert used == {"databases/postgresql-credentials": {"postgres-password"},
-                    "databases/redis-credentials": {"redis-password"},
+                    "redis-credentials": {"password"},
                     "observability/grafana-admin": {"admin-user", "admin-password"},
-                    "databases/restic-repository": {"password", "aws-access-key-id",
-                                                    "aws-secret-access-key"}}
+                    "restic-repository": {"password", "aws-access-key-id",
+                                          "aws-secret-access-key"}}
     assert all(doc.key_fingerprint == cert.fingerprint for doc in store.values())
     # a fresh certificate: not the one of this repository
     own = SealingCertificate.from_pem((STORE_DIR / "sealed-secrets-cert.pem").read_bytes(), "own")
@@ -136,8 +142,9 @@ def test_by_default_the_template_enables_what_a_new_homelab_can_run(tmp_path: Pa
     assert data.enabled("services.n8n") and data.enabled("infrastructure.qdrant")
     assert not data.enabled("services.family-assistant-backend")
     used = tree_sealed_secrets(root)
-    assert used["n8n/n8n-credentials"] == {"db-password", "encryption-key"}
-    assert used["databases/postgresql-credentials"] == {"postgres-password", "n8n-password"}
+    assert used["n8n/n8n-credentials"] == {"encryption-key"}
+    assert used["postgresql-n8n"] == {"password"}  # the n8n role's, sealed once
+    assert used["databases/postgresql-credentials"] == {"postgres-password"}
     assert {ident: set(doc.keys) for _, doc in iter_store(root / "sealed")
             for ident in [doc.ident]} == used
     assert (root / "apps/homelab-dashboard/dashboard.yaml").is_file()

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "homelab_charts"
 #: components, 5 the cluster, 6 tools.
 LAYERS = {
     "__init__": 0, "errors": 0, "project": 0, "config": 0, "base": 0, "progress": 0,
-    "fsutil": 0, "docpath": 0, "versioning": 0, "datafile": 0, "yamlsafe": 0,
+    "fsutil": 0, "docpath": 0, "versioning": 0, "datafile": 0, "yamlsafe": 0, "platform": 0,
     "flux": 1,
     "secrets": 2,
     "workloads": 3, "registry": 3.5,

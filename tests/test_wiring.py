@@ -8,6 +8,7 @@ allow exactly those flows, and Flux must deploy what an app uses before the app.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+import yaml
 
 from homelab_charts import config
 from homelab_charts.validate import policy
@@ -32,6 +34,12 @@ from tests.apps.tree import (
 from tests.conftest import REPO_ROOT
 
 INGRESS_CONTROLLER = ("networking", {"app.kubernetes.io/name": "traefik"})
+#: Addresses of the endpoints: a pod (k3s' pod range), a node (the data file's
+#: nodeCidr: the API server and LAN clients), somewhere on the internet.
+POD_ADDRESS = "10.42.3.7"
+NODE_ADDRESS = "192.168.1.10"
+INTERNET_ADDRESS = "203.0.113.10"
+DATA = yaml.safe_load((REPO_ROOT / "homelab.yaml").read_text(encoding="utf-8"))
 KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
 #: flux bootstrap's controllers: their pod labels and metrics port (flux2 manifests/install).
 FLUX_CONTROLLERS = ("flux-system", {"app.kubernetes.io/part-of": "flux",
@@ -70,31 +78,47 @@ class Endpoint:
     labels: tuple[tuple[str, str], ...]
     ports: frozenset[tuple[int, str]]
     outside: bool = False
-    cidr: str | None = None
+    #: The address traffic from or to it carries (what an ipBlock peer is matched with).
+    address: str = POD_ADDRESS
 
 
 def endpoints(tree: Tree) -> dict[str, Endpoint]:
     out = {p.ident: Endpoint(p.ident, p.namespace, tuple(sorted(p.labels.items())),
                              frozenset(p.port_numbers())) for p in tree.pods()}
     release = tree.get("HelmRelease", INGRESS_CONTROLLER[0], "traefik")
-    metrics = traefik_scrape_port(release["spec"]["values"])
+    values = release["spec"]["values"]
+    metrics = traefik_scrape_port(values)
     assert metrics is not None, "Prometheus scrapes the ingress controller"
+    entry = {values["ports"][name]["port"] for name in ("web", "websecure")}
+    # The chart's pods: in an isolated namespace of the tree, so their side is checked.
     out["ingress-controller"] = Endpoint(
-        "ingress-controller", INGRESS_CONTROLLER[0],
-        tuple(INGRESS_CONTROLLER[1].items()), frozenset({(metrics, "TCP")}), outside=True)
+        "ingress-controller", INGRESS_CONTROLLER[0], tuple(INGRESS_CONTROLLER[1].items()),
+        frozenset({(metrics, "TCP"), *((p, "TCP") for p in entry)}))
+    # cert-manager's chart-made pods (its chart's labels), in an isolated namespace too.
+    for part, ports in (("controller", {(9402, "TCP")}), ("webhook", {(10250, "TCP")}),
+                        ("cainjector", set())):
+        out[f"cert-manager-{part}"] = Endpoint(
+            f"cert-manager-{part}", "cert-manager",
+            (("app.kubernetes.io/component", part), ("app.kubernetes.io/instance",
+                                                     "cert-manager")),
+            frozenset(ports))
     out["kube-dns"] = Endpoint("kube-dns", KUBE_DNS[0], tuple(KUBE_DNS[1].items()),
                                frozenset({(53, "UDP"), (53, "TCP")}), outside=True)
     out["kube-api"] = Endpoint("kube-api", "", (), frozenset({(443, "TCP"), (6443, "TCP")}),
-                               outside=True)
+                               outside=True, address=NODE_ADDRESS)
+    out["internet"] = Endpoint("internet", "", (), frozenset(
+        (p, "TCP") for p in (25, 80, 443, 465, 587, 5432, 6443, 8000)), outside=True,
+        address=INTERNET_ADDRESS)
     out["kubelet"] = Endpoint("kubelet", "", (), frozenset({(KUBELET_PORT, "TCP")}),
-                              outside=True)
+                              outside=True, address=NODE_ADDRESS)
     out["flux-controllers"] = Endpoint(
         "flux-controllers", FLUX_CONTROLLERS[0], tuple(sorted(FLUX_CONTROLLERS[1].items())),
         frozenset(FLUX_CONTROLLERS[2].values()), outside=True)
     target = backup_target(tree)
     if target is not None:
-        out["backup-target"] = Endpoint("backup-target", "", (), frozenset({(target[1], "TCP")}),
-                                        outside=True, cidr=target[0])
+        out["backup-target"] = Endpoint(
+            "backup-target", "", (), frozenset({(target[1], "TCP")}), outside=True,
+            address=str(next(iter(ipaddress.ip_network(target[0]).hosts()))))
     return out
 
 
@@ -213,13 +237,34 @@ def needed_flows(tree: Tree) -> set[Flow]:
     port = traefik_scrape_port(release["spec"]["values"])
     if port is not None:
         flows.add((prometheus.ident, "ingress-controller", port, "TCP"))
-    # Pods with an API token talk to the API server (discovery, k8sattributes, kube-state-metrics).
+    api = {("kube-api", 443, "TCP"), ("kube-api", 6443, "TCP")}
+    flows |= {(prometheus.ident, *f) for f in api}
+    # The ingress controller: clients from anywhere (outside the isolated namespaces) on
+    # its entry points; it and cert-manager's pods use the API server and DNS; the API
+    # server (from anywhere, as far as a policy can tell) calls cert-manager's webhook.
+    eps = endpoints(tree)
+    clients = [e.ident for e in eps.values() if e.outside]
+    for client in clients:
+        flows |= {(client, "ingress-controller", port, proto)
+                  for port, proto in eps["ingress-controller"].ports
+                  if port != metrics_port(tree)}
+        flows.add((client, "cert-manager-webhook", 10250, "TCP"))
+    for chart_pods in ("ingress-controller", "cert-manager-controller", "cert-manager-webhook",
+                       "cert-manager-cainjector"):
+        flows |= {(chart_pods, *f) for f in api}
+        flows |= {(chart_pods, "kube-dns", 53, "UDP"), (chart_pods, "kube-dns", 53, "TCP")}
+    # Internet egress from the data file: any address outside the pod and service ranges
+    # (a node's address too: that is where the ingress controller's LoadBalancer listens).
+    for service, allowance in DATA["platform"]["network"]["egress"].items():
+        (pod,) = [p for p in pods.values() if p.name == service]
+        for outside in ("internet", "kube-api"):
+            flows |= {(pod.ident, outside, port, "TCP") for port in allowance["internet"]
+                      if (port, "TCP") in endpoints(tree)[outside].ports}
+    # Pods with an API token talk to the API server (discovery, k8sattributes,
+    # kube-state-metrics).
     for pod in pods.values():
         if pod.spec.get("automountServiceAccountToken"):
-            flows |= {(pod.ident, "kube-api", 443, "TCP"), (pod.ident, "kube-api", 6443, "TCP")}
-    assert (prometheus.ident, "kube-api", 443, "TCP") in flows
-    flows |= {(prometheus.ident, "kube-api", 443, "TCP"), (prometheus.ident, "kube-api", 6443,
-                                                            "TCP")}
+            flows |= {(pod.ident, *f) for f in api}
     target = backup_target(tree)
     for pod in pods.values():  # restic reaches an S3 or REST repository over the network
         repository = pod.env().get("RESTIC_REPOSITORY")
@@ -227,6 +272,11 @@ def needed_flows(tree: Tree) -> set[Flow]:
                 repository.startswith(("s3:", "rest:")):
             flows.add((pod.ident, "backup-target", target[1], "TCP"))
     return flows
+
+
+def metrics_port(tree: Tree) -> int | None:
+    return traefik_scrape_port(tree.get("HelmRelease", INGRESS_CONTROLLER[0], "traefik")[
+        "spec"]["values"])
 
 
 # --- a small NetworkPolicy evaluator -----------------------------------------------
@@ -239,9 +289,11 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 def _peer_matches(peer: dict[str, Any], ep: Endpoint) -> bool:
     if "ipBlock" in peer:
-        cidr = peer["ipBlock"]["cidr"]
-        return ep.ident == "kube-api" or cidr == "0.0.0.0/0" or cidr == ep.cidr
-    if ep.ident == "kube-api":
+        address = ipaddress.ip_address(ep.address)
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(c) for c in block.get("except", []))
+    if ep.outside and not ep.namespace:
         return False
     ns_sel = peer.get("namespaceSelector")
     ns_ok = (_selects(ns_sel, {"kubernetes.io/metadata.name": ep.namespace})
@@ -309,7 +361,9 @@ def test_app_environments_point_at_services_that_exist(tree: Tree) -> None:
 
 
 def test_secret_references_name_declared_sealed_secret_keys(tree: Tree) -> None:
-    sealed = {(s["metadata"]["namespace"], s["metadata"]["name"]): set(s["spec"]["encryptedData"])
+    # A Secret holds its sealed keys and the keys its template renders from them.
+    sealed = {(s["metadata"]["namespace"], s["metadata"]["name"]):
+              set(s["spec"]["encryptedData"]) | set(s["spec"]["template"].get("data", {}))
               for s in tree.of_kind("SealedSecret")}
     checked = 0
     for pod in tree.pods():
@@ -319,9 +373,12 @@ def test_secret_references_name_declared_sealed_secret_keys(tree: Tree) -> None:
                 assert ref["key"] in sealed[(pod.namespace, ref["name"])], (pod.ident, ref)
                 checked += 1
         for volume in pod.spec.get("volumes", []):
-            if "secret" in volume:
-                keys = sealed[(pod.namespace, volume["secret"]["secretName"])]
-                assert {i["key"] for i in volume["secret"]["items"]} <= keys
+            sources = [{"secret": {"name": volume["secret"]["secretName"],
+                                   "items": volume["secret"]["items"]}}] \
+                if "secret" in volume else volume.get("projected", {}).get("sources", [])
+            for source in sources:
+                keys = sealed[(pod.namespace, source["secret"]["name"])]
+                assert {i["key"] for i in source["secret"]["items"]} <= keys
                 checked += 1
     assert checked >= 9
 
@@ -377,6 +434,16 @@ def test_network_policy_allows_match_real_pods_and_ports(tree: Tree) -> None:
             for port in rule["ports"]:
                 assert any((port["port"], port["protocol"]) in e.ports for e in peers), \
                     f"{where}: egress port {port} is not a port of the pods it names"
+
+
+def test_every_namespace_is_default_deny(tree: Tree) -> None:
+    namespaces = {n["metadata"]["name"] for n in tree.of_kind("Namespace")}
+    assert namespaces >= {"databases", "observability", "family-assistant",
+                          "homelab-dashboard", "n8n", "networking", "cert-manager"}
+    for ns in sorted(namespaces):
+        deny = tree.get("NetworkPolicy", ns, "default-deny")
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        tree.get("NetworkPolicy", ns, "allow-dns")
 
 
 def test_network_policies_allow_exactly_the_flows_the_wiring_needs(tree: Tree) -> None:
@@ -456,7 +523,7 @@ def test_every_workload_meets_restricted_and_has_requests_limits_probes(tree: Tr
                 is not root, pod.ident
             for kind in ("requests", "limits"):
                 assert set(c["resources"][kind]) == {"cpu", "memory"}, pod.ident
-            if pod.kind != "CronJob":  # run-to-completion pods have no probes
+            if pod.kind not in ("Job", "CronJob"):  # run to completion: nothing to probe
                 assert "livenessProbe" in c and "readinessProbe" in c, pod.ident
             image = c["image"]
             repo, _, tag = image.rpartition(":")
@@ -557,3 +624,29 @@ def test_the_exactness_check_notices_a_widened_policy() -> None:
     extra = allowed_flows(widened) - needed_flows(widened)
     assert ("family-assistant/family-assistant-frontend", "databases/postgresql", 5432,
             "TCP") in extra
+
+
+def test_n8n_reaches_the_internet_on_443_but_not_the_cluster_ranges(tree: Tree) -> None:
+    allowed = allowed_flows(tree)
+    assert {("n8n/n8n", "internet", p, "TCP") for p in (80, 443, 465, 587)} <= allowed
+    assert ("n8n/n8n", "internet", 25, "TCP") not in allowed
+    assert ("n8n/n8n", "internet", 5432, "TCP") not in allowed
+    policy = tree.get("NetworkPolicy", "n8n", "allow-n8n")
+    blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"]
+              if "ipBlock" in peer]
+    assert blocks == [{"cidr": "0.0.0.0/0", "except": ["10.42.0.0/16", "10.43.0.0/16"]}]
+    for address in ("10.42.0.15", "10.43.0.1", "10.43.200.9"):  # a pod, Services
+        pod = Endpoint("probe", "", (), frozenset({(443, "TCP")}), outside=True,
+                       address=address)
+        assert not _side_allows([policy], endpoints(tree)["n8n/n8n"], "egress", pod, 443,
+                                "TCP"), address
+    # Pods of the tree stay reachable only through their own allows: the database.
+    reached = {d for s, d, _, _ in allowed if s == "n8n/n8n"}
+    assert reached == {"databases/postgresql", "kube-dns", "internet", "kube-api"}
+
+
+def test_prometheus_reaches_the_api_server_on_the_node_range_only(tree: Tree) -> None:
+    policy = tree.get("NetworkPolicy", "observability", "allow-prometheus")
+    blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"]
+              if "ipBlock" in peer]
+    assert blocks == [{"cidr": DATA["platform"]["network"]["nodeCidr"]}]

@@ -20,6 +20,7 @@ from homelab_charts.errors import ConfigError
 from homelab_charts.workloads import Container, Port, Probe, Resources, WebService
 from homelab_charts.workloads.network import Connection, Pods
 from homelab_charts.workloads.spec import EnvValue
+from homelab_charts.workloads.tls import CertificateIssuer, certificate
 
 #: checkov checks skipped on every workload of the homelab, with the reason (docs/CHECKOV.md).
 HOMELAB_WIDE_SKIPS: Mapping[str, str] = {
@@ -139,11 +140,13 @@ def send_telemetry(component: Component, web: WebService, *, release: AppRelease
 
 
 class IngressController(Protocol):
-    """What an exposed app needs of the ingress controller (see Traefik)."""
+    """What an exposed app needs of the ingress controller (see Traefik): its class, its
+    pods, and the issuer of the certificates it serves."""
 
     ingress_class: str
     target_namespace: str | None
     pod_selector: dict[str, str]
+    issuer: CertificateIssuer
 
 
 def controller_pods(controller: IngressController) -> Pods:
@@ -158,14 +161,19 @@ def controller_pods(controller: IngressController) -> Pods:
 def expose(component: Component, web: WebService, *, release: AppRelease,
            controller: IngressController, port_name: str = "http") -> tuple[Manifest,
                                                                               Connection]:
-    """An Ingress for ``web`` at the release's host, and the flow it needs from the
-    controller's pods. The component then uses the controller (Flux dependsOn)."""
+    """An Ingress for ``web`` at the release's host, served over TLS with a Certificate
+    for that host from the controller's issuer, and the flow it needs from the
+    controller's pods. The component then uses the controller and the issuer (Flux
+    dependsOn)."""
     if not isinstance(controller, Component):
         raise ConfigError(component.where, "ingress", "the ingress controller must be a "
                           "Component construct")
-    component.use(controller)
-    ingress = web.expose("ingress", host=release.require_host(component.where),
-                         port_name=port_name, ingress_class=controller.ingress_class)
+    component.use(controller, controller.issuer.component)
+    host = release.require_host(component.where)
+    cert = certificate(web, "certificate", name=f"{web.name}-tls", hosts=[host],
+                       issuer=controller.issuer)
+    ingress = web.expose("ingress", host=host, port_name=port_name,
+                         ingress_class=controller.ingress_class, tls_secret=cert.object_name)
     return ingress, Connection.to(controller_pods(controller), web, port_name)
 
 

@@ -1,8 +1,9 @@
 """Family Assistant (apps/family-assistant/): an API backend and a web frontend.
 
 The backend keeps its data in PostgreSQL (its own database and role), caches in Redis and
-stores embeddings in Qdrant, reaching each through its Service with credentials from the
-``family-assistant-credentials`` Secret. The frontend serves the UI and calls the backend
+stores embeddings in Qdrant, reaching each through its Service with its namespace's copy
+of each shared credential (sealed once, cluster-wide: the database side reads the same
+one). The frontend serves the UI and calls the backend
 at ``BACKEND_URL``; only the frontend is exposed.
 """
 
@@ -38,22 +39,24 @@ ENV_SECRETS_REASON = ("the backend reads its credentials from environment variab
 class FamilyAssistantBackend(Component):
     """The API (``backend.yaml``): port 8000 (``http``), ``/health``, metrics at ``/metrics``.
 
-    ``credentials`` must hold ``postgres-password`` (the same value as the database's
-    role password, ``database_password_key`` of PostgreSQL's credentials),
-    ``redis-password`` and ``qdrant-api-key``.
+    Each credential is the app namespace's copy of one shared credential (sealed once,
+    see homelab_charts.secrets.shared): ``database_credentials`` holds the role's
+    ``password``, ``redis_credentials`` Redis' ``password``, ``qdrant_credentials``
+    Qdrant's ``api-key``.
     """
 
     PORT = 8000
 
     def __init__(self, scope: Construct, id: str, *, release: AppRelease,
-                 credentials: Credentials, postgresql: PostgreSQL, redis: Redis,
+                 database_credentials: Credentials, redis_credentials: Credentials,
+                 qdrant_credentials: Credentials, postgresql: PostgreSQL, redis: Redis,
                  qdrant: Qdrant, collector: Telemetry, database: str = "family_assistant",
-                 database_password_key: str = "family-assistant-password",
                  resources: Resources | None = None) -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": PART_OF})
         name = release.name
-        db = postgresql.provide_database(database, password_key=database_password_key)
-        self.use(credentials.component, postgresql, redis, qdrant)
+        db = postgresql.provide_database(database, credentials=database_credentials)
+        self.use(database_credentials.component, redis_credentials.component,
+                 qdrant_credentials.component, postgresql, redis, qdrant)
         env: dict[str, EnvValue] = {
             "APP_ENV": release.environment,
             "PORT": str(self.PORT),
@@ -61,12 +64,12 @@ class FamilyAssistantBackend(Component):
             "DATABASE_PORT": str(postgresql.PORT),
             "DATABASE_NAME": db.name,
             "DATABASE_USER": db.name,
-            "DATABASE_PASSWORD": secret_key(credentials, "postgres-password"),
+            "DATABASE_PASSWORD": secret_key(database_credentials, "password"),
             "REDIS_HOST": redis.host,
             "REDIS_PORT": str(redis.PORT),
-            "REDIS_PASSWORD": secret_key(credentials, "redis-password"),
+            "REDIS_PASSWORD": secret_key(redis_credentials, "password"),
             "QDRANT_URL": qdrant.server.url("http"),
-            "QDRANT_API_KEY": secret_key(credentials, "qdrant-api-key"),
+            "QDRANT_API_KEY": secret_key(qdrant_credentials, "api-key"),
             **otel_env(release, service_name=name, namespace=self.default_namespace or "",
                        collector=collector, protocol="grpc"),
         }
@@ -98,9 +101,12 @@ class FamilyAssistantBackend(Component):
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> FamilyAssistantBackend:
         return cls(scope, id, release=AppRelease.from_data(ctx.data, "family-assistant-backend"),
-                   credentials=ctx.credentials(scope, "family-assistant-credentials",
-                                               keys=["postgres-password", "redis-password",
-                                                     "qdrant-api-key"]),
+                   database_credentials=ctx.credentials(
+                       scope, "postgresql-family-assistant", keys=["password"], shared=True),
+                   redis_credentials=ctx.credentials(scope, "redis-credentials",
+                                                     keys=["password"], shared=True),
+                   qdrant_credentials=ctx.credentials(scope, "qdrant-credentials",
+                                                      keys=["api-key"], shared=True),
                    postgresql=ctx.require(PostgreSQL), redis=ctx.require(Redis),
                    qdrant=ctx.require(Qdrant), collector=ctx.require(OtelCollector))
 

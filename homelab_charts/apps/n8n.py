@@ -3,8 +3,11 @@
 One replica (n8n's regular mode keeps in-process state; scaling out needs queue mode and
 Redis), a Deployment with the ``Recreate`` strategy and a ReadWriteOnce claim mounted at
 ``/home/node/.n8n`` (settings, binary data, community nodes). The database password and
-the encryption key are read from files of the ``n8n-credentials`` Secret (n8n's
-``*_FILE`` variables), not from environment variables.
+the encryption key are read from files (n8n's ``*_FILE`` variables), not from environment
+variables: one projected volume holds ``encryption-key`` of ``n8n-credentials`` and
+``db-password``, the ``password`` of the namespace's copy of the shared PostgreSQL
+credential. Workflows call external APIs, webhooks and mail servers: the data file's
+``platform.network.egress.n8n`` lets its pods out.
 """
 
 from __future__ import annotations
@@ -36,17 +39,15 @@ IMAGE_USER_REASON = ("n8n's image runs as its node user (uid 1000) whose home ho
 class N8n(Component):
     """n8n (``n8n.yaml``): port 5678, ``/healthz`` and ``/healthz/readiness``, metrics on.
 
-    ``credentials`` must declare ``db-password`` (the same value as the ``n8n`` role's
-    password, ``database_password_key`` of PostgreSQL's credentials) and
-    ``encryption-key``.
+    ``credentials`` must declare ``encryption-key``; ``database_credentials`` (the
+    namespace's copy of the ``n8n`` role's shared credential) ``password``.
     """
 
     PORT = 5678
 
     def __init__(self, scope: Construct, id: str, *, release: AppRelease,
-                 credentials: SealedSecret, postgresql: PostgreSQL,
-                 ingress: IngressController, database: str = "n8n",
-                 database_password_key: str = "n8n-password",
+                 credentials: SealedSecret, database_credentials: SealedSecret,
+                 postgresql: PostgreSQL, ingress: IngressController, database: str = "n8n",
                  storage_size: str = "5Gi", storage_class: str | None = None,
                  resources: Resources | None = None, timezone: str = "Europe/Berlin") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "n8n"})
@@ -60,12 +61,12 @@ class N8n(Component):
             quantity(storage_size, "storage_size")
         except ConfigError as exc:
             raise ConfigError(self.where, "storage_size", exc.message) from None
-        db = postgresql.provide_database(database, password_key=database_password_key)
+        db = postgresql.provide_database(database, credentials=database_credentials)
         host = release.require_host(self.where)
-        self.use(credentials.component, postgresql)
+        self.use(credentials.component, database_credentials.component, postgresql)
         name = release.name
-        secret_items = [{"key": credentials.key_ref(key)["key"], "path": key}
-                        for key in ("db-password", "encryption-key")]
+        encryption = credentials.key_ref("encryption-key")
+        password = database_credentials.key_ref("password")
         claim = Manifest(self, "data", api_version="v1", kind="PersistentVolumeClaim",
                          name=f"{name}-data", body={"spec": {
                              "accessModes": ["ReadWriteOnce"],
@@ -74,8 +75,12 @@ class N8n(Component):
                          }})
         volumes: tuple[dict[str, Any], ...] = (
             {"name": "data", "persistentVolumeClaim": {"claimName": claim.object_name}},
-            {"name": "credentials", "secret": {"secretName": credentials.secret_name,
-                                               "items": secret_items, "defaultMode": 0o440}},
+            {"name": "credentials", "projected": {"defaultMode": 0o440, "sources": [
+                {"secret": {"name": encryption["name"], "items": [
+                    {"key": encryption["key"], "path": "encryption-key"}]}},
+                {"secret": {"name": password["name"], "items": [
+                    {"key": password["key"], "path": "db-password"}]}},
+            ]}},
         )
         mounts: tuple[dict[str, Any], ...] = (
             {"name": "data", "mountPath": DATA_PATH},
@@ -136,7 +141,9 @@ class N8n(Component):
         (``infrastructure.backup``; docs/BACKUPS.md)."""
         n8n = cls(scope, id, release=AppRelease.from_data(ctx.data, "n8n"),
                   credentials=ctx.credentials(scope, "n8n-credentials",
-                                              keys=["db-password", "encryption-key"]),
+                                              keys=["encryption-key"]),
+                  database_credentials=ctx.credentials(scope, "postgresql-n8n",
+                                                       keys=["password"], shared=True),
                   postgresql=ctx.require(PostgreSQL), ingress=ctx.require(Traefik),
                   storage_class=ctx.settings.storage_class_name)
         backups = ctx.find(Backups)

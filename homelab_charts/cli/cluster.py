@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
         "bind", help="record the cluster's kube-system Namespace UID in the data file",
         description="Read the UID of the kube-system Namespace of kubectl context CTX (or "
                     "take --uid) and record it as cluster.uid in the data file. Synthesis "
-                    "writes it into clusters/<name>/cluster-identity.yaml; "
+                    "writes it into infrastructure/namespaces/cluster-identity.yaml; "
                     "scripts/manual-deploy.sh and scripts/verify-deployment.sh refuse any "
                     "other cluster. Run `homelab-charts synth` and commit afterwards.")
     source = bind.add_mutually_exclusive_group(required=True)
@@ -55,5 +55,5 @@ def run_bind(args: argparse.Namespace, out: IO[str] | None = None) -> int:
               f"{result.data_file}\n")
     if result.changed:
         out.write("next: homelab-charts synth, then commit the data file and "
-                  f"clusters/{result.cluster}/cluster-identity.yaml\n")
+                  "infrastructure/namespaces/cluster-identity.yaml\n")
     return 0

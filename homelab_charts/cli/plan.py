@@ -5,10 +5,11 @@ arguments and prints. Output, one step a line (``#`` lines are comments)::
 
     <layer> <method> <name> <path> <target-namespace or ->
 
-``layer`` is ``secrets`` (Namespaces, the cluster identity and SealedSecrets),
-``infrastructure`` or ``apps``; ``method`` is ``file`` (``kubectl apply -f``),
-``kustomize`` (``kubectl apply -k``) or ``suspended`` (a Kustomization suspended in Git:
-rendered and kept, never applied nor pruned).
+``layer`` is ``secrets`` (older trees only: Namespaces, the cluster identity and
+SealedSecrets kept in ``clusters/<cluster>/``), ``infrastructure`` (the generated tree
+keeps those in its ``namespaces`` and ``secrets`` Kustomizations) or ``apps``; ``method``
+is ``file`` (``kubectl apply -f``), ``kustomize`` (``kubectl apply -k``) or ``suspended``
+(a Kustomization suspended in Git: rendered and kept, never applied nor pruned).
 
 ``--objects FILE`` (``-`` for stdin) instead lists the objects of rendered YAML (the output
 of ``kubectl kustomize``) as ``<kind>[.<group>]/<name> <namespace or -> <flags>``; the scripts

@@ -90,6 +90,10 @@ def _cert_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the controller's public certificate, as `kubeseal --fetch-cert` "
                              "prints it ('-': standard input; default: the repository's "
                              "sealed/sealed-secrets-cert.pem)")
+    parser.add_argument("--fetch-cert", action="store_true",
+                        help="fetch the controller's certificate with kubectl (service "
+                             "kube-system/sealed-secrets-controller), save it as the "
+                             "repository's sealed/sealed-secrets-cert.pem, and seal for it")
     parser.add_argument("--allow-expired", action="store_true",
                         help="seal even if the certificate is expired or not yet valid")
 
@@ -158,6 +162,16 @@ def _locations(args: argparse.Namespace) -> None:
 
     if getattr(args, "store", "") is None:
         args.store = project.store_dir()
+    if getattr(args, "fetch_cert", False):
+        from homelab_charts.secrets.fetch import fetch_and_save
+
+        if args.cert is not None:
+            raise ConfigError("--fetch-cert", None, "give --cert or --fetch-cert, not both")
+        target = project.cert_file()
+        if fetch_and_save(target):
+            print(f"homelab-charts seal: saved the controller's certificate to {target}",
+                  file=sys.stderr)
+        args.cert = str(target)
     if getattr(args, "cert", "") is None:
         args.cert = str(project.cert_file())
 

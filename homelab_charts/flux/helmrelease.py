@@ -42,12 +42,24 @@ class ValuesFrom:
     optional: bool = False
 
 
+#: ``spec.install.crds``/``spec.upgrade.crds`` values Flux accepts.
+CRD_POLICIES = ("Skip", "Create", "CreateReplace")
+#: ``spec.driftDetection.mode`` values Flux accepts.
+DRIFT_MODES = ("enabled", "warn", "disabled")
+
+
 class HelmRelease(Manifest):
     """A Helm release reconciled by Flux.
 
     Give exactly one of ``chart`` (a :class:`HelmChart` from a HelmRepository, pinned
     version) or ``chart_ref`` (an OCIRepository, the Flux 2.6+ preference). ``values`` is
     a plain dict: component modules build it from typed Python properties.
+
+    Defaults keep the cluster what Git says: ``drift_detection`` ``enabled`` (helm-controller
+    compares the release's objects with the cluster at every reconcile and corrects hand
+    edits), ``crds`` ``CreateReplace`` on install and upgrade (a chart upgrade updates the
+    CRDs of its ``crds/`` folder instead of leaving them at the first version), and
+    install/upgrade remediation with retries (:class:`Remediation`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str,
@@ -58,8 +70,16 @@ class HelmRelease(Manifest):
                  install: Remediation | None = None, upgrade: Remediation | None = None,
                  depends_on: Sequence[HelmRelease] = (), release_name: str | None = None,
                  target_namespace: str | None = None, suspend: bool = False,
+                 drift_detection: str = "enabled", crds: str = "CreateReplace",
+                 create_namespace: bool = False,
                  namespace: str | None = None, labels: Mapping[str, str] | None = None) -> None:
         where = construct_path(scope, id)
+        if drift_detection not in DRIFT_MODES:
+            raise ConfigError(where, "spec.driftDetection.mode",
+                              f"{drift_detection!r} must be one of {', '.join(DRIFT_MODES)}")
+        if crds not in CRD_POLICIES:
+            raise ConfigError(where, "spec.install.crds",
+                              f"{crds!r} must be one of {', '.join(CRD_POLICIES)}")
         if (chart is None) == (chart_ref is None):
             raise ConfigError(where, "spec.chart", "set exactly one of chart or chart_ref")
         check_duration(scope, id, "spec.interval", interval)
@@ -121,11 +141,16 @@ class HelmRelease(Manifest):
                                            else {})}
                 for d in depends_on
             ]
-        spec["install"] = {"remediation": {"retries": install.retries}}
+        spec["driftDetection"] = {"mode": drift_detection}
+        install_spec: dict[str, Any] = {"crds": crds}
+        if create_namespace:
+            install_spec["createNamespace"] = True
+        install_spec["remediation"] = {"retries": install.retries}
+        spec["install"] = install_spec
         upgrade_rem: dict[str, Any] = {"retries": upgrade.retries,
                                        "remediateLastFailure": upgrade.remediate_last_failure,
                                        "strategy": upgrade.strategy}
-        spec["upgrade"] = {"cleanupOnFail": True, "remediation": upgrade_rem}
+        spec["upgrade"] = {"crds": crds, "cleanupOnFail": True, "remediation": upgrade_rem}
         if suspend:
             spec["suspend"] = True
         if values_from:
@@ -141,3 +166,5 @@ class HelmRelease(Manifest):
         self.body["spec"] = spec
         self.helm_chart = chart
         self.helm_chart_ref = chart_ref
+        self.crds = crds
+        self.target_namespace = target_namespace

@@ -1,11 +1,14 @@
 """The manual GitOps path: the order in which ``scripts/manual-deploy.sh`` applies a tree.
 
 Flux applies the tree through Kustomizations: the bootstrap ``flux-system`` one applies
-``clusters/<cluster>/`` (the Namespaces, the SealedSecrets, the cluster identity), then the
-Kustomizations of ``infrastructure.yaml`` and ``apps.yaml`` follow their ``dependsOn``
-chain. When Flux cannot sync, the scripts apply the same folders with ``kubectl apply`` in
-the same order; :func:`build_plan` computes that order from the committed YAML (no cdk8s,
-no cluster), so the scripts never re-implement YAML parsing or a topological sort in shell.
+``clusters/<cluster>/`` (the cluster identity, the Kustomizations of ``infrastructure.yaml``
+and ``apps.yaml``), which then follow their ``dependsOn`` chain: the controllers, the
+issuers, the Namespaces, the SealedSecrets, then the rest. The ``secrets`` steps come
+first: the cluster identity (``-f``) and, in older trees that kept them in
+``clusters/<cluster>/`` itself, the Namespaces (``-f``) and the SealedSecrets (``-k``).
+When Flux cannot sync, the scripts apply the same folders with ``kubectl apply`` in the
+same order; :func:`build_plan` computes that order from the committed YAML (no cdk8s, no
+cluster), so the scripts never re-implement YAML parsing or a topological sort in shell.
 
 A step's ``method`` is ``file`` (``kubectl apply -f``), ``kustomize`` (``kubectl apply
 -k``) or ``suspended``: a Kustomization with ``spec.suspend: true`` in Git, which Flux

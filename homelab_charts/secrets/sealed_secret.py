@@ -15,9 +15,11 @@ that was never sealed fails synthesis with the command that fixes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from constructs import Construct
 
@@ -33,6 +35,9 @@ from homelab_charts.secrets.store import (
     store_path,
 )
 from homelab_charts.secrets.values import check_key
+
+if TYPE_CHECKING:
+    from homelab_charts.secrets.shared import SharedCredential
 
 
 def seal_command(name: str, namespace: str | None, scope: SealScope,
@@ -74,7 +79,11 @@ class SealedSecret(Manifest):
     (it may hold more). ``labels``/``annotations`` go on the SealedSecret,
     ``template_labels``/``template_annotations`` on the Secret the controller creates.
     For a cluster-wide secret sealed without a namespace, leave ``namespace`` unset: it
-    is read from ``<store>/_cluster/<name>.yaml`` and applied in the component's namespace.
+    is read from ``<store>/_cluster/<name>.yaml`` and applied in the component's namespace
+    (:class:`~homelab_charts.secrets.shared.SharedCredential` makes such copies, one
+    per namespace that reads the credential). ``template_data`` adds keys the controller
+    renders from the sealed values (``spec.template.data``, Go templates), e.g. a
+    configuration file holding a password.
     """
 
     def __init__(self, parent: Construct, id: str, /, *, name: str,
@@ -84,6 +93,7 @@ class SealedSecret(Manifest):
                  annotations: Mapping[str, str] | None = None,
                  template_labels: Mapping[str, str] | None = None,
                  template_annotations: Mapping[str, str] | None = None,
+                 template_data: Mapping[str, str] | None = None,
                  store: Path | None = None) -> None:
         where = construct_path(parent, id)
         try:
@@ -155,6 +165,14 @@ class SealedSecret(Manifest):
         template: dict[str, Any] = {"metadata": template_meta, "type": type}
         if doc.immutable is not None:
             template["immutable"] = doc.immutable
+        if template_data:
+            clash = sorted(set(template_data) & set(doc.encrypted_data))
+            if clash:
+                raise ConfigError(where, "template_data",
+                                  f"{', '.join(clash)} is also a sealed key")
+            for key in template_data:
+                check_key(key, where, "template_data")
+            template["data"] = dict(sorted(template_data.items()))
         self.body["spec"] = {
             "encryptedData": dict(sorted(doc.encrypted_data.items())),
             "template": template,
@@ -163,6 +181,9 @@ class SealedSecret(Manifest):
         self.store_file = path
         self.sealed = doc
         self._keys = declared
+        self._template_keys = tuple(sorted(template_data or ()))
+        #: The credential this is a copy of, when it is shared between namespaces.
+        self.shared: SharedCredential | None = None
 
     @staticmethod
     def _check_sealed(keys: Sequence[str], doc: SealedDocument, path: Path, where: str,
@@ -185,6 +206,25 @@ class SealedSecret(Manifest):
         self._keys = (*self._keys, *new)
 
     @property
+    def digest(self) -> str:
+        """``sha256:<hex>`` of what the Secret is made of (name, ciphertext, template data).
+
+        Re-sealing a value changes it (sealing is randomised), so a pod template that
+        carries the digest of the Secrets it reads rolls when one of them is re-sealed.
+        """
+        spec = self.body["spec"]
+        material = {"name": self.object_name, "namespace": self.object_namespace,
+                    "encryptedData": spec["encryptedData"],
+                    "data": spec["template"].get("data", {})}
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def template_keys(self) -> tuple[str, ...]:
+        """The keys the controller renders from ``template_data``."""
+        return self._template_keys
+
+    @property
     def secret_name(self) -> str:
         """The name of the Secret the controller creates (the SealedSecret's name)."""
         return self.object_name
@@ -195,8 +235,9 @@ class SealedSecret(Manifest):
         return self._keys
 
     def key_ref(self, key: str) -> dict[str, str]:
-        """A ``secretKeyRef`` (``{name, key}``) for a declared key; ConfigError otherwise."""
-        if key not in self._keys:
+        """A ``secretKeyRef`` (``{name, key}``) for a declared key (or a key of
+        ``template_data``); ConfigError otherwise."""
+        if key not in self._keys and key not in self._template_keys:
             raise ConfigError(self.where, "keys",
                               f"{key!r} is not a declared key of Secret {self.secret_name} "
                               f"(declared: {', '.join(self._keys)})")
@@ -211,3 +252,16 @@ class SealedSecret(Manifest):
     def env(self, env_name: str, key: str) -> dict[str, SecretKeyRef]:
         """``{env_name: <key of this Secret>}``, to merge into a Container's ``env``."""
         return {env_name: self.secret_key(key)}
+
+
+class Digested(Protocol):
+    """Anything with a :attr:`SealedSecret.digest`."""
+
+    @property
+    def digest(self) -> str: ...
+
+
+def combined_digest(secrets: Iterable[Digested]) -> str:
+    """One ``sha256:<hex>`` over the digests of ``secrets`` (order does not matter)."""
+    digests = sorted({s.digest for s in secrets})
+    return "sha256:" + hashlib.sha256("\n".join(digests).encode("utf-8")).hexdigest()

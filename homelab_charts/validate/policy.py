@@ -54,6 +54,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
                     "password-like value in a ConfigMap, an env value, HelmRelease values "
                     "or postBuild substitutions (use a SealedSecret)"),
     Rule("NS-001", "namespaces enforce the 'restricted' Pod Security Standard"),
+    Rule("TLS-001", "every Ingress serves each of its hosts over TLS (spec.tls)"),
     Rule("POL-001", "a waiver needs a reason annotation"),
     Rule("POL-002", "a waiver names known rule IDs"),
 )}
@@ -136,6 +137,8 @@ def check_object(obj: Mapping[str, Any], *, index: int = 0) -> list[Finding]:
             if obj.get(field):
                 raw.append(("SEC-001", f"/{field}",
                             f"Secret holds plaintext {field}; commit a SealedSecret instead"))
+    elif kind == "Ingress" and str(obj.get("apiVersion", "")).startswith("networking.k8s.io/"):
+        raw.extend(_ingress_tls_findings(obj.get("spec")))
     elif kind == "Namespace":
         labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
         assert isinstance(labels, Mapping)
@@ -154,6 +157,32 @@ def check_object(obj: Mapping[str, Any], *, index: int = 0) -> list[Finding]:
     out.extend(Finding(rule, msg, kind, name, namespace, path, index=index)
                for rule, path, msg in waiver_findings)
     return out
+
+
+def _ingress_tls_findings(spec: Any) -> Iterator[tuple[str, str, str]]:
+    """TLS-001: each host of the rules is listed under ``tls`` with a Secret."""
+    if not isinstance(spec, Mapping):
+        return
+    rules = spec.get("rules") if isinstance(spec.get("rules"), list) else []
+    hosts = [r.get("host") for r in rules if isinstance(r, Mapping)]
+    tls = spec.get("tls") if isinstance(spec.get("tls"), list) else []
+    if not tls:
+        yield ("TLS-001", "/spec/tls",
+               "Ingress has no tls: its hosts would be served with the controller's "
+               "default certificate (or plain HTTP)")
+        return
+    covered: set[str] = set()
+    for i, entry in enumerate(tls):
+        if not isinstance(entry, Mapping):
+            continue
+        if not entry.get("secretName"):
+            yield "TLS-001", f"/spec/tls/{i}/secretName", "tls entry names no Secret"
+        covered.update(h for h in entry.get("hosts") or [] if isinstance(h, str))
+    if None in hosts:
+        yield "TLS-001", "/spec/rules", "a rule without host cannot be matched to a certificate"
+    for host in hosts:
+        if host is not None and host not in covered:
+            yield "TLS-001", "/spec/tls", f"host {host} is not covered by tls"
 
 
 def _waivers(meta: Mapping[str, Any]) -> tuple[set[str], list[tuple[str, str, str]]]:

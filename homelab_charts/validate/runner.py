@@ -196,6 +196,10 @@ def validate(options: Options) -> Report:
         tree, checked = _read_tree(tree_results, root, files, strict=options.strict)
         if options.flux:
             flux.check_graph(tree, checked, root)
+            # CRD-001: every custom resource's CRD is installed by a Kustomization it needs.
+            from homelab_charts.validate import crds
+
+            crds.check(tree_results, root)
         if options.kustomize:
             _kustomize(report, flux.kustomization_folders(checked, root), root,
                        validator=validator, kc_exe=kc_exe, kc_opts=kc_opts)

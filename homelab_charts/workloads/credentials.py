@@ -14,6 +14,10 @@ class Credentials(Protocol):
     secret_name: str
     component: Component
 
+    @property
+    def digest(self) -> str:
+        """A digest of the sealed data (it changes when a value is re-sealed)."""
+
     def key_ref(self, key: str) -> dict[str, str]: ...
 
 

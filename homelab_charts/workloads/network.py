@@ -16,12 +16,12 @@ namespace) and an egress rule on the source side (in the source's namespace). A 
 namespace is not isolated by this tree gets no rule: an egress policy there would isolate
 those pods and cut every flow the tree does not know about.
 
-The homelab isolates every app and database namespace and ``observability``, not
-``networking``: Traefik runs from its Helm chart, talks to the API server (whose address
-is cluster-specific) and must accept traffic from outside the cluster on its entry points;
-a default deny there would take the whole ingress down on the first unlisted flow. The
-apps' side still admits only the controller's pods, so ``networking`` gains nothing from
-the apps' openness.
+The homelab isolates every namespace it creates, ``networking`` and ``cert-manager``
+included. Traffic that leaves or enters the cluster is named by address range, from the
+data file: the API server by the nodes' range (:meth:`Network.allow_kube_api`), the
+internet as any address outside the pod and service ranges
+(:meth:`Network.allow_internet`), clients of the ingress controller's entry points as any
+address (:meth:`Network.allow_from_anywhere`).
 
 Peers are always ``namespaceSelector`` (``kubernetes.io/metadata.name``) AND
 ``podSelector`` (the workload's selector labels); ports are the *container* port numbers,
@@ -129,29 +129,81 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class OutsideFlow:
+    """Traffic between ``pods`` and addresses outside the cluster's pods, by range:
+    ``direction`` ``egress`` (the pods connect to ``cidr``) or ``ingress`` (``cidr``
+    connects to them), on ``ports``, never to or from the ``excluded`` ranges.
+
+    A component declares the flows its own pods need (``outside_flows``, like
+    ``connections``); the cluster turns them into allow rules. Build one with
+    :meth:`kube_api`, :meth:`internet` or :meth:`from_anywhere`.
+    """
+
+    pods: Pods
+    direction: str
+    cidr: str
+    ports: tuple[Port, ...]
+    excluded: tuple[str, ...] = ()
+
+    @classmethod
+    def kube_api(cls, source: PodsLike, node_cidr: str) -> OutsideFlow:
+        """``source`` reaches the Kubernetes API server: the nodes' range (``node_cidr``,
+        where k3s' API server listens), its ports only (443 behind the ``kubernetes``
+        Service, 6443 on the nodes)."""
+        return cls(as_pods(source), "egress", node_cidr,
+                   tuple(Port(f"api-{n}", n) for n in KUBE_API_PORTS))
+
+    @classmethod
+    def internet(cls, source: PodsLike, ports: Iterable[int], *,
+                 cluster_ranges: Iterable[str], protocol: str = "TCP") -> OutsideFlow:
+        """``source`` opens connections on ``ports`` to any address outside the cluster's
+        pod and service ranges (``cluster_ranges``): the internet, never the pods or
+        Services of the cluster except through their own allows."""
+        return cls(as_pods(source), "egress", "0.0.0.0/0",
+                   tuple(Port(f"out-{n}", n, protocol=protocol) for n in ports),
+                   tuple(sorted(set(cluster_ranges))))
+
+    @classmethod
+    def from_anywhere(cls, target: PodsLike, port_names: Iterable[str]) -> OutsideFlow:
+        """Any address (clients outside the cluster, the API server) reaches ``target``
+        on its named ports: an ingress controller's entry points, a webhook."""
+        pods = as_pods(target)
+        return cls(pods, "ingress", "0.0.0.0/0", tuple(pods.port(n) for n in port_names))
+
+    def peer(self) -> dict[str, Any]:
+        block: dict[str, Any] = {"cidr": self.cidr}
+        if self.excluded:
+            block["except"] = list(self.excluded)
+        return {"ipBlock": block}
+
+
+@dataclass(frozen=True)
 class Egress:
     """``source`` pods open connections to addresses outside the pod network (the API
     server, the kubelets, a server outside the cluster) on ``ports``.
 
-    Those addresses are cluster-specific, so the rule is limited by port only (any
-    address); ``what`` says what is reached there, for the reader of the code.
+    ``on_nodes``: what is reached runs on the nodes (the API server, the kubelets); the
+    rule is then limited to the nodes' range (the data file's
+    ``platform.network.nodeCidr``, :class:`Network`'s ``node_cidr``), else by port only
+    (any address). ``what`` says what is reached there, for the reader of the code.
     """
 
     source: Pods
     ports: tuple[Port, ...]
     what: str
+    on_nodes: bool = False
 
     @classmethod
     def kube_api(cls, source: PodsLike) -> Egress:
-        """The Kubernetes API server (:data:`KUBE_API_PORTS`)."""
+        """The Kubernetes API server (:data:`KUBE_API_PORTS`), on the nodes."""
         return cls(as_pods(source), tuple(Port(f"api-{n}", n) for n in KUBE_API_PORTS),
-                   "the Kubernetes API server")
+                   "the Kubernetes API server", on_nodes=True)
 
     @classmethod
-    def to(cls, source: PodsLike, what: str, *ports: Port) -> Egress:
+    def to(cls, source: PodsLike, what: str, *ports: Port, on_nodes: bool = False) -> Egress:
         if not ports:
             raise ConfigError(what, "ports", "an egress rule needs at least one port")
-        return cls(as_pods(source), tuple(ports), what)
+        return cls(as_pods(source), tuple(ports), what, on_nodes=on_nodes)
 
 
 @dataclass(frozen=True)
@@ -234,8 +286,9 @@ class AllowPolicy(Manifest):
 class NetworkPolicies(Component):
     """``network-policies.yaml`` of a folder: default deny, DNS, then one allow per pod group."""
 
-    def __init__(self, scope: Folder, id: str = FILE_ID, *, allow_dns: bool = True) -> None:
-        super().__init__(scope, id)
+    def __init__(self, scope: Folder, id: str = FILE_ID, *, allow_dns: bool = True,
+                 namespace: str | None = None) -> None:
+        super().__init__(scope, id, namespace=namespace)
         namespace = self.default_namespace
         if namespace is None:
             raise ConfigError(self.where, "namespace",
@@ -279,20 +332,27 @@ class Network:
     components (see :meth:`wire`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, node_cidr: str | None = None) -> None:
         self._by_namespace: dict[str, NetworkPolicies] = {}
+        #: The nodes' address range (``Egress.on_nodes`` rules); None: any address.
+        self.node_cidr = node_cidr
 
-    def isolate(self, folder: Folder, *, allow_dns: bool = True) -> NetworkPolicies:
-        """Default-deny ``folder``'s namespace; return its NetworkPolicies component."""
-        if folder.namespace is None:
+    def isolate(self, folder: Folder, *, allow_dns: bool = True,
+                namespace: str | None = None) -> NetworkPolicies:
+        """Default-deny ``folder``'s namespace (or ``namespace``, whose policies are then
+        ``<namespace>-network-policies.yaml`` of the folder); return its
+        NetworkPolicies component."""
+        target = namespace or folder.namespace
+        if target is None:
             raise ConfigError(construct_path(folder), "namespace",
                               "only a folder with a namespace can be isolated")
-        if folder.namespace in self._by_namespace:
+        if target in self._by_namespace:
             raise ConfigError(construct_path(folder), "namespace",
-                              f"namespace {folder.namespace} is already isolated by "
-                              f"{self._by_namespace[folder.namespace].where}")
-        policies = NetworkPolicies(folder, allow_dns=allow_dns)
-        self._by_namespace[folder.namespace] = policies
+                              f"namespace {target} is already isolated by "
+                              f"{self._by_namespace[target].where}")
+        file_id = FILE_ID if namespace is None else f"{namespace}-{FILE_ID}"
+        policies = NetworkPolicies(folder, file_id, allow_dns=allow_dns, namespace=namespace)
+        self._by_namespace[target] = policies
         return policies
 
     def isolated(self, namespace: str) -> bool:
@@ -322,23 +382,40 @@ class Network:
         if src_policies is not None:
             src_policies.policy_for(src).egress.add(dst.peer(), [port])
 
-    def allow_kube_api(self, source: PodsLike) -> None:
-        """Let ``source`` reach the Kubernetes API server (any address, its ports only).
-
-        The API server runs on the nodes, outside any pod network; its address is
-        cluster-specific, so the rule is limited by port (``KUBE_API_PORTS``) only.
-        """
-        self.add_egress(Egress.kube_api(source))
-
-    def add_egress(self, egress: Egress) -> None:
-        """Let ``egress.source`` reach any address on ``egress.ports``."""
-        pods = egress.source
+    def _own_policies(self, pods: Pods) -> NetworkPolicies:
         policies = self._by_namespace.get(pods.namespace)
         if policies is None:
             raise ConfigError(pods.where or pods.name, "network",
                               f"{pods.namespace} is not isolated; nothing to allow")
-        peer = {"ipBlock": {"cidr": "0.0.0.0/0"}}
-        policies.policy_for(pods).egress.add(peer, egress.ports)
+        return policies
+
+    def add_outside(self, flow: OutsideFlow) -> None:
+        """Allow traffic between pods of an isolated namespace and an address range."""
+        policy = self._own_policies(flow.pods).policy_for(flow.pods)
+        rules = policy.egress if flow.direction == "egress" else policy.ingress
+        rules.add(flow.peer(), flow.ports)
+
+    def allow_kube_api(self, source: PodsLike, node_cidr: str) -> None:
+        """Let ``source`` reach the Kubernetes API server (:meth:`OutsideFlow.kube_api`)."""
+        self.add_outside(OutsideFlow.kube_api(source, node_cidr))
+
+    def add_egress(self, egress: Egress) -> None:
+        """Let ``egress.source`` reach ``egress.ports`` on the nodes (``on_nodes``, when
+        :attr:`node_cidr` is known) or at any address."""
+        cidr = self.node_cidr if egress.on_nodes and self.node_cidr else "0.0.0.0/0"
+        policy = self._own_policies(egress.source).policy_for(egress.source)
+        policy.egress.add({"ipBlock": {"cidr": cidr}}, egress.ports)
+
+    def allow_internet(self, source: PodsLike, ports: Iterable[int], *,
+                       cluster_ranges: Iterable[str], protocol: str = "TCP") -> None:
+        """Let ``source`` reach the internet on ``ports`` (:meth:`OutsideFlow.internet`)."""
+        self.add_outside(OutsideFlow.internet(source, ports, cluster_ranges=cluster_ranges,
+                                              protocol=protocol))
+
+    def allow_from_anywhere(self, target: PodsLike, port_names: Iterable[str]) -> None:
+        """Let any address reach ``target`` on its named ports
+        (:meth:`OutsideFlow.from_anywhere`)."""
+        self.add_outside(OutsideFlow.from_anywhere(target, port_names))
 
     def allow_external(self, connection: ExternalConnection) -> None:
         """Let the source pods reach ``connection.cidr`` on its port (egress only: the
@@ -352,10 +429,12 @@ class Network:
                                              [connection.port])
 
     def wire(self, components: Iterable[Component]) -> None:
-        """Turn every connection (``connections``) and every egress to outside the pod
-        network (``egress``) declared by ``components`` into allow rules."""
+        """Turn every connection connection, outside flow and egress declared by ``components``
+        (their ``connections``, ``outside_flows`` and ``egress``) into allow rules."""
         for component in components:
             for connection in getattr(component, "connections", ()):
                 self.add(connection)
+            for flow in getattr(component, "outside_flows", ()):
+                self.add_outside(flow)
             for egress in getattr(component, "egress", ()):
                 self.add_egress(egress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from constructs import Construct
 
@@ -27,7 +28,9 @@ class StatefulService(Workload):
                  component: str = "database", metrics_port: str | None = None,
                  pod_annotations: Mapping[str, str] | None = None,
                  termination_grace_period_seconds: int = 60,
-                 service_account: str | None = None) -> None:
+                 service_account: str | None = None,
+                 volumes: tuple[Mapping[str, Any], ...] = (),
+                 volume_mounts: tuple[Mapping[str, Any], ...] = ()) -> None:
         super().__init__(scope, id, name=name, container=container, component=component,
                          metrics_port=metrics_port, pod_annotations=pod_annotations)
         try:
@@ -48,7 +51,8 @@ class StatefulService(Workload):
         template = pod_template(
             name, container, labels=self.pod_labels, owner=self,
             annotations=self.pod_annotations,
-            extra_mounts=[{"name": "data", "mountPath": data_path}],
+            extra_mounts=[{"name": "data", "mountPath": data_path}, *volume_mounts],
+            extra_volumes=volumes,
             termination_grace_period_seconds=termination_grace_period_seconds,
             service_account=service_account,
         )

@@ -56,13 +56,17 @@ class WebService(Workload):
                                  }})
 
     def expose(self, id: str, *, host: str, port_name: str, ingress_class: str,
-               path: str = "/", annotations: Mapping[str, str] | None = None) -> Manifest:
-        """An Ingress routing ``host`` to this service's ``port_name`` port."""
+               path: str = "/", annotations: Mapping[str, str] | None = None,
+               tls_secret: str | None = None) -> Manifest:
+        """An Ingress routing ``host`` to this service's ``port_name`` port, served over
+        TLS with the certificate of Secret ``tls_secret`` when given."""
         port = self.port(port_name)
+        tls = {"tls": [{"hosts": [host], "secretName": tls_secret}]} if tls_secret else {}
         return Manifest(self, id, api_version="networking.k8s.io/v1", kind="Ingress",
                         name=self.name, labels=self.pod_labels, annotations=annotations,
                         body={"spec": {
                             "ingressClassName": ingress_class,
+                            **tls,
                             "rules": [{"host": host, "http": {"paths": [{
                                 "path": path, "pathType": "Prefix",
                                 "backend": {"service": {

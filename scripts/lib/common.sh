@@ -91,7 +91,7 @@ read_binding() { # read_binding ROOT CLUSTER: set bound_name and bound_uid ("-":
 require_binding() { # require_binding CLUSTER CONTEXT: die 2 unless CONTEXT's cluster is the bound one
   local live
   if [ "${bound_name:--}" = - ] || [ "${bound_uid:--}" = - ]; then
-    die 2 "clusters/$1 is bound to no cluster (no kube-system UID in clusters/$1/cluster-identity.yaml); refusing to touch context '$2'. If '$2' is the right cluster: homelab-charts cluster bind --context $2, then synthesize and commit"
+    die 2 "clusters/$1 is bound to no cluster (clusters/$1/cluster-identity.yaml records no kube-system UID); refusing to touch context '$2'. If '$2' is the right cluster: homelab-charts cluster bind --context $2, then synthesize and commit"
   fi
   if ! live=$(kubectl --context "$2" get namespace kube-system -o 'jsonpath={.metadata.uid}' --request-timeout=15s 2>&1); then
     die 2 "cannot read the kube-system Namespace UID of context '$2': ${live%%$'\n'*}"

@@ -8,7 +8,13 @@ from homelab_charts.base import Component, Folder, TreeApp
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.workloads import Container, Port, Probe, WebService
-from homelab_charts.workloads.network import Connection, ExternalConnection, Network, Pods
+from homelab_charts.workloads.network import (
+    Connection,
+    ExternalConnection,
+    Network,
+    OutsideFlow,
+    Pods,
+)
 
 IMAGE = Image("registry.example/app", "v1.0.0-abcdef0-prod")
 
@@ -106,11 +112,28 @@ def test_external_pods_and_the_api_server() -> None:
     controller = Pods.external("controller", "networking", {"app": "ctl"},
                                ports=[Port("metrics", 9100)])
     network.add(Connection.to(scraper, controller, "metrics"))
-    network.allow_kube_api(scraper)
+    network.allow_kube_api(scraper, "192.168.1.0/24")
     egress = policy(pa, "allow-scraper")["spec"]["egress"]
-    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in [rule["to"][0] for rule in egress]
+    assert {"ipBlock": {"cidr": "192.168.1.0/24"}} in [rule["to"][0] for rule in egress]
     ports = sorted(p["port"] for rule in egress for p in rule["ports"])
     assert ports == [443, 6443, 9100]
+
+
+def test_internet_egress_and_clients_from_anywhere() -> None:
+    _, a, _, _ = setup()
+    network = Network()
+    pa = network.isolate(a)
+    worker = web(a, "worker", Port("http", 8080))
+    network.allow_internet(worker, [443, 587], cluster_ranges=["10.43.0.0/16", "10.42.0.0/16"])
+    network.allow_from_anywhere(worker, ["http"])
+    spec = policy(pa, "allow-worker")["spec"]
+    assert spec["egress"] == [{"to": [{"ipBlock": {
+        "cidr": "0.0.0.0/0", "except": ["10.42.0.0/16", "10.43.0.0/16"]}}],
+        "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 587}]}]
+    assert spec["ingress"] == [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                "ports": [{"protocol": "TCP", "port": 8080}]}]
+    with pytest.raises(ConfigError, match="not isolated"):
+        Network().allow_internet(worker, [443], cluster_ranges=[])
 
 
 def test_wire_collects_connections_declared_by_components() -> None:
@@ -123,6 +146,34 @@ def test_wire_collects_connections_declared_by_components() -> None:
     client.component.connections = [Connection.to(client, server, "api")]  # type: ignore
     network.wire([client.component, server.component])
     assert policy(pb, "allow-server")["spec"]["ingress"][0]["ports"][0]["port"] == 9000
+
+
+def test_wire_collects_outside_flows_declared_by_components() -> None:
+    """A component declares what its pods need outside the cluster's pods
+    (``outside_flows``), by range: the API server on the nodes' range, clients from
+    anywhere; pods of a namespace isolated under another folder's file included."""
+    _, a, _, _ = setup()
+    network = Network()
+    pa = network.isolate(a)
+    chart_pods = Pods.external("chart", "c", {"app": "chart"}, ports=[Port("https", 10250)])
+    pc = network.isolate(a, namespace="c")
+    assert pc.file == "apps/a/c-network-policies.yaml"
+    worker = web(a, "worker", Port("http", 8080))
+    worker.component.outside_flows = [  # type: ignore[attr-defined]
+        OutsideFlow.kube_api(worker, "192.168.1.0/24"),
+        OutsideFlow.from_anywhere(chart_pods, ["https"]),
+    ]
+    network.wire([worker.component])
+    egress = policy(pa, "allow-worker")["spec"]["egress"]
+    assert egress == [{"to": [{"ipBlock": {"cidr": "192.168.1.0/24"}}],
+                       "ports": [{"protocol": "TCP", "port": 443},
+                                 {"protocol": "TCP", "port": 6443}]}]
+    ingress = policy(pc, "allow-chart")["spec"]
+    assert ingress["policyTypes"] == ["Ingress"]
+    assert ingress["ingress"] == [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                   "ports": [{"protocol": "TCP", "port": 10250}]}]
+    with pytest.raises(ConfigError, match="no port named 'metrics'"):
+        OutsideFlow.from_anywhere(chart_pods, ["metrics"])
 
 
 def test_a_declared_external_connection_is_an_egress_rule_to_that_network_only() -> None:

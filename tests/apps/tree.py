@@ -21,7 +21,7 @@ from tests.conftest import DATA_FILE
 PACKAGED_DATA = DATA_FILE
 SVC_DNS = re.compile(r"\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local(?::(\d+))?")
 _TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
-                   "DaemonSet": ("spec", "template"),
+                   "DaemonSet": ("spec", "template"), "Job": ("spec", "template"),
                    "CronJob": ("spec", "jobTemplate", "spec", "template")}
 
 

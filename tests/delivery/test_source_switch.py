@@ -89,7 +89,12 @@ def test_an_oci_repository_with_a_bad_field_fails_the_schema(oci_project: Path) 
 def test_the_receiver_reconciles_the_source_through_the_ingress(oci_project: Path) -> None:
     tree = Tree(render(config.load(oci_project / "homelab.yaml")))
     receiver = tree.get("Receiver", "flux-system", "homelab", "notification.toolkit.fluxcd.io")
-    assert receiver is not None and receiver.file == "clusters/homelab/receiver.yaml"
+    # Its own layer (its Ingress' Certificate needs cert-manager's CRD, installed by the
+    # controllers layer it depends on), the token in the secrets layer.
+    assert receiver is not None and receiver.file == "infrastructure/receiver/receiver.yaml"
+    k = tree.kustomization("flux-system", "receiver")
+    assert k is not None and k.path == "infrastructure/receiver"
+    assert {name for _, name in k.depends_on} >= {"controllers", "configs", "secrets"}
     assert receiver.body["spec"] == {
         "type": "generic",
         "resources": [{"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
@@ -97,6 +102,7 @@ def test_the_receiver_reconciles_the_source_through_the_ingress(oci_project: Pat
         "secretRef": {"name": "flux-receiver-token"}}
     token = tree.get("SealedSecret", "flux-system", "flux-receiver-token", "bitnami.com")
     assert token is not None and set(token.body["spec"]["encryptedData"]) == {"token"}
+    assert token.file == "infrastructure/secrets/flux-system.yaml"
     ingress = tree.get("Ingress", "flux-system", "homelab-receiver", "networking.k8s.io")
     assert ingress is not None
     [rule] = ingress.body["spec"]["rules"]
@@ -104,6 +110,11 @@ def test_the_receiver_reconciles_the_source_through_the_ingress(oci_project: Pat
     assert rule["http"]["paths"] == [{"path": "/hook/", "pathType": "Prefix", "backend": {
         "service": {"name": "webhook-receiver", "port": {"number": 80}}}}]
     assert ingress.body["spec"]["ingressClassName"] == "traefik"
+    # Served over TLS with a certificate from the homelab's CA issuer (TLS-001).
+    assert ingress.body["spec"]["tls"] == [{"hosts": ["flux-hook.homelab.lan"],
+                                            "secretName": "homelab-receiver-tls"}]
+    cert = tree.get("Certificate", "flux-system", "homelab-receiver-tls", "cert-manager.io")
+    assert cert is not None and cert.body["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
 
 
 def test_with_git_the_receiver_reconciles_bootstraps_repository(tmp_path: Path) -> None:

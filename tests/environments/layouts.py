@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from homelab_charts.secrets.crypto import SealingCertificate, SealScope
+from homelab_charts.secrets.crypto import SealingCertificate
 from homelab_charts.secrets.store import SealedDocument, iter_store, store_path
 from tests.helpers import as_project
 
@@ -43,16 +43,17 @@ def seal_dev_credentials(root: Path, store: Path) -> list[Path]:
     cert = SealingCertificate.from_pem(cert_file.read_bytes(), str(cert_file))
     written = []
     for _, doc in list(iter_store(root / "sealed")):
-        if doc.namespace in _shared_namespaces():
-            # a component shared by a cluster's environments: one credential per cluster,
-            # so only another cluster's store needs its own
+        if doc.namespace is None or doc.namespace in _shared_namespaces():
+            # a component shared by a cluster's environments, or a credential sealed
+            # cluster-wide (copied into every namespace reading it, dev's included): one
+            # per cluster, so only another cluster's store needs its own
             if store == root / "sealed":
                 continue
             namespace = doc.namespace
         else:
             namespace = f"{doc.namespace}-dev"
         values = {key: secrets.token_urlsafe(24).encode() for key in doc.keys}
-        fresh = SealedDocument(name=doc.name, namespace=namespace, scope=SealScope.STRICT)
+        fresh = SealedDocument(name=doc.name, namespace=namespace, scope=doc.scope)
         path = store_path(store, namespace, doc.name)
         fresh.with_values(cert.public_key, values, key_fingerprint=cert.fingerprint).write(path)
         written.append(path)

@@ -34,13 +34,18 @@ PROD_NAMESPACES = {"networking", "databases", "observability", "telemetry", "fam
                    "homelab-dashboard", "n8n"}
 DEV_NAMESPACES = {"databases-dev", "family-assistant-dev", "homelab-dashboard-dev", "n8n-dev"}
 #: dependsOn of each app Kustomization, prod and dev.
+#: Every app also needs the cluster's own layers: the controllers (cert-manager's CRDs
+#: for its Certificate), the issuers (configs), the namespaces and, with credentials, the
+#: secrets.
+_OWN = ["configs", "controllers", "namespaces"]
 APP_DEPENDS = {
-    "family-assistant": ["databases", "networking", "observability"],
-    "homelab-dashboard": ["networking", "observability"],
-    "n8n": ["databases", "networking"],
-    "family-assistant-dev": ["databases-dev", "networking", "observability"],
-    "homelab-dashboard-dev": ["networking", "observability"],
-    "n8n-dev": ["databases-dev", "networking"],
+    "family-assistant": sorted([*_OWN, "databases", "networking", "observability", "secrets"]),
+    "homelab-dashboard": sorted([*_OWN, "networking", "observability"]),
+    "n8n": sorted([*_OWN, "databases", "networking", "secrets"]),
+    "family-assistant-dev": sorted([*_OWN, "databases-dev", "networking", "observability",
+                                    "secrets"]),
+    "homelab-dashboard-dev": sorted([*_OWN, "networking", "observability"]),
+    "n8n-dev": sorted([*_OWN, "databases-dev", "networking", "secrets"]),
 }
 
 
@@ -65,8 +70,11 @@ class Layout:
                 for d in self.of_kind("Kustomization", f"clusters/{cluster}/")}
 
     def namespaces(self, cluster: str) -> set[str]:
+        """The Namespaces of the cluster's namespaces layer."""
+        (k,) = [k for name, k in self.kustomizations(cluster).items() if name == "namespaces"]
+        folder = k["spec"]["path"].removeprefix("./")
         return {d["metadata"]["name"]
-                for d in self.of_kind("Namespace", f"clusters/{cluster}/namespaces.yaml")}
+                for d in self.of_kind("Namespace", f"{folder}/namespaces.yaml")}
 
     def applied_by(self, cluster: str) -> list[tuple[str, dict[str, Any]]]:
         """The objects the cluster's Flux Kustomizations (and its own folder) apply."""
@@ -100,7 +108,8 @@ def layout_b(tmp_path_factory: pytest.TempPathFactory) -> Layout:
 def test_side_by_side_tree_shape(layout_a: Layout) -> None:
     folders = {rel.rsplit("/", 1)[0] for rel in layout_a.files}
     assert folders == {
-        "clusters/homelab", "clusters/homelab/secrets",
+        "clusters/homelab", "infrastructure/controllers", "infrastructure/configs",
+        "infrastructure/namespaces", "infrastructure/secrets",
         "infrastructure/networking", "infrastructure/observability",
         "infrastructure/telemetry",
         "infrastructure/databases", "infrastructure/databases-dev",
@@ -108,8 +117,8 @@ def test_side_by_side_tree_shape(layout_a: Layout) -> None:
         "apps/family-assistant-dev", "apps/homelab-dashboard-dev", "apps/n8n-dev",
     }
     assert layout_a.namespaces("homelab") == PROD_NAMESPACES | DEV_NAMESPACES
-    assert {rel for rel in layout_a.files if rel.startswith("clusters/homelab/secrets/")} == {
-        f"clusters/homelab/secrets/{ns}.yaml"
+    assert {rel for rel in layout_a.files if rel.startswith("infrastructure/secrets/")} == {
+        f"infrastructure/secrets/{ns}.yaml"
         for ns in ("databases", "family-assistant", "n8n", "observability", "databases-dev",
                    "family-assistant-dev", "n8n-dev", "kustomization")}
 
@@ -117,14 +126,18 @@ def test_side_by_side_tree_shape(layout_a: Layout) -> None:
 def test_dev_cluster_tree_shape(layout_b: Layout) -> None:
     folders = {rel.rsplit("/", 1)[0] for rel in layout_b.files}
     assert {f for f in folders if f.startswith("clusters/")} == {
-        "clusters/homelab", "clusters/homelab/secrets",
-        f"clusters/{DEV_CLUSTER}", f"clusters/{DEV_CLUSTER}/secrets"}
+        "clusters/homelab", f"clusters/{DEV_CLUSTER}"}
     assert layout_b.namespaces("homelab") == PROD_NAMESPACES
     assert layout_b.namespaces(DEV_CLUSTER) == {"networking", "observability",
                                                 "telemetry"} | DEV_NAMESPACES
-    # The dev cluster's own ingress controller and telemetry, in folders of its own.
+    # The dev cluster's own controllers, issuers, namespaces, secrets, ingress controller
+    # and telemetry, in folders of its own.
     paths = {k: v["spec"]["path"] for k, v in layout_b.kustomizations(DEV_CLUSTER).items()}
     assert paths == {
+        "controllers": f"./infrastructure/controllers-{DEV_CLUSTER}",
+        "configs": f"./infrastructure/configs-{DEV_CLUSTER}",
+        "namespaces": f"./infrastructure/namespaces-{DEV_CLUSTER}",
+        "secrets": f"./infrastructure/secrets-{DEV_CLUSTER}",
         "networking": f"./infrastructure/networking-{DEV_CLUSTER}",
         "observability": f"./infrastructure/observability-{DEV_CLUSTER}",
         "telemetry": f"./infrastructure/telemetry-{DEV_CLUSTER}",
@@ -242,6 +255,7 @@ def test_exact_flows_into_the_dev_databases(layout_a: Layout) -> None:
     # the apps of the environment, and its own backup job (docs/BACKUPS.md)
     assert _peers(dev["allow-postgresql"], "ingress") == {
         ("family-assistant-dev", "family-assistant-backend"), ("n8n-dev", "n8n"),
+        ("databases-dev", "postgresql-role-sync"),
         ("databases-dev", "postgresql-backup")}
     assert _peers(dev["allow-redis"], "ingress") == {
         ("family-assistant-dev", "family-assistant-backend"),
@@ -249,6 +263,7 @@ def test_exact_flows_into_the_dev_databases(layout_a: Layout) -> None:
     prod = _policies(layout_a, "databases")
     assert _peers(prod["allow-postgresql"], "ingress") == {
         ("family-assistant", "family-assistant-backend"), ("n8n", "n8n"),
+        ("databases", "postgresql-role-sync"),
         ("databases", "postgresql-backup")}
     # No prod namespace admits or reaches a dev one, and the other way round, except
     # through the shared layers (networking, observability).

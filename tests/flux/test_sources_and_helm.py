@@ -83,8 +83,9 @@ def test_helm_release_with_chart_spec() -> None:
                                       "sourceRef": {"kind": "HelmRepository", "name": "traefik"},
                                       "interval": "1h"}}
     assert spec["dependsOn"] == [{"name": "crds"}]
-    assert spec["install"] == {"remediation": {"retries": 5}}
-    assert spec["upgrade"] == {"cleanupOnFail": True, "remediation": {
+    assert spec["driftDetection"] == {"mode": "enabled"}
+    assert spec["install"] == {"crds": "CreateReplace", "remediation": {"retries": 5}}
+    assert spec["upgrade"] == {"crds": "CreateReplace", "cleanupOnFail": True, "remediation": {
         "retries": 2, "remediateLastFailure": True, "strategy": "uninstall"}}
     assert spec["values"] == {"deployment": {"replicas": 2}}
     assert spec["valuesFrom"] == [{"kind": "ConfigMap", "name": "extra", "valuesKey": "v.yaml",
@@ -114,6 +115,8 @@ def test_helm_release_with_chart_ref() -> None:
     ({"chart": "ok", "upgrade": Remediation(strategy="pray")}, "spec.upgrade.remediation.strategy"),
     ({"chart": "ok", "depends_on": ["other"]}, "spec.dependsOn"),
     ({"chart": "ok", "values_from": [ValuesFrom("Pod", "x")]}, "spec.valuesFrom"),
+    ({"chart": "ok", "drift_detection": "on"}, "spec.driftDetection.mode"),
+    ({"chart": "ok", "crds": "Replace"}, "spec.install.crds"),
 ])
 def test_helm_release_errors(kwargs, field) -> None:
     _, c = new_component()

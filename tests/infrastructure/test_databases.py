@@ -39,37 +39,33 @@ def test_database_statefulsets(file: str, image_prefix: str, probe_kind: str) ->
         [sts["metadata"]["name"], sts["spec"]["serviceName"]])
 
 
-def test_postgresql_reads_every_password_from_its_secret_and_creates_app_roles() -> None:
+def test_postgresql_reads_its_superuser_password_and_a_job_syncs_the_app_roles() -> None:
     docs = objects("infrastructure/databases/postgresql.yaml")
     (ctr,) = statefulset("infrastructure/databases/postgresql.yaml")["spec"]["template"][
         "spec"]["containers"]
     env = {e["name"]: e for e in ctr["env"]}
-    for name in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD_FAMILY_ASSISTANT", "APP_DB_PASSWORD_N8N"):
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "postgresql-credentials"
-    (init,) = [d for d in docs if d["kind"] == "ConfigMap"]
-    script = init["data"]["10-app-databases.sh"]
-    assert 'create family_assistant "$APP_DB_PASSWORD_FAMILY_ASSISTANT"' in script
-    assert 'create n8n "$APP_DB_PASSWORD_N8N"' in script
-    sealed = objects("clusters/homelab/secrets/databases.yaml")
-    (creds,) = [s for s in sealed if s["metadata"]["name"] == "postgresql-credentials"]
-    keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in env.values() if "valueFrom" in e}
-    assert keys <= set(creds["spec"]["encryptedData"])
-
-
-def test_redis_requires_its_password() -> None:
-    (ctr,) = statefulset("infrastructure/databases/redis.yaml")["spec"]["template"]["spec"][
-        "containers"]
-    assert "--requirepass" in ctr["args"]
-    assert ctr["args"][ctr["args"].index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
-    assert ctr["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "redis-credentials"
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "postgresql-credentials", "key": "postgres-password"}
+    assert not [e for e in env if e.startswith("APP_DB_PASSWORD")]
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    (task,) = job["spec"]["template"]["spec"]["containers"]
+    job_env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in task["env"]}
+    assert job_env["APP_DB_PASSWORD_FAMILY_ASSISTANT"] == {
+        "name": "postgresql-family-assistant", "key": "password"}
+    assert job_env["APP_DB_PASSWORD_N8N"] == {"name": "postgresql-n8n", "key": "password"}
+    script = task["command"][-1]
+    assert "\\getenv password APP_DB_PASSWORD_N8N" in script
+    sealed = objects("infrastructure/secrets/databases.yaml")
+    names = {s["metadata"]["name"] for s in sealed}
+    assert {"postgresql-credentials", "postgresql-family-assistant", "postgresql-n8n"} <= names
 
 
 def test_namespaces_enforce_restricted_pod_security() -> None:
-    for ns in objects("clusters/homelab/namespaces.yaml"):
+    for ns in objects("infrastructure/namespaces/namespaces.yaml"):
         # telemetry (node daemons) is the listed exception: tests/test_wiring.py.
         expected = "privileged" if ns["metadata"]["name"] == "telemetry" else "restricted"
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == expected
-    names = {ns["metadata"]["name"] for ns in objects("clusters/homelab/namespaces.yaml")}
+    names = {ns["metadata"]["name"] for ns in objects("infrastructure/namespaces/namespaces.yaml")}
     assert {"databases", "networking"} <= names
 
 

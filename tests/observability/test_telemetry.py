@@ -227,7 +227,11 @@ def test_observability_settings_come_from_the_data_file(tmp_path: Path) -> None:
     policy = tree.get("NetworkPolicy", "observability", "allow-prometheus")
     anywhere = [rule for rule in policy["spec"]["egress"]
                 if rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]]
-    assert [p["port"] for p in anywhere[0]["ports"]] == [443, 6443, 9093, 10250]
+    assert [p["port"] for p in anywhere[0]["ports"]] == [9093]
+    # The API server and the kubelets run on the nodes: their range only.
+    nodes = [rule for rule in policy["spec"]["egress"]
+             if rule["to"] == [{"ipBlock": {"cidr": "192.168.1.0/24"}}]]
+    assert [p["port"] for p in nodes[0]["ports"]] == [443, 6443, 10250]
     # Defaults apply to what the section leaves out; Jaeger is on by default.
     assert ObservabilitySettings.from_data({}) == ObservabilitySettings()
     assert ObservabilitySettings().prometheus_retention == "15d"

@@ -69,18 +69,24 @@ def test_changed_image_tag_shows_in_the_databases_group(tmp_path: Path, real_tre
     assert code == 1, err
     doc = json.loads(out)
     # the image, and the app.kubernetes.io/version label the Services carry too; the
-    # backup CronJob dumps with the server's own image (pg_dump matches the server)
-    assert json_changes(doc) == [
+    # role-sync Job runs the same image: a new image is a new Job (its name's digest);
+    # the backup CronJob dumps with the server's own image (pg_dump matches the server)
+    changes = json_changes(doc)
+    jobs = [c for c in changes if c[2] == "Job"]
+    assert [c[1] for c in jobs] == ["added", "removed"]
+    assert all(c[4].startswith("postgresql-role-sync-") for c in jobs)
+    assert [c for c in changes if c[2] != "Job"] == [
         ("databases", "changed", "CronJob", "databases", "postgresql-backup"),
         ("databases", "changed", "Service", "databases", "postgresql"),
         ("databases", "changed", "Service", "databases", "postgresql-headless"),
         ("databases", "changed", "StatefulSet", "databases", "postgresql"),
     ]
-    diff = doc["groups"][0]["objects"][3]["diff"]
+    (diff,) = [o["diff"] for o in doc["groups"][0]["objects"] if o["kind"] == "StatefulSet"]
     assert "-        image: docker.io/library/postgres:17.6-alpine3.22\n" in diff
     assert "+        image: docker.io/library/postgres:17.7-alpine3.22\n" in diff
-    # the hand-written manifest on disk is part of the synthesized side too: no "removed"
-    assert doc["summary"]["removed"] == 0
+    # the hand-written manifest on disk is part of the synthesized side too: only the
+    # replaced Job is "removed"
+    assert doc["summary"]["removed"] == 1
     assert "merge-base of HEAD and main" in doc["base"]
     assert doc["head"] == "working tree (synthesized)"
 

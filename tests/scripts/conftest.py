@@ -14,9 +14,20 @@ TOOLS = ("bash", "env", "git", "sed", "grep", "sort", "date", "mktemp", "cat", "
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
+    """A tree of the older layout (Namespaces, identity, secrets in clusters/homelab/)."""
+    return make_sandbox(tmp_path)
+
+
+@pytest.fixture
+def layered_sandbox(tmp_path: Path) -> Sandbox:
+    """A tree as synthesis writes it now (clusters/homelab/ holds Kustomizations only)."""
+    return make_sandbox(tmp_path, layered=True)
+
+
+def make_sandbox(tmp_path: Path, *, layered: bool = False) -> Sandbox:
     root = tmp_path / "repo"
     root.mkdir()
-    write_tree(root)
+    write_tree(root, layered=layered)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "release: family-assistant-backend v2.1.1")

@@ -159,28 +159,51 @@ def identity(uid: str | None = CLUSTER_UID, name: str = "homelab") -> str:
 
 
 def write_tree(root: Path, infrastructure: list[dict[str, Any]] | None = None,
-               apps: list[dict[str, Any]] | None = None) -> None:
-    """A small tree shaped like the generated one (databases listed before what it needs)."""
+               apps: list[dict[str, Any]] | None = None, *, layered: bool = False) -> None:
+    """A small tree shaped like the generated one (databases listed before what it needs).
+
+    ``layered``: as synthesis writes it now, ``clusters/homelab/`` holding Flux
+    Kustomizations and the cluster identity only: the Namespaces in the ``namespaces``
+    Kustomization's folder, the SealedSecrets in the ``secrets`` one's. Otherwise the
+    layout of older trees (those files in ``clusters/homelab/`` itself)."""
     import yaml
 
     cluster = root / "clusters/homelab"
-    (cluster / "secrets").mkdir(parents=True)
+    cluster.mkdir(parents=True)
     (cluster / "flux-system").mkdir()
     (cluster / "flux-system/gotk-sync.yaml").write_text("# written by flux bootstrap\n")
     names = ["networking", "databases", "observability", "family-assistant", "n8n"]
-    (cluster / "namespaces.yaml").write_text(HEADER + "---\n".join(
+    namespaces = root / "infrastructure/namespaces" if layered else cluster
+    secrets = root / "infrastructure/secrets" if layered else cluster / "secrets"
+    namespaces.mkdir(parents=True, exist_ok=True)
+    secrets.mkdir(parents=True)
+    (namespaces / "namespaces.yaml").write_text(HEADER + "---\n".join(
         yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})
         for n in names))
     (cluster / "cluster-identity.yaml").write_text(identity())
-    (cluster / "secrets/databases.yaml").write_text(HEADER + yaml.safe_dump({
+    (secrets / "databases.yaml").write_text(HEADER + yaml.safe_dump({
         "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
         "metadata": {"name": "postgresql", "namespace": "databases"},
         "spec": {"encryptedData": {"password": "AgB="}},
     }))
-    (cluster / "secrets/kustomization.yaml").write_text(HEADER + yaml.safe_dump({
+    (secrets / "kustomization.yaml").write_text(HEADER + yaml.safe_dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "resources": ["databases.yaml"]}))
-    if infrastructure is None:
+    if layered:
+        (namespaces / "kustomization.yaml").write_text(HEADER + yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": ["namespaces.yaml"]}))
+    if infrastructure is None and layered:
+        infrastructure = [
+            _kustomization("namespaces", "./infrastructure/namespaces", []),
+            _kustomization("secrets", "./infrastructure/secrets", ["namespaces"]),
+            _kustomization("databases", "./infrastructure/databases",
+                           ["observability", "secrets"]),
+            _kustomization("networking", "./infrastructure/networking", ["namespaces"]),
+            _kustomization("observability", "./infrastructure/observability",
+                           ["namespaces"]),
+        ]
+    elif infrastructure is None:
         infrastructure = [
             _kustomization("databases", "./infrastructure/databases", ["observability"]),
             _kustomization("networking", "./infrastructure/networking", []),

@@ -345,9 +345,9 @@ def test_an_unbound_tree_is_refused(sandbox: Sandbox) -> None:
     git(sandbox.root, "commit", "-qam", "unbound")
     result = sandbox.run("manual-deploy.sh")
     assert result.returncode == 2
-    assert ("clusters/homelab is bound to no cluster (no kube-system UID in "
-            "clusters/homelab/cluster-identity.yaml); refusing to touch context "
-            "'fake-homelab'") in result.stderr
+    assert ("clusters/homelab is bound to no cluster (clusters/homelab/cluster-identity.yaml "
+            "records no kube-system UID); refusing to touch context 'fake-homelab'"
+            ) in result.stderr
     assert not [c for c in sandbox.calls() if c[0] in MUTATING]
     (sandbox.root / "clusters/homelab/cluster-identity.yaml").unlink()
     git(sandbox.root, "commit", "-qam", "no identity")
@@ -398,6 +398,38 @@ def test_dry_run_warns_about_an_untracked_file(sandbox: Sandbox) -> None:
     assert "?? apps/n8n/notes.yaml" in result.stderr
     assert "8 step(s) planned" in result.stdout
     assert sandbox.run("manual-deploy.sh").returncode == 2  # a real run still refuses
+
+
+def test_the_layered_tree_is_applied_in_dependency_order_once_bound(
+        layered_sandbox: Sandbox) -> None:
+    """The tree as synthesis writes it now: the cluster identity in clusters/homelab/,
+    then the `namespaces` Kustomization first; the binding is checked before anything
+    is applied."""
+    result = layered_sandbox.run("manual-deploy.sh")
+    assert result.returncode == 0, result.stderr
+    calls = layered_sandbox.calls()
+    assert applies(calls) == [
+        ["-f", "clusters/homelab/cluster-identity.yaml"],
+        ["-k", "infrastructure/namespaces"],
+        ["-k", "infrastructure/secrets"],
+        ["-k", "infrastructure/networking"],
+        ["-k", "infrastructure/observability"],
+        ["-k", "infrastructure/databases"],
+        ["-k", "apps/family-assistant"],
+        ["-k", "apps/n8n"],
+        ["-f", "-"],
+    ]
+    flat = [" ".join(argv) for argv in calls]
+    assert any(c.startswith("get namespace kube-system") for c in flat[:flat.index(
+        next(c for c in flat if c.startswith("apply")))])
+    # Unbound (no UID in the identity): refused, nothing applied.
+    identity_file = layered_sandbox.root / "clusters/homelab/cluster-identity.yaml"
+    identity_file.write_text(identity(uid=None))
+    git(layered_sandbox.root, "commit", "-qam", "unbound")
+    layered_sandbox.log.unlink()
+    refused = layered_sandbox.run("manual-deploy.sh")
+    assert refused.returncode == 2 and "bound to no cluster" in refused.stderr
+    assert not [c for c in layered_sandbox.calls() if c[0] in MUTATING]
 
 
 def test_a_checkout_changed_mid_run_stops_before_the_next_apply(sandbox: Sandbox) -> None:

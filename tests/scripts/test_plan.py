@@ -213,3 +213,38 @@ def test_default_root_is_found_from_a_subfolder(tree: Path, monkeypatch) -> None
                           text=True, check=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
     assert proc.stdout.splitlines()[-1] == "0 False"
     assert proc.stdout.splitlines()[1:-1] == lines(tree)[1:]
+
+
+def test_the_layered_tree_applies_namespaces_and_identity_as_a_kustomization(
+        tmp_path: Path) -> None:
+    """As synthesis writes it now: clusters/homelab/ holds the Kustomizations and the
+    cluster identity (applied first, a file); the Namespaces are the `namespaces`
+    Kustomization's folder, applied first of the layers (nothing depends on less)."""
+    from tests.scripts.gitops_sandbox import CLUSTER_UID, identity
+
+    write_tree(tmp_path, layered=True)
+    assert lines(tmp_path) == [
+        "# layer method name path target-namespace",
+        "secrets file cluster-identity clusters/homelab/cluster-identity.yaml -",
+        "infrastructure kustomize namespaces infrastructure/namespaces -",
+        "infrastructure kustomize secrets infrastructure/secrets -",
+        "infrastructure kustomize networking infrastructure/networking -",
+        "infrastructure kustomize observability infrastructure/observability -",
+        "infrastructure kustomize databases infrastructure/databases -",
+        "apps kustomize family-assistant apps/family-assistant -",
+        "apps kustomize n8n apps/n8n -",
+    ]
+    assert lines(tmp_path, "--cluster-identity") == [f"homelab {CLUSTER_UID}"]
+    (tmp_path / "clusters/homelab/cluster-identity.yaml").write_text(identity(uid=None))
+    assert lines(tmp_path, "--cluster-identity") == ["homelab -"]
+
+
+def test_the_committed_tree_is_bound_through_its_identity_file() -> None:
+    steps = manual.build_plan(REPO)
+    # the identity first, then the CRDs before everything that uses them
+    assert [s.name for s in steps[:2]] == ["cluster-identity", "controllers"]
+    assert [s.name for s in steps if s.layer == "secrets"] == ["cluster-identity"]
+    identity = manual.cluster_binding(REPO)
+    assert identity is not None and identity.file == "clusters/homelab/cluster-identity.yaml"
+    (namespaces,) = [s for s in steps if s.path == "infrastructure/namespaces"]
+    assert namespaces.method == "kustomize"

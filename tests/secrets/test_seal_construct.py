@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -19,21 +20,42 @@ from tests.conftest import STORE_DIR
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SCHEMA = SHARED / "schemas" / "crds" / "bitnami.com" / "sealedsecret_v1alpha1.json"
+CLUSTER_WIDE = "sealedsecrets.bitnami.com/cluster-wide"
 
 
-def keys_read() -> dict[tuple[str, str], list[str]]:
-    """(namespace, Secret) -> the keys the homelab's pods read, from the generated tree."""
-    out: dict[tuple[str, str], set[str]] = {}
-    for pod in homelab_tree().pods():
-        for value in pod.env().values():
-            if isinstance(value, dict) and "secretKeyRef" in value:
-                ref = value["secretKeyRef"]
-                out.setdefault((pod.namespace, ref["name"]), set()).add(ref["key"])
+def keys_read() -> dict[tuple[str | None, str], list[str]]:
+    """(namespace, Secret) -> the sealed keys the homelab's pods read, from the generated
+    tree. A credential shared between namespaces (sealed once, cluster-wide) is listed
+    once, with namespace None: the keys every namespace reads of it."""
+    tree = homelab_tree()
+    sealed = {(s["metadata"]["namespace"], s["metadata"]["name"]): s
+              for s in tree.of_kind("SealedSecret")}
+    out: dict[tuple[str | None, str], set[str]] = {}
+
+    def add(namespace: str, name: str, keys: Iterable[str]) -> None:
+        secret = sealed[(namespace, name)]
+        wide = secret["metadata"].get("annotations", {}).get(CLUSTER_WIDE) == "true"
+        # Keys the controller renders from the sealed ones (template data) are not sealed.
+        rendered = set(secret["spec"]["template"].get("data", {}))
+        out.setdefault((None if wide else namespace, name), set()).update(
+            k for k in keys if k not in rendered)
+
+    for pod in tree.pods():
+        for container in pod.containers:
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    add(pod.namespace, ref["name"], [ref["key"]])
         for volume in pod.spec.get("volumes", []):
-            if "secret" in volume:
-                out.setdefault((pod.namespace, volume["secret"]["secretName"]), set()).update(
-                    item["key"] for item in volume["secret"]["items"])
-    return {ident: sorted(keys) for ident, keys in sorted(out.items())}
+            sources = [{"secret": {"name": volume["secret"]["secretName"],
+                                   "items": volume["secret"].get("items", [])}}] \
+                if "secret" in volume else volume.get("projected", {}).get("sources", [])
+            for source in sources:
+                if "secret" in source:
+                    add(pod.namespace, source["secret"]["name"],
+                        [item["key"] for item in source["secret"]["items"]])
+    return {ident: sorted(keys) for ident, keys in
+            sorted(out.items(), key=lambda item: (item[0][0] or "", item[0][1]))}
 
 
 #: The example secrets and the keys the homelab's components read.
@@ -192,10 +214,12 @@ def test_hand_broken_store_file(store):
 
 @pytest.mark.parametrize(("namespace", "name"), list(EXAMPLES))
 def test_example_store_has_every_homelab_secret(namespace, name):
-    """Each Secret the pods read is sealed with exactly the keys they read."""
-    creds = SealedSecret(component(namespace), "c", name=name, namespace=namespace,
-                         keys=EXAMPLES[(namespace, name)])
-    assert creds.store_file == STORE_DIR / namespace / f"{name}.yaml"
+    """Each Secret the pods read is sealed with exactly the keys they read; a credential
+    two namespaces read is sealed once, cluster-wide, in sealed/_cluster/."""
+    scope = "strict" if namespace else "cluster-wide"
+    creds = SealedSecret(component(namespace or "databases"), "c", name=name,
+                         namespace=namespace, keys=EXAMPLES[(namespace, name)], scope=scope)
+    assert creds.store_file == STORE_DIR / (namespace or "_cluster") / f"{name}.yaml"
     assert sorted(creds.render()["spec"]["encryptedData"]) == sorted(EXAMPLES[(namespace, name)])
 
 

@@ -33,12 +33,18 @@ def test_every_example_secret_is_sealed_for_the_packaged_certificate():
     fingerprint = SealingCertificate.from_pem(DEFAULT_CERT.read_bytes(), "cert").fingerprint
     found = {doc.ident: doc for _, doc in iter_store(STORE_DIR)}
     # Every credential the tree uses is in the store (the tree's SealedSecrets).
-    used = {f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+    # (A credential two namespaces read is sealed once, cluster-wide: its ident is its name.)
+    used = {d["metadata"]["name"] if d["metadata"].get("annotations", {}).get(
+                "sealedsecrets.bitnami.com/cluster-wide") == "true"
+            else f"{d['metadata']['namespace']}/{d['metadata']['name']}"
             for d in homelab_tree().of_kind("SealedSecret")}
     assert used and used <= set(found)
+    assert {"redis-credentials", "qdrant-credentials", "postgresql-n8n",
+            "postgresql-family-assistant"} <= used
     for doc in found.values():
         assert doc.key_fingerprint == fingerprint
-        assert doc.scope.value == "strict"
+        # Credentials two namespaces read are sealed once, cluster-wide; the rest strict.
+        assert doc.scope.value == ("strict" if doc.namespace else "cluster-wide")
 
 
 def test_no_private_key_is_committed():

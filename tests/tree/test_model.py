@@ -98,6 +98,7 @@ def test_the_committed_tree_loads() -> None:
     assert names.index("databases") < names.index("n8n")
     identity = tree.cluster_identity("homelab")
     assert identity is not None and identity.name == "homelab"
+    assert identity.file == "clusters/homelab/cluster-identity.yaml"
 
 
 def test_dependency_graph() -> None:

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not TREE_MARKER.is_file(),
                                 reason="the generated tree is not committed yet")
 
 #: API groups whose schemas are the packaged CRD ones, not from kubernetes-validate.
-CRD_GROUPS = ("fluxcd.io", "bitnami.com", "monitoring.coreos.com", "opentelemetry.io")
+CRD_GROUPS = ("fluxcd.io", "bitnami.com", "monitoring.coreos.com", "opentelemetry.io",
+              "cert-manager.io")
 
 
 def test_core_kinds_schemas_flux_graph_and_policy() -> None:

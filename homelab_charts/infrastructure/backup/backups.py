@@ -67,7 +67,8 @@ class Backups(BackupFiles):
             raise ConfigError(str(ctx.data.path), ENTRY, "disabled")
         backups = cls(scope, id, settings=settings,
                       repository=ctx.credentials(scope, REPOSITORY_SECRET,
-                                                 repository_secret_keys(settings)),
+                                                 repository_secret_keys(settings),
+                                                 shared=True),
                       host=ctx.settings.name, postgresql=ctx.find(PostgreSQL),
                       redis=ctx.find(Redis), qdrant=ctx.find(Qdrant))
         # The alerts read kube-state-metrics' CronJob and Job series: without it, none.
@@ -98,13 +99,14 @@ class Backups(BackupFiles):
 
     def files_in(self, folder: Folder, ctx: ClusterContext) -> BackupFiles:
         """The ``backups.yaml`` of ``folder``'s namespace, made on first use with that
-        namespace's sealed ``restic-repository``."""
+        namespace's copy of ``restic-repository`` (sealed once, cluster-wide)."""
         if folder.namespace is None:
             raise ConfigError(folder.node.path, "namespace", "backups need a namespace")
         files = self._files.get(folder.namespace)
         if files is None:
             repository = ctx.credentials(folder, REPOSITORY_SECRET,
-                                         repository_secret_keys(self.settings))
+                                         repository_secret_keys(self.settings),
+                                         shared=True)
             files = BackupFiles(folder, FILE_ID, settings=self.settings,
                                 repository=repository, host=self.host)
             self._files[folder.namespace] = files

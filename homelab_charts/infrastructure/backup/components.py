@@ -79,7 +79,7 @@ def redis_backup(files: BackupFiles, redis: Redis) -> ComponentBackup:
     env: dict[str, EnvValue] = {
         "REDIS_HOST": redis.host,
         "REDIS_PORT": str(redis.PORT),
-        "REDISCLI_AUTH": _secret(server.env, "REDIS_PASSWORD", redis.where),
+        "REDISCLI_AUTH": _secret(server.env, "REDISCLI_AUTH", redis.where),
         "BACKUP_DIR": WORK_DIR,
     }
     user = server.run_as.user

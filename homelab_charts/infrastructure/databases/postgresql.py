@@ -1,4 +1,11 @@
-"""PostgreSQL: one primary with a persistent volume, and a role and database per app."""
+"""PostgreSQL: one primary with a persistent volume, and a role and database per app.
+
+Each app's role password is one shared credential (sealed once, cluster-wide; see
+:mod:`homelab_charts.secrets.shared`): the app reads its namespace's copy, PostgreSQL's
+namespace holds another, and the ``postgresql-role-sync`` Job creates every role and
+database that is missing and sets each role's password from that copy. The Job's name
+carries the digest of what it reads, so a password re-sealed in Git runs it again.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,13 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
 from homelab_charts.registry import ClusterContext, register
+from homelab_charts.secrets.sealed_secret import SealedSecret, combined_digest
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -24,62 +31,64 @@ from homelab_charts.workloads import (
     StatefulService,
 )
 from homelab_charts.workloads.credentials import Credentials, secret_key
+from homelab_charts.workloads.job import Task
+from homelab_charts.workloads.network import Connection, Pods
 
-INIT_SCRIPT_KEY = "10-app-databases.sh"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-#: Runs once, when the data folder is first initialised: a LOGIN role and a database
-#: owned by it per application. psql's :'var' quoting and \gexec keep the password out
-#: of the SQL text and safe to quote.
-_INIT_SCRIPT = """#!/bin/sh
-# Creates one role and one database per application (first start only).
-set -eu
-create() {
-  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \\
-    --set=name="$1" --set=password="$2" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'password') \\gexec
-SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') \\gexec
+#: Per application: its LOGIN role (created when missing) gets the password of the
+#: Secret, and a database owned by it exists. Idempotent, so the Job can run at every
+#: change. ``\getenv`` (psql 15+) reads the password from the environment: it never
+#: appears on a command line or in the SQL text psql is given.
+_SYNC_SQL = """psql -v ON_ERROR_STOP=1 --no-psqlrc --set=name={name} <<'SQL'
+\\getenv password {env}
+SELECT format('CREATE ROLE %I LOGIN', :'name')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'name') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'name', :'password') \\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name')
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'name') \\gexec
 SQL
-}
 """
+_WAIT = """set -eu
+# The server may still be starting (first initdb, or a restart): wait up to 10 minutes.
+i=0
+until pg_isready --quiet; do
+  i=$((i + 1)); [ "$i" -lt 120 ] || { echo "PostgreSQL is not ready" >&2; exit 1; }
+  sleep 5
+done
+"""
+#: checkov skips on the role-sync Job (docs/CHECKOV.md).
+ROLE_SYNC_SKIPS = {
+    "CKV_K8S_35": "psql reads the superuser password from PGPASSWORD; the Job runs for "
+                  "seconds and mounts no service account token",
+    "CKV_K8S_40": "runs psql as the postgres image's own user (uid 70) like the server; "
+                  "non-root, every capability dropped, no volume",
+}
 
 
 @dataclass(frozen=True)
 class AppDatabase:
-    """A database and the LOGIN role owning it; the password is ``password_key`` of the
-    PostgreSQL credentials Secret (and the app seals the same value in its namespace)."""
+    """A database and the LOGIN role owning it; the role's password is ``key`` of
+    ``credentials`` (PostgreSQL's namespace's copy of the app's shared credential)."""
 
     name: str
-    password_key: str
+    credentials: Credentials
+    key: str = "password"
 
     @property
     def env_var(self) -> str:
         return f"APP_DB_PASSWORD_{self.name.upper()}"
 
 
-class InitScripts(Manifest):
-    """The ConfigMap of PostgreSQL's first-start script; its databases are rendered late,
-    so apps built after the database can still ask for theirs."""
-
-    def __init__(self, scope: Construct, id: str, *, name: str,
-                 databases: list[AppDatabase]) -> None:
-        super().__init__(scope, id, api_version="v1", kind="ConfigMap", name=name)
-        self.databases = databases
-
-    def render_body(self) -> dict[str, Any]:
-        script = _INIT_SCRIPT + "".join(
-            f'create {db.name} "${db.env_var}"\n' for db in self.databases)
-        return {"data": {INIT_SCRIPT_KEY: script}}
-
-
 @register("infrastructure.postgresql", folder="infrastructure/databases")
 class PostgreSQL(Component):
     """PostgreSQL as a StatefulSet (``postgresql.yaml`` of its folder).
 
-    ``credentials`` holds the superuser password (``superuser_password_key``) and one
-    password per app database. An app asks for its database and role with
-    :meth:`provide_database` (``databases`` gives some up front); each is created on the
-    first start of an empty data folder.
+    ``credentials`` holds the superuser password (``superuser_password_key``). An app
+    asks for its database and role with :meth:`provide_database`, giving its copy of the
+    role's shared credential (``databases`` gives some up front); the
+    ``<name>-role-sync`` Job creates the roles and databases and sets the passwords, at
+    the first start and again whenever a sealed password changes.
     """
 
     PORT = 5432
@@ -91,7 +100,10 @@ class PostgreSQL(Component):
                  storage_size: str = "10Gi", storage_class: str | None = None,
                  resources: Resources | None = None, name: str = "postgresql") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
+        self.name = name
+        self.image = image
         self.credentials = credentials
+        self.superuser_password_key = superuser_password_key
         self._databases: list[AppDatabase] = []
         self.use(credentials.component)
         env = {
@@ -99,8 +111,6 @@ class PostgreSQL(Component):
             "POSTGRES_PASSWORD": secret_key(credentials, superuser_password_key),
             "PGDATA": "/var/lib/postgresql/data/pgdata",
         }
-        init = InitScripts(self, "init-scripts", name=f"{name}-init",
-                           databases=self._databases)
         ready = ("pg_isready", "--username=postgres", "--host=127.0.0.1", f"--port={self.PORT}")
         self.server = StatefulService(
             self, "server", name=name,
@@ -113,8 +123,6 @@ class PostgreSQL(Component):
                 readiness=Probe.exec(*ready, period_seconds=10),
                 liveness=Probe.exec(*ready, period_seconds=20, failure_threshold=6),
                 writable_paths={"run": "/var/run/postgresql", "tmp": "/tmp"},
-                config_files=(ConfigFile(init.object_name, INIT_SCRIPT_KEY,
-                                         f"/docker-entrypoint-initdb.d/{INIT_SCRIPT_KEY}"),),
                 # The official image's postgres user (alpine: uid/gid 70).
                 run_as=RunAs(user=70, group=70, fs_group=70),
             ),
@@ -122,10 +130,10 @@ class PostgreSQL(Component):
             storage_size=storage_size, storage_class=storage_class,
         )
         self.service = self.server.service
-        self._env: list[dict[str, Any]] = (
-            self.server.workload.body["spec"]["template"]["spec"]["containers"][0]["env"])
+        self.connections: list[Connection] = []
+        self.role_sync: Task | None = None
         for db in databases:
-            self.provide_database(db.name, password_key=db.password_key)
+            self.provide_database(db.name, credentials=db.credentials, key=db.key)
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> PostgreSQL:
@@ -144,30 +152,70 @@ class PostgreSQL(Component):
     def host(self) -> str:
         return self.server.host
 
-    def provide_database(self, name: str, *, password_key: str) -> AppDatabase:
-        """A database ``name`` and its LOGIN role, password ``password_key`` of the
-        credentials (which must be sealed there): created on first start. Asking twice
-        with the same key returns the same database."""
+    def provide_database(self, name: str, *, credentials: Credentials,
+                         key: str = "password") -> AppDatabase:
+        """A database ``name`` and its LOGIN role, whose password is ``key`` of
+        ``credentials``: the asking app's copy of a shared credential (``ctx.credentials(
+        ..., shared=True)``), which PostgreSQL copies into its own namespace, or a Secret
+        of PostgreSQL's namespace. The role-sync Job creates and updates it. Asking twice
+        for the same database returns it."""
         for db in self._databases:
             if db.name == name:
-                if db.password_key != password_key:
-                    raise ConfigError(self.where, "databases",
-                                      f"{name!r} is asked for with password key "
-                                      f"{password_key!r}, and before with {db.password_key!r}")
                 return db
         if not _IDENTIFIER.match(name) or name in ("postgres", "template0", "template1"):
             raise ConfigError(self.where, "databases",
                               f"{name!r} is not a usable database/role name "
                               "(lower case letters, digits, _)")
-        declare = getattr(self.credentials, "declare", None)
-        if declare is not None:
-            declare(password_key)
-        db = AppDatabase(name, password_key)
-        ref = secret_key(self.credentials, password_key)
-        self._env.append({"name": db.env_var,
-                          "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        own = self._own_copy(name, credentials, key)
+        db = AppDatabase(name, own, key)
+        self.use(own.component)
         self._databases.append(db)
+        self._sync_roles()
         return db
+
+    def _own_copy(self, name: str, credentials: Credentials, key: str) -> Credentials:
+        """The copy of ``credentials`` in PostgreSQL's namespace."""
+        namespace = self.default_namespace
+        if credentials.component.default_namespace == namespace:
+            credentials.key_ref(key)  # declared, or a ConfigError naming it
+            return credentials
+        shared = credentials.shared if isinstance(credentials, SealedSecret) else None
+        if shared is None:
+            raise ConfigError(self.where, f"databases.{name}",
+                              f"the password of {name!r} is Secret "
+                              f"{credentials.secret_name} of namespace "
+                              f"{credentials.component.default_namespace}, which PostgreSQL "
+                              f"({namespace}) cannot read: seal it once, cluster-wide, and "
+                              "ask for it with ctx.credentials(..., shared=True)")
+        copy: Credentials = shared.copy_in(self.credentials.component, keys=[key])
+        return copy
+
+    def _sync_roles(self) -> None:
+        """The Job that gives every app role the password of its Secret (and creates the
+        role and database when missing). Its name carries the digest of the sealed
+        values it reads: re-sealing a password in Git runs it again."""
+        env: dict[str, Any] = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.PORT),
+            "PGUSER": "postgres",
+            "PGDATABASE": "postgres",
+            "PGPASSWORD": secret_key(self.credentials, self.superuser_password_key),
+            **{db.env_var: secret_key(db.credentials, db.key) for db in self._databases},
+        }
+        script = _WAIT + "".join(_SYNC_SQL.format(name=db.name, env=db.env_var)
+                                 for db in self._databases)
+        command = ("sh", "-c", script)
+        digest = combined_digest([self.credentials, *(db.credentials for db in self._databases)])
+        if self.role_sync is not None:
+            self.role_sync.update(command=command, env=env, digest=digest)
+            return
+        task = Task(self, "role-sync", name=f"{self.name}-role-sync", digest=digest,
+                    image=self.image, command=command, env=env,
+                    run_as=RunAs(user=70, group=70))
+        skip_checkov(task.workload, ROLE_SYNC_SKIPS)
+        pods = Pods.external(task.name, self.default_namespace or "", task.selector)
+        self.connections.append(Connection.to(pods, self.server, "postgresql"))
+        self.role_sync = task
 
     def database(self, name: str) -> AppDatabase:
         for db in self._databases:

@@ -37,6 +37,9 @@ class Qdrant(Component):
                     "QDRANT__TELEMETRY_DISABLED": "true",
                     # Snapshots on the data volume: they survive restarts and can be large.
                     "QDRANT__STORAGE__SNAPSHOTS_PATH": "/qdrant/storage/snapshots",
+                    # The marker of a finished first start, on the data volume (the root
+                    # filesystem is read-only): it lives as long as the data it describes.
+                    "QDRANT_INIT_FILE_PATH": "/qdrant/storage/.qdrant-initialized",
                 },
                 resources=resources or Resources("100m", "1", "256Mi", "1Gi"),
                 # Health endpoints answer without the API key. Loading large collections
@@ -53,10 +56,12 @@ class Qdrant(Component):
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Qdrant:
-        """The homelab's Qdrant: image from ``infrastructure.qdrant``, its API key in
-        ``qdrant-credentials``."""
+        """The homelab's Qdrant: image from ``infrastructure.qdrant``, its API key the
+        shared credential ``qdrant-credentials`` (sealed once; each client asks for its
+        namespace's copy with ``ctx.credentials(..., shared=True)``)."""
         return cls(scope, id, image=ctx.image("qdrant"),
-                   credentials=ctx.credentials(scope, "qdrant-credentials", keys=["api-key"]),
+                   credentials=ctx.credentials(scope, "qdrant-credentials", keys=["api-key"],
+                                               shared=True),
                    storage_class=ctx.settings.storage_class_name)
 
     @property

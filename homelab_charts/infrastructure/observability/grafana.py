@@ -9,7 +9,7 @@ loses only sessions. The admin user and password are files of a Secret made by a
 SealedSecret (``GF_SECURITY_ADMIN_*__FILE``), never environment values; plugin
 pre-installation, update checks and usage reporting are off (no egress to the internet).
 The UI is exposed at the data file's ``observability.grafana.host`` through the
-ingress controller (plain HTTP until the tree gets TLS).
+ingress controller, over TLS (a certificate from the controller's issuer).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from homelab_charts.workloads import (
     WebService,
 )
 from homelab_charts.workloads.network import Connection, Pods
+from homelab_charts.workloads.tls import certificate
 
 PROVISIONING = "/etc/grafana/provisioning"
 DASHBOARDS_PATH = "/etc/grafana/dashboards"
@@ -109,7 +110,7 @@ class Grafana(Component):
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "observability"})
         if host is not None and ingress is None:
             raise ConfigError(self.where, "ingress", f"host {host} needs an ingress controller")
-        self.use(prometheus, loki)
+        self.use(prometheus, loki, credentials.component)
         if jaeger is not None:
             self.use(jaeger)
         self.dashboards = dashboards(sources)
@@ -174,9 +175,11 @@ class Grafana(Component):
         self.service = self.server.service
         self.connections: list[Connection] = []
         if host is not None and ingress is not None:
-            self.use(ingress)
+            self.use(ingress, ingress.issuer.component)
+            cert = certificate(self.server, "certificate", name=f"{self.server.name}-tls",
+                               hosts=[host], issuer=ingress.issuer)
             self.server.expose("ingress", host=host, port_name="http",
-                               ingress_class=ingress.ingress_class)
+                               ingress_class=ingress.ingress_class, tls_secret=cert.object_name)
             controller = Pods.external("ingress-controller", ingress.target_namespace or "",
                                        ingress.pod_selector)
             self.connections.append(Connection.to(controller, self.server, "http"))

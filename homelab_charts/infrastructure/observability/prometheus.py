@@ -297,12 +297,12 @@ class Prometheus(Component):
         skip_checkov(self.server.workload, {"CKV_K8S_38": TOKEN_REASON})
         self.service_account = account
         self.service = self.server.service
-        # Outside the pod network: the API server (discovery), the kubelets (any node
-        # address, port 10250), the Alertmanager (its port, any address).
+        # Outside the pod network: the API server (discovery), the kubelets (the nodes,
+        # port 10250), the Alertmanager (its port, any address).
         self.egress: list[Egress] = [Egress.kube_api(self.server)]
         if kubelets:
             self.egress.append(Egress.to(self.server, "the kubelets",
-                                         Port("kubelet", KUBELET_PORT)))
+                                         Port("kubelet", KUBELET_PORT), on_nodes=True))
         if self.alertmanager_port is not None:
             self.egress.append(Egress.to(self.server, "the Alertmanager",
                                          Port("alertmanager", self.alertmanager_port)))
