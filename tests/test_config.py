@@ -77,3 +77,17 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
 def test_upstream_images_keep_their_own_tags() -> None:
     doc = variant("services.n8n.environments.prod.tag", "1.113.0")
     assert config.parse(doc, "x").service("n8n").env("prod").tag == "1.113.0"
+
+
+def test_the_data_file_schema_has_no_key_twice() -> None:
+    """A JSON object with a key twice silently keeps the last one (a definition lost)."""
+    import json
+
+    from homelab_charts.config import SCHEMA_FILE
+
+    def no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
+        return dict(pairs)
+
+    json.loads(SCHEMA_FILE.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
