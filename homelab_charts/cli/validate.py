@@ -65,12 +65,12 @@ def register(subparsers: Any) -> None:
                         help="do not check the Flux graph")
     parser.add_argument("--no-policy", dest="policy", action="store_false",
                         help="do not check the workload policy")
-    parser.set_defaults(func=handle)
+    parser.set_defaults(func=handle, quick_exit=True)
 
 
 def handle(args: argparse.Namespace) -> int:
     from homelab_charts.validate.output import render
-    from homelab_charts.validate.runner import Options, validate
+    from homelab_charts.validate.runner import Options, collector_paused, validate
 
     options = Options(
         paths=args.paths or None, root=args.root,
@@ -83,9 +83,10 @@ def handle(args: argparse.Namespace) -> int:
         progress=args.output == "text",
     )
     started = time.perf_counter()
-    report = validate(options)
-    for note in report.notes:
-        print(f"homelab-charts validate: note: {note}", file=sys.stderr)
-    render(report, args.output, sys.stdout, summary=args.summary, verbose=args.verbose,
-           elapsed=time.perf_counter() - started)
-    return 0 if report.ok else 1
+    with collector_paused():
+        report = validate(options)
+        for note in report.notes:
+            print(f"homelab-charts validate: note: {note}", file=sys.stderr)
+        render(report, args.output, sys.stdout, summary=args.summary, verbose=args.verbose,
+               elapsed=time.perf_counter() - started)
+        return 0 if report.ok else 1

@@ -122,17 +122,13 @@ def _kustomizations(results: Iterable[Result], root: Path) -> dict[tuple[str, st
     return found
 
 
-def _owner(path: Path, kustomizations: Iterable[_Kustomization]) -> _Kustomization | None:
+def _owner(path: Path, by_folder: Mapping[Path, _Kustomization]) -> _Kustomization | None:
     """The Kustomization whose folder is the nearest one holding ``path``."""
-    best: _Kustomization | None = None
-    for k in kustomizations:
-        try:
-            path.relative_to(k.folder)
-        except ValueError:
-            continue
-        if best is None or len(k.folder.parts) > len(best.folder.parts):
-            best = k
-    return best
+    for folder in path.parents:
+        found = by_folder.get(folder)
+        if found is not None:
+            return found
+    return None
 
 
 def _provided(obj: Mapping[str, Any], kind: str, group: str) -> dict[tuple[str, str], str]:
@@ -162,17 +158,24 @@ def check(results: list[Result], root: Path) -> None:
     kustomizations = _kustomizations(results, root)
     if not kustomizations:
         return
+    by_folder: dict[Path, _Kustomization] = {}
+    for k in kustomizations.values():
+        by_folder.setdefault(k.folder, k)  # the first of those applying one folder
+    owners: dict[str, _Kustomization | None] = {}  # by file
     placed: list[tuple[Result, _Kustomization, str]] = []
     for result in results:
         if not isinstance(result.obj, Mapping) or not result.kind:
             continue
-        path = Path(os.path.abspath(root / result.filename))
-        owner = _owner(path, kustomizations.values())
+        if result.filename not in owners:
+            owners[result.filename] = _owner(Path(os.path.abspath(root / result.filename)),
+                                             by_folder)
+        owner = owners[result.filename]
         if owner is None:
             continue
         group = group_of(result.api_version)
         owner.provides.update(_provided(result.obj, result.kind, group))
         placed.append((result, owner, group))
+    reachable_from: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for result, owner, group in placed:
         if is_builtin(group) or is_flux(group):
             continue
@@ -180,8 +183,9 @@ def check(results: list[Result], root: Path) -> None:
         if wanted in owner.provides and owner.provides[wanted].startswith(
                 "CustomResourceDefinition"):
             continue
-        reachable = _dependencies(owner, kustomizations)
-        if any(wanted in kustomizations[k].provides for k in reachable):
+        if owner.key not in reachable_from:
+            reachable_from[owner.key] = _dependencies(owner, kustomizations)
+        if any(wanted in kustomizations[k].provides for k in reachable_from[owner.key]):
             continue
         installers = sorted(k.label for k in kustomizations.values()
                             if wanted in k.provides and k is not owner)

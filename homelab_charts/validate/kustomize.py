@@ -6,7 +6,6 @@ module for :data:`KUSTOMIZATION_FILES` also when it builds nothing.)
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ def kustomization_file(folder: Path) -> Path | None:
 
 
 def kubectl() -> str | None:
+    import shutil  # (here: a schema-only run needs none of it)
+
     return shutil.which("kubectl")
 
 

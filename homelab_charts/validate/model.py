@@ -52,6 +52,13 @@ class Result:
     problems: list[Problem] = field(default_factory=list)
     obj: Any = None  # the loaded resource (not serialized)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields, in order (results come back from the worker processes;
+        the default, a state dictionary per result, takes twice as long)."""
+        return (Result, (self.filename, self.document, self.line, self.kind, self.name,
+                         self.namespace, self.api_version, self.skipped, self.problems,
+                         self.obj))
+
     @property
     def status(self) -> Status:
         if not self.problems:  # the common case, asked for several times per result

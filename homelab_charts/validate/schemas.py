@@ -19,13 +19,13 @@ forms:
   and, when that file is absent, the CRDs-catalog layout
   ``<folder>/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json``.
 
-Each schema file is read and compiled once per process (``jsonschema-rs``).
+Each schema file is read and compiled once per process (``jsonschema-rs``): stores share
+the compiled schemas, kept while the file's size and modification time stay the same.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from homelab_charts.errors import ConfigError
 
@@ -240,21 +241,25 @@ class SchemaStore:
             return done
         try:
             with open(path, "rb") as fh:
-                schema = json.loads(fh.read())
+                stamp = _stamp(fh.fileno())
+                compiled = _COMPILED.get((source, bundled))
+                if compiled is None or compiled[0] != stamp:
+                    schema = orjson.loads(fh.read())
+                    compiled = (stamp, Schema(source, self._validator(schema, path, bundled)))
+                    _COMPILED[(source, bundled)] = compiled
         except (OSError, ValueError) as exc:
             raise SchemaError(f"cannot read schema {source}: {exc}") from exc
+        self._files[source] = compiled[1]
+        return compiled[1]
+
+    def _validator(self, schema: Any, path: Path, bundled: bool) -> Any:
         try:
             if bundled:
-                validator = jsonschema_rs.validator_for(
-                    schema, registry=self._registry(path.parent))
-            else:
-                validator = jsonschema_rs.validator_for(
-                    schema, base_uri=Path(os.path.abspath(path)).as_uri())
+                return jsonschema_rs.validator_for(schema, registry=self._registry(path.parent))
+            return jsonschema_rs.validator_for(
+                schema, base_uri=Path(os.path.abspath(path)).as_uri())
         except (ValueError, jsonschema_rs.ReferencingError) as exc:
-            raise SchemaError(f"cannot compile schema {source}: {exc}") from exc
-        compiled = Schema(source, validator)
-        self._files[source] = compiled
-        return compiled
+            raise SchemaError(f"cannot compile schema {path}: {exc}") from exc
 
     def _registry(self, folder: Path) -> Any:
         registry = self._registries.get(folder)
@@ -262,13 +267,40 @@ class SchemaStore:
             defs_path = folder / "_definitions.json"
             try:
                 with open(defs_path, "rb") as fh:
-                    defs = json.loads(fh.read())
+                    stamp = _stamp(fh.fileno())
+                    cached = _REGISTRIES.get(str(defs_path))
+                    if cached is None or cached[0] != stamp:
+                        defs = orjson.loads(fh.read())
+                        uri = defs.get("$id", "https://kubernetes.io/api/_definitions.json")
+                        cached = (stamp, jsonschema_rs.Registry([(uri, defs)]))
+                        _REGISTRIES[str(defs_path)] = cached
+                        for key in [k for k in _COMPILED  # compiled against the old one
+                                    if k[1] and os.path.dirname(k[0]) == str(folder)]:
+                            del _COMPILED[key]
             except (OSError, ValueError) as exc:
                 raise SchemaError(f"cannot read {defs_path}: {exc}") from exc
-            uri = defs.get("$id", "https://kubernetes.io/api/_definitions.json")
-            registry = jsonschema_rs.Registry([(uri, defs)])
-            self._registries[folder] = registry
+            registry = self._registries[folder] = cached[1]
         return registry
+
+
+#: Compiled schemas and reference registries of this process, by file (with the file's
+#: :func:`_stamp`): shared by every store, so that a process validating many times (a
+#: library user, a test run) compiles each schema once, and a run's end does not free
+#: them one by one.
+_COMPILED: dict[tuple[str, bool], tuple[tuple[int, int, int, int], Schema]] = {}
+_REGISTRIES: dict[str, tuple[tuple[int, int, int, int], Any]] = {}
+
+
+def _stamp(fd: int) -> tuple[int, int, int, int]:
+    """What identifies a file's version: device, inode, size, modification time."""
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def clear_cache() -> None:
+    """Forgets the compiled schemas of this process (benchmarks measure cold runs)."""
+    _COMPILED.clear()
+    _REGISTRIES.clear()
 
 
 def default_locations() -> list[SchemaLocation]:

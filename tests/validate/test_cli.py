@@ -235,3 +235,27 @@ def test_kubeconform_engine_without_binary_exits_2(tmp_path: Path,
     tree(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert cli(tmp_path, "--engine", "kubeconform") == 2
+
+
+def test_the_executable_flushes_everything_before_its_quick_exit(tmp_path: Path) -> None:
+    """``homelab-charts validate`` ends without the interpreter's teardown: its whole
+    output (to a pipe, so block-buffered), its notes and its exit status arrive."""
+    import subprocess
+    import sys
+
+    tree(tmp_path)
+    for n in range(300):  # more output than one pipe buffer
+        write(tmp_path / "apps" / f"bad{n:03}.yaml", BAD.replace("name: bad", f"name: bad{n}"))
+    exe = Path(sys.executable).with_name("homelab-charts")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run([str(exe), "validate", "--root", str(tmp_path), "--output", "json",
+                           "--verbose", "--summary", "--schema-location", "default",
+                           "--no-kustomize"],
+                          capture_output=True, text=True, check=False, env=env)
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert len(data["resources"]) == 301 and data["summary"]["invalid"] == 300
+    missing = subprocess.run([str(exe), "validate", "--root", str(tmp_path),
+                              str(tmp_path / "nowhere")],
+                             capture_output=True, text=True, check=False, env=env)
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr

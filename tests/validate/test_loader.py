@@ -84,6 +84,26 @@ def test_loaded_values_follow_go_yaml(fast: bool) -> None:
         type(w) for t, w in finite if t not in {"+", "-", "."}]
 
 
+@pytest.mark.parametrize(("text", "want"), PLAIN, ids=[t for t, _ in PLAIN])
+@pytest.mark.parametrize("form", ["a: {}\n", "a: [{}]\n", '{{"a":{}}}\n', "{}: 1\n",
+                                  "a: '{0}'\nb: {0}\n"],
+                         ids=["value", "flow", "json-like", "key", "quoted-then-plain"])
+def test_each_form_alone_loads_alike_on_both_paths(text: str, want: Any, form: str) -> None:
+    """One plain scalar per stream, in a stream with nothing else in doubt: the fast
+    path's checks alone decide (ryml respells some forms, such as ``inf`` as ``.inf``)."""
+    if text == "-" and form != '{{"a":{}}}\n':
+        return  # a lone - starts a block sequence entry
+    stream = "x: 1\n---\n" + form.format(text)
+    assert _key(load_documents(stream)) == _key(load_documents(stream, fast=False))
+
+
+@pytest.mark.parametrize("text", ['{"a":!!str 1}\n', '{"a":*x}\n', "a: &x {b: 1}\nc: *x\n",
+                                  "a: [*x]\n", '- !!str 1\n', "a: 1\n--- !!str 2\n"])
+def test_tags_and_aliases_after_any_indicator_are_seen(text: str) -> None:
+    stream = "x: &x 1\n---\n" + text
+    assert _key(load_documents(stream)) == _key(load_documents(stream, fast=False))
+
+
 @PATHS
 @pytest.mark.parametrize("text", ["'yes'", '"On"', '"~"', "'010'", '"0x1F"', "'1e3'", '""',
                                   "'null'", '"true"', "'12'", "!!str 12", "!!str yes"])

@@ -77,19 +77,19 @@ def test_small_inputs_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> No
     assert parallel.workers_for(10 * parallel.MIN_BYTES) == 1
 
 
-def test_the_warm_up_compiles_the_kinds_a_tree_names_before_the_fork() -> None:
-    from homelab_charts.validate.runner import _warm_schemas
-    from homelab_charts.validate.schemas import SchemaStore, default_locations
+def test_a_result_travels_whole() -> None:
+    """Results come back from the workers pickled: every field survives the trip."""
+    import dataclasses
+    import pickle
 
-    store = SchemaStore(default_locations())
-    _warm_schemas(store, [
-        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",  # on the first line
-        b"---\nkind: 'Service'  # a comment\napiVersion: \"v1\"\n"  # the other order
-        b"---\napiVersion: apps/v1\nkind: Deployment\nspec:\n  kind: Nested\n",
-        b"---\napiVersion: example.org/v1\nkind: Unknown\n",  # no schema: not an error
-    ])
-    assert set(store._cache) == {("ConfigMap", "v1"), ("Service", "v1"),
-                                 ("Deployment", "apps/v1"), ("Unknown", "example.org/v1")}
-    assert store._cache[("Unknown", "example.org/v1")] is None
-    assert all(store._cache[k] is not None for k in store._cache
-               if k[0] != "Unknown")
+    from homelab_charts.validate.model import Problem, Result
+
+    values: dict[str, object] = {
+        "filename": "a.yaml", "document": 2, "line": 7, "kind": "Deployment", "name": "web",
+        "namespace": "apps", "api_version": "apps/v1", "skipped": True,
+        "problems": [Problem("schema", "bad", path="/spec", rule="R", error=True,
+                             waived=True)],
+        "obj": {"kind": "Deployment"}}
+    assert {f.name for f in dataclasses.fields(Result)} == set(values)
+    result = Result(**values)  # type: ignore[arg-type]
+    assert pickle.loads(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) == result

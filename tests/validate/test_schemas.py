@@ -116,3 +116,20 @@ def test_broken_schema_file_is_reported(tmp_path: Path) -> None:
     store = SchemaStore([SchemaLocation.parse(str(tmp_path))])
     with pytest.raises(SchemaError, match="cannot read schema"):
         store.lookup("Widget", "example.io/v1")
+
+
+def test_stores_share_compiled_schemas_until_the_file_changes(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "example.io" / "widget_v1.json"
+    _schema(path, "spec")
+    location = [SchemaLocation.parse(str(tmp_path))]
+    first = SchemaStore(location).lookup("Widget", "example.io/v1")
+    again = SchemaStore(location).lookup("Widget", "example.io/v1")
+    assert first is not None and again is first  # compiled once in this process
+    path.write_text(json.dumps({"type": "object", "required": ["other"]}))
+    os.utime(path, ns=(1, 1))  # a new version, whatever the clock's resolution
+    changed = SchemaStore(location).lookup("Widget", "example.io/v1")
+    assert changed is not None and changed is not first
+    assert changed.validator.is_valid({"other": 1})
+    assert not changed.validator.is_valid({"spec": 1})
