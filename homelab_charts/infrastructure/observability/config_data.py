@@ -25,8 +25,10 @@ _DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m":
 
 
 def dump(config: Mapping[str, Any]) -> str:
-    """The YAML text of ``config`` (keys in the order they were built)."""
-    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False, width=4096)
+    """The YAML text of ``config`` (keys in the order they were built; libyaml's emitter,
+    which writes what PyYAML's own writes, several times faster)."""
+    return yaml.dump(dict(config), Dumper=yaml.CSafeDumper, sort_keys=False,
+                     default_flow_style=False, width=4096)
 
 
 def checksum(text: str) -> str:
