@@ -172,7 +172,6 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_int=_json_in
                             parse_float=_json_float)
 
 
-
 def _decode(js: bytes) -> Any:
     """The value of ryml's JSON ``js``; raises _Unsafe or ValueError when the fast path
     cannot vouch for it.

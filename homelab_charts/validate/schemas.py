@@ -239,6 +239,8 @@ class SchemaStore:
         done = self._files.get(source)
         if done is not None:
             return done
+        if bundled:
+            self._registry(path.parent)  # (a changed _definitions.json drops its schemas)
         try:
             with open(path, "rb") as fh:
                 stamp = _stamp(fh.fileno())
