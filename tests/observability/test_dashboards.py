@@ -348,6 +348,9 @@ def test_grafana_is_hardened_and_reads_its_admin_credentials_from_files() -> Non
     assert {f"/etc/grafana/dashboards/{d.uid}.json" for d in dashboards()} <= mounts
     ingress = tree.get("Ingress", "observability", "grafana")
     assert ingress["spec"]["rules"][0]["host"] == "grafana.homelab.lan"
+    # Served over TLS only: Grafana's own links and redirects must use https.
+    assert ingress["spec"]["tls"][0]["hosts"] == ["grafana.homelab.lan"]
+    assert env["GF_SERVER_ROOT_URL"] == "https://grafana.homelab.lan/"
 
 
 def test_a_dashboard_renders_deterministically() -> None:

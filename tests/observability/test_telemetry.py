@@ -141,6 +141,10 @@ def test_both_collector_tiers_have_health_probes_and_self_metrics() -> None:
             port = container[probe]["httpGet"]["port"]
             assert tree.pod(name).ports()[port][0] == health_port
         assert tree.pod(name).ports()["metrics"][0] == reader["prometheus"]["port"]
+        # Collector 0.135: an explicit reader exposes counters with _total and units as
+        # suffixes (its internal/e2e metric stability test); the default reader would not,
+        # and the alerts and dashboards query the suffixed names.
+        assert not {"without_units", "without_type_suffix"} & set(reader["prometheus"])
 
 
 # --- pipelines and cardinality ------------------------------------------------------

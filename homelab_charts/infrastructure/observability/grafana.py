@@ -148,7 +148,10 @@ class Grafana(Component):
             "GF_LOG_MODE": "console",
         }
         if host is not None:
-            env["GF_SERVER_ROOT_URL"] = f"http://{host}/"
+            # The address browsers use: the Ingress serves it over TLS only (the ingress
+            # controller redirects http to https), and Grafana builds its redirects, share
+            # and alert links from it.
+            env["GF_SERVER_ROOT_URL"] = f"https://{host}/"
         self.server = WebService(
             self, "server", name=name, component="dashboards",
             container=Container(

@@ -101,7 +101,13 @@ def pipeline_errors(config: Mapping[str, Any]) -> list[str]:
 
 
 def self_telemetry(listen: str, ports: Mapping[str, int]) -> dict[str, Any]:
-    """``service.telemetry`` of a collector: info logs, its own metrics on ``metrics``."""
+    """``service.telemetry`` of a collector: info logs, its own metrics on ``metrics``.
+
+    An explicit pull reader without ``without_units``/``without_type_suffix``: the
+    collector's default reader sets both, this one exposes the suffixed names the alerts
+    and dashboards query (``otelcol_exporter_send_failed_log_records_total``,
+    ``otelcol_process_memory_rss_bytes``).
+    """
     return {
         "logs": {"level": "info"},
         "metrics": {"level": "normal", "readers": [{"pull": {"exporter": {
