@@ -20,7 +20,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability import telemetry
@@ -38,6 +38,7 @@ from homelab_charts.infrastructure.observability.otel_collector import (
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import ConfigFile, Container, FieldRef, Port, Probe, Resources
+from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.daemon import HostMount, NodeDaemon
 from homelab_charts.workloads.network import Connection, Egress
 from homelab_charts.workloads.spec import quantity
@@ -161,24 +162,15 @@ class OtelAgent(Component):
             raise ConfigError(self.where, "config", "; ".join(errors))
         config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
                                 config=self.config)
-        account = Manifest(self, "service-account", api_version="v1", kind="ServiceAccount",
-                           name=name, body={"automountServiceAccountToken": False})
+        account = service_account(self, "service-account", name=name)
         self.rules = [
             {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"],
              "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["apps"], "resources": ["replicasets"],
              "verbs": ["get", "list", "watch"]},
         ]
-        role = Manifest(self, "cluster-role", api_version="rbac.authorization.k8s.io/v1",
-                        kind="ClusterRole", name=f"{namespace}-{name}",
-                        body={"rules": self.rules})
-        Manifest(self, "cluster-role-binding", api_version="rbac.authorization.k8s.io/v1",
-                 kind="ClusterRoleBinding", name=role.object_name, body={
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                 "kind": "ClusterRole", "name": role.object_name},
-                     "subjects": [{"kind": "ServiceAccount", "name": account.object_name,
-                                   "namespace": namespace}],
-                 })
+        cluster_role(self, "cluster-role", name=name, rules=self.rules,
+                     service_account=account)
         go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
         self.daemon = NodeDaemon(
             self, "daemon", name=name, component="agent",

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.alerts import (
@@ -50,6 +50,7 @@ from homelab_charts.workloads import (
     StatefulService,
     Workload,
 )
+from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.network import Connection, Egress, Pods, as_pods
 
 CONFIG_PATH = "/etc/prometheus/prometheus.yml"
@@ -252,9 +253,7 @@ class Prometheus(Component):
             args.append(f"--storage.tsdb.retention.size={retention_size}")
         args += ["--web.enable-remote-write-receiver", f"--web.listen-address=:{self.PORT}"]
 
-        account = Manifest(self, "service-account", api_version="v1", kind="ServiceAccount",
-                           name=name, body={"automountServiceAccountToken": False})
-        namespace = self.default_namespace or ""
+        account = service_account(self, "service-account", name=name)
         self.access_rules: list[dict[str, Any]] = [
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
         if kubelets:
@@ -263,16 +262,8 @@ class Prometheus(Component):
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
             ]
-        role = Manifest(self, "cluster-role", api_version="rbac.authorization.k8s.io/v1",
-                        kind="ClusterRole", name=f"{namespace}-{name}-discovery",
-                        body={"rules": self.access_rules})
-        Manifest(self, "cluster-role-binding", api_version="rbac.authorization.k8s.io/v1",
-                 kind="ClusterRoleBinding", name=role.object_name, body={
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                 "kind": "ClusterRole", "name": role.object_name},
-                     "subjects": [{"kind": "ServiceAccount", "name": account.object_name,
-                                   "namespace": namespace}],
-                 })
+        cluster_role(self, "cluster-role", name=f"{name}-discovery", rules=self.access_rules,
+                     service_account=account)
         self.server = StatefulService(
             self, "server", name=name, component="metrics",
             container=Container(
