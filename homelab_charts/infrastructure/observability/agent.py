@@ -25,7 +25,6 @@ from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability import telemetry
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.otel_collector import (
@@ -37,7 +36,7 @@ from homelab_charts.infrastructure.observability.otel_collector import (
 )
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
-from homelab_charts.workloads import ConfigFile, Container, FieldRef, Port, Probe, Resources
+from homelab_charts.workloads import Container, FieldRef, Port, Probe, Resources
 from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.daemon import HostMount, NodeDaemon
 from homelab_charts.workloads.network import Connection, Egress
@@ -160,7 +159,7 @@ class OtelAgent(Component):
         errors = pipeline_errors(self.config)
         if errors:
             raise ConfigError(self.where, "config", "; ".join(errors))
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
         account = service_account(self, "service-account", name=name)
         self.rules = [
@@ -184,7 +183,7 @@ class OtelAgent(Component):
                 resources=resources,
                 readiness=Probe.http("/", "health", period_seconds=10),
                 liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 writable_paths={"tmp": "/tmp"},
             ),
             host_mounts=(
@@ -195,7 +194,7 @@ class OtelAgent(Component):
             reason="reads the node's pod log files (/var/log/pods, read-only) and keeps its "
                    "read offsets in /var/lib/otelcol-agent",
             run_as_root="the pod log files are root's (0640); every capability is dropped",
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
             service_account=account.object_name,
         )
         skip_checkov(self.daemon.workload, AGENT_CHECKOV_SKIPS)

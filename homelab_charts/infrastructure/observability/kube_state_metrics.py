@@ -18,13 +18,11 @@ from homelab_charts.config import Image
 from homelab_charts.flux.common import HELM_API, KUSTOMIZE_API, SOURCE_API
 from homelab_charts.infrastructure.observability.alerts import CLUSTER_STATE_ALERTS
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -85,8 +83,8 @@ class KubeStateMetrics(Component):
                  resources: Resources | None = None,
                  name: str = "kube-state-metrics") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "observability"})
-        config = ConfigDocument(self, "config", name=f"{name}-config",
-                                key="custom-resources.yaml", config=flux_resource_state())
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
+                                config=flux_resource_state())
         account = service_account(self, "service-account", name=name)
         by_group: dict[str, list[str]] = {}
         for resource in RESOURCES:
@@ -111,11 +109,11 @@ class KubeStateMetrics(Component):
                 readiness=Probe.http("/readyz", "telemetry", period_seconds=10),
                 liveness=Probe.http("/livez", "metrics", period_seconds=20,
                                     failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 # The image's nobody user.
                 run_as=RunAs(user=65534, group=65534),
             ),
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
             service_account=account.object_name,
         )
         skip_checkov(self.server.workload, {"CKV_K8S_38": TOKEN_REASON})

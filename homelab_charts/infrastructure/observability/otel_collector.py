@@ -28,7 +28,6 @@ from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability import cardinality
 from homelab_charts.infrastructure.observability.alerts import COLLECTOR_ALERTS
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.jaeger import Jaeger
@@ -36,7 +35,6 @@ from homelab_charts.infrastructure.observability.loki import Loki
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     FieldRef,
     Port,
@@ -211,7 +209,7 @@ class OtelCollector(Component):
         errors = pipeline_errors(self.config) + cardinality.cardinality_errors(self.config)
         if errors:
             raise ConfigError(self.where, "config", "; ".join(errors))
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
         go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
         self.gateway = WebService(
@@ -224,12 +222,12 @@ class OtelCollector(Component):
                 resources=resources,
                 readiness=Probe.http("/", "health", period_seconds=10),
                 liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 writable_paths={"tmp": "/tmp"},
                 # The image's otel user.
                 run_as=RunAs(user=10001, group=10001),
             ),
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
         )
         self.service = self.gateway.service
         self.accepts_traces = jaeger_endpoint is not None

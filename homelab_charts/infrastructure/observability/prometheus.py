@@ -34,14 +34,12 @@ from homelab_charts.infrastructure.observability.alerts import (
     rules_file,
 )
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
     duration_seconds,
 )
 from homelab_charts.infrastructure.observability.settings import ObservabilitySettings
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -237,16 +235,14 @@ class Prometheus(Component):
         self.scrape_interval = scrape_interval
         self.targets: list[ScrapeTarget] = []
         self.connections: list[Connection] = []
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="prometheus.yml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self._render_config())
         self._config = config
-        rules = ConfigDocument(self, "rules", name=f"{name}-rules", key="alerts.yml",
-                               config=rules_file(()))
+        rules = ConfigDocument(self, "rules", name=f"{name}-rules", path=RULES_PATH,
+                               config=rules_file(()), annotation=RULES_CHECKSUM_ANNOTATION)
         self._rules = rules
-        config_files = [ConfigFile(config.object_name, config.key, CONFIG_PATH),
-                        ConfigFile(rules.object_name, rules.key, RULES_PATH)]
-        annotations = {CHECKSUM_ANNOTATION: config.checksum,
-                       RULES_CHECKSUM_ANNOTATION: rules.checksum}
+        config_files = [config.file, rules.file]
+        annotations = {**config.pod_annotations, **rules.pod_annotations}
         args = [f"--config.file={CONFIG_PATH}", f"--storage.tsdb.path={DATA_PATH}",
                 f"--storage.tsdb.retention.time={retention}"]
         if retention_size:
@@ -335,8 +331,8 @@ class Prometheus(Component):
         self._config.update(self._render_config())
         annotations = self.server.workload.body["spec"]["template"]["metadata"] \
             .setdefault("annotations", {})
-        annotations[CHECKSUM_ANNOTATION] = self._config.checksum
-        annotations[RULES_CHECKSUM_ANNOTATION] = self._rules.checksum
+        annotations.update(self._config.pod_annotations)
+        annotations.update(self._rules.pod_annotations)
 
     def add_rule_group(self, group: RuleGroup) -> None:
         """Add ``group``'s alerting rules (the hook for any component's alerts: call it
