@@ -28,19 +28,19 @@ from homelab_charts.infrastructure.observability.config_data import (
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.otel_collector import (
-    MEMORY_LIMITER_SHARE,
     OtelCollector,
+    collector_container,
+    memory_limit_of,
     memory_limiter,
     pipeline_errors,
     self_telemetry,
 )
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
-from homelab_charts.workloads import Container, FieldRef, Port, Probe, Resources
+from homelab_charts.workloads import FieldRef, Port, Resources
 from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.daemon import HostMount, NodeDaemon
 from homelab_charts.workloads.network import Connection, Egress
-from homelab_charts.workloads.spec import quantity
 
 CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
 POD_LOGS = "/var/log/pods"
@@ -149,12 +149,11 @@ class OtelAgent(Component):
         if namespace is None:
             raise ConfigError(self.where, "namespace", "the agent needs a namespace")
         resources = resources or Resources("50m", "500m", "64Mi", "256Mi")
-        memory_limit_mib = int(quantity(resources.memory_limit, "memory_limit") / 2**20)
         self.use(gateway)
         ports = (Port("metrics", 8888), Port("health", 13133))
         self.config = agent_config(
             gateway_endpoint=f"{gateway.gateway.host}:{gateway.gateway.port('otlp-grpc').port}",
-            namespace=namespace, name=name, memory_limit_mib=memory_limit_mib,
+            namespace=namespace, name=name, memory_limit_mib=memory_limit_of(resources),
             ports={p.name: p.port for p in ports})
         errors = pipeline_errors(self.config)
         if errors:
@@ -170,22 +169,11 @@ class OtelAgent(Component):
         ]
         cluster_role(self, "cluster-role", name=name, rules=self.rules,
                      service_account=account)
-        go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
         self.daemon = NodeDaemon(
             self, "daemon", name=name, component="agent",
-            container=Container(
-                image=image,
-                args=(f"--config={CONFIG_PATH}",),
-                ports=ports,
-                env={"POD_IP": FieldRef("status.podIP"),
-                     "K8S_NODE_NAME": FieldRef("spec.nodeName"),
-                     "GOMEMLIMIT": f"{go_limit}MiB"},
-                resources=resources,
-                readiness=Probe.http("/", "health", period_seconds=10),
-                liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
-                config_files=(config.file,),
-                writable_paths={"tmp": "/tmp"},
-            ),
+            container=collector_container(image, config=config, ports=ports,
+                                          resources=resources,
+                                          env={"K8S_NODE_NAME": FieldRef("spec.nodeName")}),
             host_mounts=(
                 HostMount("pod-logs", POD_LOGS, POD_LOGS),
                 HostMount("state", STATE_HOST_PATH, STATE_PATH, read_only=False,
