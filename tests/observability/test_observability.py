@@ -18,7 +18,14 @@ from homelab_charts.infrastructure.observability import (
     ScrapeTarget,
     pipeline_errors,
 )
+from homelab_charts.infrastructure.observability.config_data import ConfigDocument
+from homelab_charts.infrastructure.observability.otel_collector import (
+    collector_container,
+    memory_limit_of,
+)
+from homelab_charts.workloads import FieldRef, Port, Resources, RunAs
 from tests.apps.tree import homelab_tree
+from tests.helpers import new_component
 
 IMG = Image("docker.io/example/image", "1.0.0")
 
@@ -93,6 +100,26 @@ def test_collector_receivers_processors_exporters_and_resources() -> None:
     env = pod.env()
     assert env["GOMEMLIMIT"] == f"{limiter['limit_mib']}MiB"
     assert pod.annotations["checksum/config"]
+
+
+def test_collector_container_is_shared_by_the_gateway_and_the_agents() -> None:
+    _, c = new_component()
+    config = ConfigDocument(c, "config", name="agent-config", path="/etc/otel/agent.yaml",
+                            config={"receivers": {}})
+    resources = Resources("50m", "500m", "64Mi", "1Gi")
+    assert memory_limit_of(resources) == 1024
+    ctr = collector_container(IMG, config=config, ports=(Port("health", 13133),),
+                              resources=resources,
+                              env={"NODE": FieldRef("spec.nodeName")})
+    assert ctr.args == ("--config=/etc/otel/agent.yaml",)
+    # POD_IP for the listeners first, the component's own next, the heap limit (80%) last.
+    assert list(ctr.env) == ["POD_IP", "NODE", "GOMEMLIMIT"]
+    assert ctr.env["GOMEMLIMIT"] == "819MiB"
+    assert ctr.config_files == (config.file,)
+    assert ctr.readiness is not None and ctr.liveness is not None
+    assert ctr.run_as == RunAs()
+    assert collector_container(IMG, config=config, ports=(), resources=resources,
+                               run_as=RunAs(user=10001, group=10001)).run_as.user == 10001
 
 
 def test_jaeger_switch_sends_traces_to_jaeger() -> None:

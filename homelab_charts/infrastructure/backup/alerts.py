@@ -26,6 +26,19 @@ def _selector(namespace: str, cronjob: str) -> str:
     return f'namespace="{namespace}",cronjob="{cronjob}"'
 
 
+def _rule(alert: str, expr: str, for_: str, severity: str, namespace: str, cronjob: str, *,
+          summary: str, description: str) -> dict[str, Any]:
+    """One backup rule: labelled with its CronJob's namespace and name (what
+    :func:`alert_group` names the alert after)."""
+    return {
+        "alert": alert,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, "namespace": namespace, "cronjob": cronjob},
+        "annotations": {"summary": summary, "description": description},
+    }
+
+
 def staleness_rule(namespace: str, cronjob: str, hours: int, what: str) -> dict[str, Any]:
     """Fires when ``cronjob``'s last success is older than ``hours``, or when it has
     existed that long and never succeeded."""
@@ -34,18 +47,11 @@ def staleness_rule(namespace: str, cronjob: str, hours: int, what: str) -> dict[
     expr = (f"(time() - kube_cronjob_status_last_successful_time{{{sel}}} > {seconds})"
             f" or (time() - kube_cronjob_created{{{sel}}} > {seconds}"
             f" unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{{{sel}}})")
-    return {
-        "alert": "BackupTooOld",
-        "expr": expr,
-        "for": "15m",
-        "labels": {"severity": "critical", "namespace": namespace, "cronjob": cronjob},
-        "annotations": {
-            "summary": f"No successful {what} for more than {hours} hours",
-            "description": f"CronJob {namespace}/{cronjob} last succeeded "
-                           "{{ $value | humanizeDuration }} ago (or never). "
-                           f"Run it now: homelab-charts backup {what.split()[0]}",
-        },
-    }
+    return _rule("BackupTooOld", expr, "15m", "critical", namespace, cronjob,
+                 summary=f"No successful {what} for more than {hours} hours",
+                 description=f"CronJob {namespace}/{cronjob} last succeeded "
+                             "{{ $value | humanizeDuration }} ago (or never). "
+                             f"Run it now: homelab-charts backup {what.split()[0]}")
 
 
 def failure_rule(namespace: str, cronjob: str, what: str) -> dict[str, Any]:
@@ -54,18 +60,11 @@ def failure_rule(namespace: str, cronjob: str, what: str) -> dict[str, Any]:
     expr = (f'kube_job_status_failed{{namespace="{namespace}"}} > 0 and on (namespace, job_name)'
             f' kube_job_owner{{namespace="{namespace}",owner_kind="CronJob",'
             f'owner_name="{cronjob}"}}')
-    return {
-        "alert": "BackupJobFailed",
-        "expr": expr,
-        "for": "5m",
-        "labels": {"severity": "warning", "namespace": namespace, "cronjob": cronjob},
-        "annotations": {
-            "summary": f"A {what} job failed",
-            "description": f"Job {{{{ $labels.job_name }}}} of {namespace}/{cronjob} failed: "
-                           f"kubectl logs -n {namespace} job/{{{{ $labels.job_name }}}} "
-                           "--all-containers",
-        },
-    }
+    return _rule("BackupJobFailed", expr, "5m", "warning", namespace, cronjob,
+                 summary=f"A {what} job failed",
+                 description=f"Job {{{{ $labels.job_name }}}} of {namespace}/{cronjob} failed: "
+                             f"kubectl logs -n {namespace} job/{{{{ $labels.job_name }}}} "
+                             "--all-containers")
 
 
 def alert_rules(backups: Iterable[tuple[str, str, str]],

@@ -20,27 +20,27 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability import telemetry
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.otel_collector import (
-    MEMORY_LIMITER_SHARE,
     OtelCollector,
+    collector_container,
+    memory_limit_of,
     memory_limiter,
     pipeline_errors,
     self_telemetry,
 )
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
-from homelab_charts.workloads import ConfigFile, Container, FieldRef, Port, Probe, Resources
+from homelab_charts.workloads import FieldRef, Port, Resources
+from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.daemon import HostMount, NodeDaemon
 from homelab_charts.workloads.network import Connection, Egress
-from homelab_charts.workloads.spec import quantity
 
 CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
 POD_LOGS = "/var/log/pods"
@@ -149,52 +149,31 @@ class OtelAgent(Component):
         if namespace is None:
             raise ConfigError(self.where, "namespace", "the agent needs a namespace")
         resources = resources or Resources("50m", "500m", "64Mi", "256Mi")
-        memory_limit_mib = int(quantity(resources.memory_limit, "memory_limit") / 2**20)
         self.use(gateway)
         ports = (Port("metrics", 8888), Port("health", 13133))
         self.config = agent_config(
             gateway_endpoint=f"{gateway.gateway.host}:{gateway.gateway.port('otlp-grpc').port}",
-            namespace=namespace, name=name, memory_limit_mib=memory_limit_mib,
+            namespace=namespace, name=name, memory_limit_mib=memory_limit_of(resources),
             ports={p.name: p.port for p in ports})
         errors = pipeline_errors(self.config)
         if errors:
             raise ConfigError(self.where, "config", "; ".join(errors))
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
-        account = Manifest(self, "service-account", api_version="v1", kind="ServiceAccount",
-                           name=name, body={"automountServiceAccountToken": False})
+        account = service_account(self, "service-account", name=name)
         self.rules = [
             {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"],
              "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["apps"], "resources": ["replicasets"],
              "verbs": ["get", "list", "watch"]},
         ]
-        role = Manifest(self, "cluster-role", api_version="rbac.authorization.k8s.io/v1",
-                        kind="ClusterRole", name=f"{namespace}-{name}",
-                        body={"rules": self.rules})
-        Manifest(self, "cluster-role-binding", api_version="rbac.authorization.k8s.io/v1",
-                 kind="ClusterRoleBinding", name=role.object_name, body={
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                 "kind": "ClusterRole", "name": role.object_name},
-                     "subjects": [{"kind": "ServiceAccount", "name": account.object_name,
-                                   "namespace": namespace}],
-                 })
-        go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
+        cluster_role(self, "cluster-role", name=name, rules=self.rules,
+                     service_account=account)
         self.daemon = NodeDaemon(
             self, "daemon", name=name, component="agent",
-            container=Container(
-                image=image,
-                args=(f"--config={CONFIG_PATH}",),
-                ports=ports,
-                env={"POD_IP": FieldRef("status.podIP"),
-                     "K8S_NODE_NAME": FieldRef("spec.nodeName"),
-                     "GOMEMLIMIT": f"{go_limit}MiB"},
-                resources=resources,
-                readiness=Probe.http("/", "health", period_seconds=10),
-                liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
-                writable_paths={"tmp": "/tmp"},
-            ),
+            container=collector_container(image, config=config, ports=ports,
+                                          resources=resources,
+                                          env={"K8S_NODE_NAME": FieldRef("spec.nodeName")}),
             host_mounts=(
                 HostMount("pod-logs", POD_LOGS, POD_LOGS),
                 HostMount("state", STATE_HOST_PATH, STATE_PATH, read_only=False,
@@ -203,7 +182,7 @@ class OtelAgent(Component):
             reason="reads the node's pod log files (/var/log/pods, read-only) and keeps its "
                    "read offsets in /var/lib/otelcol-agent",
             run_as_root="the pod log files are root's (0640); every capability is dropped",
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
             service_account=account.object_name,
         )
         skip_checkov(self.daemon.workload, AGENT_CHECKOV_SKIPS)

@@ -20,7 +20,7 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder
+from homelab_charts.base import Component, Folder, Manifest
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.networking import Traefik
@@ -116,16 +116,16 @@ class Grafana(Component):
         self.dashboards = dashboards(sources)
         self.datasources = datasources(prometheus=prometheus, loki=loki, jaeger=jaeger)
         sources = ConfigDocument(self, "datasources", name=f"{name}-datasources",
-                                 key="datasources.yaml", config=self.datasources)
+                                 path=f"{PROVISIONING}/datasources/datasources.yaml",
+                                 config=self.datasources)
         provider = ConfigDocument(self, "provider", name=f"{name}-dashboard-provider",
-                                  key="homelab.yaml", config=dashboard_provider())
+                                  path=f"{PROVISIONING}/dashboards/homelab.yaml",
+                                  config=dashboard_provider())
         files = {f"{d.uid}.json": dashboard_file(d) for d in self.dashboards}
         board_map = ConfigMapFiles(self, "dashboards", name=f"{name}-dashboards", files=files)
         config_files = [
-            ConfigFile(sources.object_name, sources.key,
-                       f"{PROVISIONING}/datasources/datasources.yaml"),
-            ConfigFile(provider.object_name, provider.key,
-                       f"{PROVISIONING}/dashboards/homelab.yaml"),
+            sources.file,
+            provider.file,
             *(ConfigFile(board_map.object_name, key, f"{DASHBOARDS_PATH}/{key}")
               for key in files),
         ]
@@ -217,11 +217,12 @@ class Grafana(Component):
                    sources=sources)
 
 
-class ConfigMapFiles(ConfigDocument):
+class ConfigMapFiles(Manifest):
     """A ConfigMap of several text files (the dashboards), keys sorted."""
 
     def __init__(self, scope: Construct, id: str, *, name: str,
                  files: dict[str, str]) -> None:
-        super().__init__(scope, id, name=name, key="", config={})
-        self.body["data"] = {key: files[key] for key in sorted(files)}
-        self.text = "".join(self.body["data"].values())
+        data = {key: files[key] for key in sorted(files)}
+        super().__init__(scope, id, api_version="v1", kind="ConfigMap", name=name,
+                         body={"data": data})
+        self.text = "".join(data.values())

@@ -17,7 +17,6 @@ from constructs import Construct
 from homelab_charts.base import Component, Folder, Manifest
 from homelab_charts.config import Image
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
     duration_seconds,
 )
@@ -25,7 +24,6 @@ from homelab_charts.infrastructure.observability.prometheus import Prometheus, S
 from homelab_charts.infrastructure.observability.settings import ObservabilitySettings
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     FieldRef,
     Port,
@@ -97,7 +95,7 @@ class Jaeger(Component):
         ports = (Port("otlp-grpc", 4317), Port("http-query", 16686), Port("grpc-query", 16685),
                  Port("metrics", 8888), Port("health", 13133))
         self.config = jaeger_config(retention=retention, ports={p.name: p.port for p in ports})
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
         claim_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
                                       "resources": {"requests": {"storage": storage_size}}}
@@ -116,7 +114,7 @@ class Jaeger(Component):
                 readiness=Probe.http("/status", "health", period_seconds=10),
                 liveness=Probe.http("/status", "health", period_seconds=20,
                                     failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 writable_paths={"tmp": "/tmp"},
                 # The image's jaeger user (USER 10001); fsGroup makes the volume its own.
                 run_as=RunAs(user=10001, group=10001, fs_group=10001),
@@ -124,7 +122,7 @@ class Jaeger(Component):
             volumes=({"name": "data",
                       "persistentVolumeClaim": {"claimName": claim.object_name}},),
             volume_mounts=({"name": "data", "mountPath": DATA_PATH},),
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
         )
         self.service = self.server.service
         if prometheus is not None:

@@ -13,18 +13,16 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.flux.common import HELM_API, KUSTOMIZE_API, SOURCE_API
 from homelab_charts.infrastructure.observability.alerts import CLUSTER_STATE_ALERTS
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -32,6 +30,7 @@ from homelab_charts.workloads import (
     RunAs,
     WebService,
 )
+from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.network import Egress
 
 CONFIG_PATH = "/etc/kube-state-metrics/custom-resources.yaml"
@@ -84,11 +83,9 @@ class KubeStateMetrics(Component):
                  resources: Resources | None = None,
                  name: str = "kube-state-metrics") -> None:
         super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "observability"})
-        namespace = self.default_namespace or ""
-        config = ConfigDocument(self, "config", name=f"{name}-config",
-                                key="custom-resources.yaml", config=flux_resource_state())
-        account = Manifest(self, "service-account", api_version="v1", kind="ServiceAccount",
-                           name=name, body={"automountServiceAccountToken": False})
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
+                                config=flux_resource_state())
+        account = service_account(self, "service-account", name=name)
         by_group: dict[str, list[str]] = {}
         for resource in RESOURCES:
             by_group.setdefault(_API_GROUPS[resource], []).append(resource)
@@ -98,16 +95,8 @@ class KubeStateMetrics(Component):
         by_group["apiextensions.k8s.io"] = ["customresourcedefinitions"]
         self.rules = [{"apiGroups": [group], "resources": sorted(plurals),
                        "verbs": ["list", "watch"]} for group, plurals in sorted(by_group.items())]
-        role = Manifest(self, "cluster-role", api_version="rbac.authorization.k8s.io/v1",
-                        kind="ClusterRole", name=f"{namespace}-{name}",
-                        body={"rules": self.rules})
-        Manifest(self, "cluster-role-binding", api_version="rbac.authorization.k8s.io/v1",
-                 kind="ClusterRoleBinding", name=role.object_name, body={
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                 "kind": "ClusterRole", "name": role.object_name},
-                     "subjects": [{"kind": "ServiceAccount", "name": account.object_name,
-                                   "namespace": namespace}],
-                 })
+        cluster_role(self, "cluster-role", name=name, rules=self.rules,
+                     service_account=account)
         self.server = WebService(
             self, "server", name=name, component="metrics",
             container=Container(
@@ -120,11 +109,11 @@ class KubeStateMetrics(Component):
                 readiness=Probe.http("/readyz", "telemetry", period_seconds=10),
                 liveness=Probe.http("/livez", "metrics", period_seconds=20,
                                     failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 # The image's nobody user.
                 run_as=RunAs(user=65534, group=65534),
             ),
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
             service_account=account.object_name,
         )
         skip_checkov(self.server.workload, {"CKV_K8S_38": TOKEN_REASON})

@@ -17,14 +17,12 @@ from homelab_charts.base import Component, Folder
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
     duration_seconds,
 )
 from homelab_charts.infrastructure.observability.settings import ObservabilitySettings
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -97,7 +95,7 @@ class Loki(Component):
         self.retention = retention
         self.config = loki_config(retention=retention, http_port=self.HTTP_PORT,
                                   grpc_port=self.GRPC_PORT)
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
         self.server = StatefulService(
             self, "server", name=name, component="logs",
@@ -110,13 +108,13 @@ class Loki(Component):
                 readiness=Probe.http("/ready", "http", period_seconds=10),
                 liveness=Probe.tcp("http", period_seconds=20, failure_threshold=6),
                 writable_paths={"tmp": "/tmp"},
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
+                config_files=(config.file,),
                 # The image's loki user.
                 run_as=RunAs(user=10001, group=10001, fs_group=10001),
             ),
             data_path=DATA_PATH, storage_size=storage_size, storage_class=storage_class,
             metrics_port="http",
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            pod_annotations=config.pod_annotations,
         )
         self.service = self.server.service
 

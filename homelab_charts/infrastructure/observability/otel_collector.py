@@ -28,7 +28,6 @@ from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability import cardinality
 from homelab_charts.infrastructure.observability.alerts import COLLECTOR_ALERTS
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
 )
 from homelab_charts.infrastructure.observability.jaeger import Jaeger
@@ -36,7 +35,6 @@ from homelab_charts.infrastructure.observability.loki import Loki
 from homelab_charts.infrastructure.observability.prometheus import Prometheus, ScrapeTarget
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     FieldRef,
     Port,
@@ -46,7 +44,7 @@ from homelab_charts.workloads import (
     WebService,
 )
 from homelab_charts.workloads.network import Connection
-from homelab_charts.workloads.spec import quantity
+from homelab_charts.workloads.spec import EnvValue, quantity
 
 CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
 #: OTLP protocols an SDK may use (``OTEL_EXPORTER_OTLP_PROTOCOL``) -> collector port name.
@@ -122,6 +120,34 @@ def memory_limiter(memory_limit_mib: int) -> dict[str, Any]:
         "limit_mib": int(memory_limit_mib * MEMORY_LIMITER_SHARE),
         "spike_limit_mib": int(memory_limit_mib * MEMORY_SPIKE_SHARE),
     }
+
+
+def memory_limit_of(resources: Resources) -> int:
+    """The container's memory limit in MiB: what the memory_limiter and ``GOMEMLIMIT`` are
+    sized from."""
+    return int(quantity(resources.memory_limit, "memory_limit") / 2**20)
+
+
+def collector_container(image: Image, *, config: ConfigDocument, ports: tuple[Port, ...],
+                        resources: Resources, env: Mapping[str, EnvValue] | None = None,
+                        run_as: RunAs | None = None) -> Container:
+    """The collector binary as the gateway and the node agents run it: reading ``config``,
+    listening on the pod's IP (``POD_IP``, then ``env``), its Go heap (``GOMEMLIMIT``) held
+    under the memory_limiter's limit, probed on the health_check extension's ``health``
+    port, ``/tmp`` its one writable folder."""
+    go_limit = int(memory_limit_of(resources) * MEMORY_LIMITER_SHARE)
+    return Container(
+        image=image,
+        args=(f"--config={config.path}",),
+        ports=ports,
+        env={"POD_IP": FieldRef("status.podIP"), **(env or {}), "GOMEMLIMIT": f"{go_limit}MiB"},
+        resources=resources,
+        readiness=Probe.http("/", "health", period_seconds=10),
+        liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
+        config_files=(config.file,),
+        writable_paths={"tmp": "/tmp"},
+        run_as=run_as or RunAs(),
+    )
 
 
 def collector_config(*, loki_url: str, prometheus_url: str, sampling_percentage: float,
@@ -206,36 +232,26 @@ class OtelCollector(Component):
         if jaeger is not None:
             jaeger_endpoint = jaeger.otlp_grpc_endpoint
         resources = resources or Resources("200m", "1", "256Mi", "512Mi")
-        memory_limit_mib = int(quantity(resources.memory_limit, "memory_limit") / 2**20)
         self.use(loki, prometheus)
         ports = (Port("otlp-grpc", 4317), Port("otlp-http", 4318), Port("metrics", 8888),
                  Port("health", 13133))
         self.config = collector_config(
             loki_url=loki.otlp_logs_url, prometheus_url=prometheus.remote_write_url,
-            sampling_percentage=sampling_percentage, memory_limit_mib=memory_limit_mib,
+            sampling_percentage=sampling_percentage,
+            memory_limit_mib=memory_limit_of(resources),
             jaeger_endpoint=jaeger_endpoint, ports={p.name: p.port for p in ports})
         errors = pipeline_errors(self.config) + cardinality.cardinality_errors(self.config)
         if errors:
             raise ConfigError(self.where, "config", "; ".join(errors))
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="config.yaml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self.config)
-        go_limit = int(memory_limit_mib * MEMORY_LIMITER_SHARE)
         self.gateway = WebService(
             self, "gateway", name=name, replicas=replicas, component="collector",
-            container=Container(
-                image=image,
-                args=(f"--config={CONFIG_PATH}",),
-                ports=ports,
-                env={"POD_IP": FieldRef("status.podIP"), "GOMEMLIMIT": f"{go_limit}MiB"},
-                resources=resources,
-                readiness=Probe.http("/", "health", period_seconds=10),
-                liveness=Probe.http("/", "health", period_seconds=20, failure_threshold=6),
-                config_files=(ConfigFile(config.object_name, config.key, CONFIG_PATH),),
-                writable_paths={"tmp": "/tmp"},
-                # The image's otel user.
-                run_as=RunAs(user=10001, group=10001),
-            ),
-            pod_annotations={CHECKSUM_ANNOTATION: config.checksum},
+            container=collector_container(image, config=config, ports=ports,
+                                          resources=resources,
+                                          # The image's otel user.
+                                          run_as=RunAs(user=10001, group=10001)),
+            pod_annotations=config.pod_annotations,
         )
         self.service = self.gateway.service
         self.accepts_traces = jaeger_endpoint is not None

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest, skip_checkov
+from homelab_charts.base import Component, Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
 from homelab_charts.infrastructure.observability.alerts import (
@@ -34,14 +34,12 @@ from homelab_charts.infrastructure.observability.alerts import (
     rules_file,
 )
 from homelab_charts.infrastructure.observability.config_data import (
-    CHECKSUM_ANNOTATION,
     ConfigDocument,
     duration_seconds,
 )
 from homelab_charts.infrastructure.observability.settings import ObservabilitySettings
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
-    ConfigFile,
     Container,
     Port,
     Probe,
@@ -50,6 +48,7 @@ from homelab_charts.workloads import (
     StatefulService,
     Workload,
 )
+from homelab_charts.workloads.access import cluster_role, service_account
 from homelab_charts.workloads.network import Connection, Egress, Pods, as_pods
 
 CONFIG_PATH = "/etc/prometheus/prometheus.yml"
@@ -236,25 +235,21 @@ class Prometheus(Component):
         self.scrape_interval = scrape_interval
         self.targets: list[ScrapeTarget] = []
         self.connections: list[Connection] = []
-        config = ConfigDocument(self, "config", name=f"{name}-config", key="prometheus.yml",
+        config = ConfigDocument(self, "config", name=f"{name}-config", path=CONFIG_PATH,
                                 config=self._render_config())
         self._config = config
-        rules = ConfigDocument(self, "rules", name=f"{name}-rules", key="alerts.yml",
-                               config=rules_file(()))
+        rules = ConfigDocument(self, "rules", name=f"{name}-rules", path=RULES_PATH,
+                               config=rules_file(()), annotation=RULES_CHECKSUM_ANNOTATION)
         self._rules = rules
-        config_files = [ConfigFile(config.object_name, config.key, CONFIG_PATH),
-                        ConfigFile(rules.object_name, rules.key, RULES_PATH)]
-        annotations = {CHECKSUM_ANNOTATION: config.checksum,
-                       RULES_CHECKSUM_ANNOTATION: rules.checksum}
+        config_files = [config.file, rules.file]
+        annotations = {**config.pod_annotations, **rules.pod_annotations}
         args = [f"--config.file={CONFIG_PATH}", f"--storage.tsdb.path={DATA_PATH}",
                 f"--storage.tsdb.retention.time={retention}"]
         if retention_size:
             args.append(f"--storage.tsdb.retention.size={retention_size}")
         args += ["--web.enable-remote-write-receiver", f"--web.listen-address=:{self.PORT}"]
 
-        account = Manifest(self, "service-account", api_version="v1", kind="ServiceAccount",
-                           name=name, body={"automountServiceAccountToken": False})
-        namespace = self.default_namespace or ""
+        account = service_account(self, "service-account", name=name)
         self.access_rules: list[dict[str, Any]] = [
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
         if kubelets:
@@ -263,16 +258,8 @@ class Prometheus(Component):
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
             ]
-        role = Manifest(self, "cluster-role", api_version="rbac.authorization.k8s.io/v1",
-                        kind="ClusterRole", name=f"{namespace}-{name}-discovery",
-                        body={"rules": self.access_rules})
-        Manifest(self, "cluster-role-binding", api_version="rbac.authorization.k8s.io/v1",
-                 kind="ClusterRoleBinding", name=role.object_name, body={
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                 "kind": "ClusterRole", "name": role.object_name},
-                     "subjects": [{"kind": "ServiceAccount", "name": account.object_name,
-                                   "namespace": namespace}],
-                 })
+        cluster_role(self, "cluster-role", name=f"{name}-discovery", rules=self.access_rules,
+                     service_account=account)
         self.server = StatefulService(
             self, "server", name=name, component="metrics",
             container=Container(
@@ -344,8 +331,8 @@ class Prometheus(Component):
         self._config.update(self._render_config())
         annotations = self.server.workload.body["spec"]["template"]["metadata"] \
             .setdefault("annotations", {})
-        annotations[CHECKSUM_ANNOTATION] = self._config.checksum
-        annotations[RULES_CHECKSUM_ANNOTATION] = self._rules.checksum
+        annotations.update(self._config.pod_annotations)
+        annotations.update(self._rules.pod_annotations)
 
     def add_rule_group(self, group: RuleGroup) -> None:
         """Add ``group``'s alerting rules (the hook for any component's alerts: call it
