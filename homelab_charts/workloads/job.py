@@ -28,11 +28,14 @@ from constructs import Construct
 from homelab_charts.base import Manifest, Part, check_name
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
-from homelab_charts.workloads.pod import container_security_context, selector_labels
-from homelab_charts.workloads.spec import Container, EnvValue, Resources, RunAs, render_env
-
-#: emptyDir size limit of a container's writable scratch folders (``writable_paths``).
-SCRATCH_LIMIT = "256Mi"
+from homelab_charts.workloads.pod import (
+    container_volumes,
+    pod_security_context,
+    render_container,
+    selector_labels,
+    template_metadata,
+)
+from homelab_charts.workloads.spec import Container, EnvValue, Resources, RunAs
 
 
 @dataclass(frozen=True)
@@ -44,37 +47,6 @@ class JobStep:
     mounts: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
 
-def render_step(step: JobStep, where: str) -> dict[str, Any]:
-    spec = step.container
-    if spec.liveness is not None or spec.readiness is not None:
-        raise ConfigError(where, f"{step.name}.probes", "a job container takes no probes")
-    out: dict[str, Any] = {"name": step.name, "image": spec.image.ref,
-                           "imagePullPolicy": "IfNotPresent"}
-    if spec.command:
-        out["command"] = list(spec.command)
-    if spec.args:
-        out["args"] = list(spec.args)
-    if spec.working_dir:
-        out["workingDir"] = spec.working_dir
-    if spec.env:
-        try:
-            out["env"] = render_env(spec.env)
-        except ConfigError as exc:
-            raise ConfigError(where, f"{step.name}.env.{exc.field}", exc.message) from None
-    out["resources"] = spec.resources.render()
-    out["securityContext"] = {**container_security_context(),
-                              "runAsUser": spec.run_as.user, "runAsGroup": spec.run_as.group}
-    mounts = list(step.mounts)
-    mounts += [{"name": vol, "mountPath": path} for vol, path in spec.writable_paths.items()]
-    paths = [m["mountPath"] for m in mounts]
-    if len(set(paths)) != len(paths):
-        raise ConfigError(where, f"{step.name}.volumeMounts",
-                          "two volumes are mounted at the same path")
-    if mounts:
-        out["volumeMounts"] = mounts
-    return out
-
-
 def job_pod_template(*, labels: Mapping[str, str], steps: Sequence[JobStep],
                      volumes: Sequence[Mapping[str, Any]], run_as: RunAs, where: str,
                      annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -83,40 +55,34 @@ def job_pod_template(*, labels: Mapping[str, str], steps: Sequence[JobStep],
     own user); ``volumes`` are the shared volumes the steps mount."""
     if not steps:
         raise ConfigError(where, "containers", "a job needs at least one container")
-    rendered = [render_step(step, where) for step in steps]
+    # The same containers as a Deployment's, without probes; errors name the step.
+    rendered = [render_container(step.name, step.container, where=where,
+                                 field_prefix=f"{step.name}.", extra_mounts=step.mounts,
+                                 long_running=False) for step in steps]
     all_volumes: list[dict[str, Any]] = [dict(v) for v in volumes]
     names = {v["name"] for v in all_volumes}
     for step in steps:
-        for vol in step.container.writable_paths:
-            if vol not in names:
-                names.add(vol)
-                all_volumes.append({"name": vol, "emptyDir": {"sizeLimit": SCRATCH_LIMIT}})
+        for volume in container_volumes(step.container):
+            if volume["name"] not in names:
+                names.add(volume["name"])
+                all_volumes.append(volume)
     for step, container in zip(steps, rendered, strict=True):
         for mount in container.get("volumeMounts", []):
             if mount["name"] not in names:
                 raise ConfigError(where, f"{step.name}.volumeMounts",
                                   f"volume {mount['name']!r} is not defined")
-    security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": run_as.user,
-                                "runAsGroup": run_as.group}
-    if run_as.fs_group is not None:
-        security["fsGroup"] = run_as.fs_group
-        security["fsGroupChangePolicy"] = "OnRootMismatch"
-    security["seccompProfile"] = {"type": "RuntimeDefault"}
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": security,
+        "securityContext": pod_security_context(run_as),
     }
     if len(rendered) > 1:
         pod["initContainers"] = rendered[:-1]
     pod["containers"] = rendered[-1:]
     if all_volumes:
         pod["volumes"] = all_volumes
-    metadata: dict[str, Any] = {"labels": dict(labels)}
-    if annotations:
-        metadata["annotations"] = dict(annotations)
-    return {"metadata": metadata, "spec": pod}
+    return {"metadata": template_metadata(labels, annotations), "spec": pod}
 
 
 class Task(Part):

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from homelab_charts import datafile
 from homelab_charts.cli import release as release_cli
 from homelab_charts.errors import HomelabError
 from tests.conftest import DATA_FILE as DEFAULT_DATA_FILE
 
 DATA = Path("homelab.yaml")
+#: The service most release tests move, and a file of its sources (its path globs).
+DASH = "homelab-dashboard"
+DASH_FILE = "services/homelab-dashboard/app.py"
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +76,21 @@ class Repo:
         else:
             self.git("tag", name, commit)
 
+    def argv(self, *argv: str) -> list[str]:
+        """A command line of the CLI run on this repository (``--root`` it)."""
+        return [*argv, "--root", str(self.path)]
+
+    def release_dashboard(self, version: str = "1.4.2") -> str:
+        """A dashboard change (``feat: dashboard``) tagged ``<DASH>/v<version>``, as a
+        release of it leaves the history; returns its SHA."""
+        sha = self.commit("feat: dashboard", DASH_FILE)
+        self.tag(f"{DASH}/v{version}")
+        return sha
+
+    def pinned(self, service: str = DASH, env: str = "prod") -> str:
+        """The tag the repository's data file pins for ``service`` in ``env``."""
+        return datafile.get_service_tag(self.path / DATA, service, env)
+
 
 @pytest.fixture
 def repo(tmp_path) -> Repo:
@@ -82,6 +101,16 @@ def repo(tmp_path) -> Repo:
     r.git("add", "--", str(DATA))
     r.commit("chore: initial data file")
     return r
+
+
+@pytest.fixture
+def synth_calls(monkeypatch) -> list[tuple[Path, Path]]:
+    """Replace the tree synthesis of release/rollback/promote with a recorder of its
+    (root, data file) calls (the real one runs in the end-to-end tests)."""
+    calls: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(release_cli, "synthesize_tree", lambda root, data: calls.append(
+        (root, data)))
+    return calls
 
 
 def _full_cli_available() -> bool:

@@ -10,25 +10,12 @@ import pytest
 import yaml
 
 from homelab_charts import datafile
-from homelab_charts.cli import release as release_cli
 from homelab_charts.synth import synth_tree
 from tests.environments.layouts import DEV_CLUSTER, dev_cluster, side_by_side
 from tests.versioning.conftest import DATA, Repo
 
 BACKEND = "family-assistant-backend"
 DEV_BUILD = "v2.2.0-1234abc-dev"
-
-
-@pytest.fixture
-def synth_calls(monkeypatch):
-    calls: list[tuple[Path, Path]] = []
-    monkeypatch.setattr(release_cli, "synthesize_tree", lambda root, data: calls.append(
-        (root, data)))
-    return calls
-
-
-def args(repo: Repo, *argv: str) -> list[str]:
-    return [*argv, "--root", str(repo.path)]
 
 
 def run_dev(repo: Repo) -> None:
@@ -43,22 +30,22 @@ def run_dev(repo: Repo) -> None:
 
 def test_promote_pins_the_same_version_and_commit_for_prod(repo, cli, capsys, synth_calls):
     run_dev(repo)
-    assert cli(args(repo, "promote", BACKEND, "--from", "dev", "--to", "prod")) == 0
+    assert cli(repo.argv("promote", BACKEND, "--from", "dev", "--to", "prod")) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "v2.2.0-1234abc-prod"
-    assert datafile.get_service_tag(repo.path / DATA, BACKEND, "prod") == "v2.2.0-1234abc-prod"
-    assert datafile.get_service_tag(repo.path / DATA, BACKEND, "dev") == DEV_BUILD
+    assert repo.pinned(BACKEND, "prod") == "v2.2.0-1234abc-prod"
+    assert repo.pinned(BACKEND, "dev") == DEV_BUILD
     assert f"dev runs {DEV_BUILD} (cluster homelab)" in err
     assert synth_calls == [(repo.path, repo.path / DATA)]
     # Again: prod already runs it (exit 1, nothing written).
-    assert cli(args(repo, "promote", BACKEND)) == 1
+    assert cli(repo.argv("promote", BACKEND)) == 1
     assert "already at v2.2.0-1234abc-prod" in capsys.readouterr().err
     assert len(synth_calls) == 1
 
 
 def test_promote_json_names_the_image_and_both_tags(repo, cli, capsys, synth_calls):
     run_dev(repo)
-    assert cli(args(repo, "promote", BACKEND, "--dry-run", "--json", "--tag", DEV_BUILD)) == 0
+    assert cli(repo.argv("promote", BACKEND, "--dry-run", "--json", "--tag", DEV_BUILD)) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan == {"service": BACKEND,
                     "image": "registry.homelab.lan:5000/family-assistant-backend",
@@ -66,7 +53,7 @@ def test_promote_json_names_the_image_and_both_tags(repo, cli, capsys, synth_cal
                     "tag": "v2.2.0-1234abc-prod", "current": "v2.1.0-a3f5c2b-prod",
                     "testedOn": "homelab"}
     assert synth_calls == []
-    assert datafile.get_service_tag(repo.path / DATA, BACKEND, "prod") == "v2.1.0-a3f5c2b-prod"
+    assert repo.pinned(BACKEND, "prod") == "v2.1.0-a3f5c2b-prod"
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -80,7 +67,7 @@ def test_promote_refuses_a_build_dev_does_not_run(repo, cli, capsys, synth_calls
                                                   message):
     run_dev(repo)
     before = (repo.path / DATA).read_bytes()
-    assert cli(args(repo, "promote", BACKEND, *argv)) == 2
+    assert cli(repo.argv("promote", BACKEND, *argv)) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert (repo.path / DATA).read_bytes() == before
@@ -90,22 +77,22 @@ def test_promote_refuses_a_build_dev_does_not_run(repo, cli, capsys, synth_calls
 def test_promote_refuses_upstream_images_and_an_environment_no_cluster_runs(
         repo, cli, capsys, synth_calls):
     before = (repo.path / DATA).read_bytes()
-    assert cli(args(repo, "promote", BACKEND)) == 2  # the shipped file runs prod only
+    assert cli(repo.argv("promote", BACKEND)) == 2  # the shipped file runs prod only
     assert "no cluster runs dev: its tag was never deployed" in capsys.readouterr().err
     run_dev(repo)
-    assert cli(args(repo, "promote", "n8n")) == 2
+    assert cli(repo.argv("promote", "n8n")) == 2
     err = capsys.readouterr().err
     assert "services.n8n.upstream: n8n is a third-party image" in err
     assert "rollback n8n --env prod --to TAG" in err
     assert synth_calls == []
-    assert datafile.get_service_tag(repo.path / DATA, "n8n", "prod") == \
+    assert repo.pinned("n8n", "prod") == \
         yaml.safe_load(before)["services"]["n8n"]["environments"]["prod"]["tag"]
 
 
 def test_promote_never_moves_prod_back(repo, cli, capsys, synth_calls):
     run_dev(repo)
     datafile.set_service_tag(repo.path / DATA, BACKEND, "prod", "v3.0.0-aaaaaaa-prod")
-    assert cli(args(repo, "promote", BACKEND)) == 2
+    assert cli(repo.argv("promote", BACKEND)) == 2
     err = capsys.readouterr().err
     assert "prod runs v3.0.0-aaaaaaa-prod, newer than dev's v2.2.0-1234abc-dev" in err
     assert "rollback family-assistant-backend --env prod --to v2.2.0-1234abc-prod" in err
@@ -137,18 +124,18 @@ def test_promote_and_rollback_per_environment_rewrite_that_environments_files(
     assert _image(repo.path, dev_file).endswith(f":{DEV_BUILD}")
     dev_before = (repo.path / dev_file).read_bytes()
 
-    assert cli(args(repo, "promote", BACKEND)) == 0
+    assert cli(repo.argv("promote", BACKEND)) == 0
     assert _image(repo.path, prod_file).endswith(":v2.2.0-1234abc-prod")
     assert (repo.path / dev_file).read_bytes() == dev_before
     capsys.readouterr()
 
     # Rollback is per environment: dev goes back, prod keeps the promoted build.
-    assert cli(args(repo, "rollback", BACKEND, "--env", "dev", "--previous")) == 0
+    assert cli(repo.argv("rollback", BACKEND, "--env", "dev", "--previous")) == 0
     assert capsys.readouterr().out.strip() == "v2.1.0-a3f5c2b-dev"
     assert _image(repo.path, dev_file).endswith(":v2.1.0-a3f5c2b-dev")
     assert _image(repo.path, prod_file).endswith(":v2.2.0-1234abc-prod")
-    assert cli(args(repo, "rollback", BACKEND, "--env", "prod",
-                    "--to", "v2.1.0-a3f5c2b-prod")) == 0
+    assert cli(repo.argv("rollback", BACKEND, "--env", "prod",
+                         "--to", "v2.1.0-a3f5c2b-prod")) == 0
     assert _image(repo.path, prod_file).endswith(":v2.1.0-a3f5c2b-prod")
     assert synth_tree(repo.path, data_file=data_file, check=True).changes.changed is False
     if layout is dev_cluster:

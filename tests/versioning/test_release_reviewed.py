@@ -9,27 +9,13 @@ git tag and, by the workflow, in the release commit).
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from homelab_charts import datafile
-from homelab_charts.cli import release as release_cli
 from homelab_charts.errors import ConfigError
 from homelab_charts.versioning import Git
 from homelab_charts.versioning.release import UnmergedCommit, check_merged, default_branch
-
-DATA = Path("homelab.yaml")
-DASH = "homelab-dashboard"
-DASH_FILE = "services/homelab-dashboard/app.py"
-
-
-@pytest.fixture
-def synth_calls(monkeypatch):
-    calls: list[tuple[Path, Path]] = []
-    monkeypatch.setattr(release_cli, "synthesize_tree", lambda root, data: calls.append(
-        (root, data)))
-    return calls
+from tests.versioning.conftest import DASH, DASH_FILE, DATA
 
 
 @pytest.fixture
@@ -45,11 +31,7 @@ def unmerged(repo):
 
 
 def release(repo, *argv: str) -> list[str]:
-    return ["release", DASH, "--env", "prod", *argv, "--root", str(repo.path)]
-
-
-def tag_of(repo) -> str:
-    return datafile.get_service_tag(repo.path / DATA, DASH, "prod")
+    return repo.argv("release", DASH, "--env", "prod", *argv)
 
 
 def test_a_tag_on_an_unmerged_branch_is_refused(repo, unmerged, cli, capsys, synth_calls):
@@ -82,7 +64,7 @@ def test_the_same_release_once_merged_is_accepted(repo, unmerged, cli, capsys, s
     captured = capsys.readouterr()
     assert captured.out == f"v3.0.0-{feature[:7]}-prod\n"
     assert "Allow-unmerged" not in captured.err
-    assert tag_of(repo) == f"v3.0.0-{feature[:7]}-prod"
+    assert repo.pinned() == f"v3.0.0-{feature[:7]}-prod"
     assert len(synth_calls) == 1
 
 
@@ -96,7 +78,7 @@ def test_the_emergency_override_is_accepted_and_logged(repo, unmerged, cli, caps
     assert captured.out == f"v3.0.0-{feature[:7]}-prod\n"
     assert (f"warning: Allow-unmerged: {feature[:7]} (--sha, --ref) not on main ({main[:7]}): "
             f"{reason}") in captured.err
-    assert tag_of(repo) == f"v3.0.0-{feature[:7]}-prod"
+    assert repo.pinned() == f"v3.0.0-{feature[:7]}-prod"
     # --git-tag records the override in the annotated tag it creates.
     repo.git("switch", "-q", "feature")
     repo.commit("fix: hotfix", DASH_FILE)
@@ -142,13 +124,13 @@ def test_unpushed_commits_are_not_reviewed(repo, tmp_path, cli, capsys, synth_ca
 def test_version_merged_checks_before_anything_is_built(repo, unmerged, cli, capsys):
     """CI's plan job runs this before the image of the commit is built."""
     main, feature = unmerged
-    assert cli(["version", "merged", "--sha", feature, "--ref", f"{DASH}/v3.0.0",
-                "--root", str(repo.path)]) == 2
+    assert cli(repo.argv("version", "merged", "--sha", feature, "--ref",
+                         f"{DASH}/v3.0.0")) == 2
     assert f"commit {feature[:7]} (--sha, --ref) is not on the default branch main" in \
         capsys.readouterr().err
-    assert cli(["version", "merged", "--sha", main, "--root", str(repo.path),
-                "--default-branch", "main"]) == 0
+    assert cli(repo.argv("version", "merged", "--sha", main,
+                         "--default-branch", "main")) == 0
     assert capsys.readouterr().out == f"main {main}\n"
-    assert cli(["version", "merged", "--sha", feature, "--root", str(repo.path),
-                "--allow-unmerged", "INC-42"]) == 0
+    assert cli(repo.argv("version", "merged", "--sha", feature,
+                         "--allow-unmerged", "INC-42")) == 0
     assert "warning: Allow-unmerged:" in capsys.readouterr().err

@@ -16,10 +16,10 @@ from typing import Any
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, skip_checkov
+from homelab_charts.base import Folder, skip_checkov
 from homelab_charts.config import Image
 from homelab_charts.errors import ConfigError
-from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.infrastructure.databases.server import DatabaseServer
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.secrets.sealed_secret import SealedSecret, combined_digest
 from homelab_charts.workloads import (
@@ -81,7 +81,7 @@ class AppDatabase:
 
 
 @register("infrastructure.postgresql", folder="infrastructure/databases")
-class PostgreSQL(Component):
+class PostgreSQL(DatabaseServer):
     """PostgreSQL as a StatefulSet (``postgresql.yaml`` of its folder).
 
     ``credentials`` holds the superuser password (``superuser_password_key``). An app
@@ -92,20 +92,18 @@ class PostgreSQL(Component):
     """
 
     PORT = 5432
-    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  databases: Sequence[AppDatabase] = (),
                  superuser_password_key: str = "postgres-password",
                  storage_size: str = "10Gi", storage_class: str | None = None,
                  resources: Resources | None = None, name: str = "postgresql") -> None:
-        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
+        super().__init__(scope, id, credentials=credentials)
         self.name = name
         self.image = image
         self.credentials = credentials
         self.superuser_password_key = superuser_password_key
         self._databases: list[AppDatabase] = []
-        self.use(credentials.component)
         env = {
             "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": secret_key(credentials, superuser_password_key),
@@ -129,7 +127,6 @@ class PostgreSQL(Component):
             data_path="/var/lib/postgresql/data",
             storage_size=storage_size, storage_class=storage_class,
         )
-        self.service = self.server.service
         self.connections: list[Connection] = []
         self.role_sync: Task | None = None
         for db in databases:
@@ -147,10 +144,6 @@ class PostgreSQL(Component):
     @property
     def databases(self) -> tuple[AppDatabase, ...]:
         return tuple(self._databases)
-
-    @property
-    def host(self) -> str:
-        return self.server.host
 
     def provide_database(self, name: str, *, credentials: Credentials,
                          key: str = "password") -> AppDatabase:

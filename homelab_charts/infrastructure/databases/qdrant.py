@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder
+from homelab_charts.base import Folder
 from homelab_charts.config import Image
-from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.infrastructure.databases.server import DatabaseServer
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, StatefulService
 from homelab_charts.workloads.credentials import Credentials, secret_key
 
 
 @register("infrastructure.qdrant", folder="infrastructure/databases")
-class Qdrant(Component):
+class Qdrant(DatabaseServer):
     """Qdrant as a StatefulSet (``qdrant.yaml``) on its ``-unprivileged`` image; the API
     key is ``api_key_key`` of ``credentials``. HTTP on 6333, gRPC on 6334."""
 
     HTTP_PORT = 6333
     GRPC_PORT = 6334
-    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  api_key_key: str = "api-key", storage_size: str = "10Gi",
                  storage_class: str | None = None, resources: Resources | None = None,
                  name: str = "qdrant") -> None:
-        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
-        self.use(credentials.component)
+        super().__init__(scope, id, credentials=credentials)
         self.server = StatefulService(
             self, "server", name=name,
             container=Container(
@@ -52,7 +50,6 @@ class Qdrant(Component):
             ),
             data_path="/qdrant/storage", storage_size=storage_size, storage_class=storage_class,
         )
-        self.service = self.server.service
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Qdrant:
@@ -63,7 +60,3 @@ class Qdrant(Component):
                    credentials=ctx.credentials(scope, "qdrant-credentials", keys=["api-key"],
                                                shared=True),
                    storage_class=ctx.settings.storage_class_name)
-
-    @property
-    def host(self) -> str:
-        return self.server.host

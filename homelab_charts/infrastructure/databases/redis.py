@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from homelab_charts.base import Component, Folder, Manifest
+from homelab_charts.base import Folder, Manifest
 from homelab_charts.config import Image
-from homelab_charts.infrastructure.databases.skips import DATABASE_SKIPS
+from homelab_charts.infrastructure.databases.server import DatabaseServer
 from homelab_charts.registry import ClusterContext, register
 from homelab_charts.workloads import (
     ConfigFile,
@@ -43,20 +43,18 @@ def auth_template(password_key: str) -> dict[str, str]:
 
 
 @register("infrastructure.redis", folder="infrastructure/databases")
-class Redis(Component):
+class Redis(DatabaseServer):
     """Redis as a StatefulSet (``redis.yaml``); the password is ``password_key`` of
     ``credentials``, whose Secret must also hold ``redis-auth.conf`` (see
     :func:`auth_template`). Data is persisted with the append-only file under ``/data``."""
 
     PORT = 6379
-    checkov_skips = DATABASE_SKIPS
 
     def __init__(self, scope: Construct, id: str, *, image: Image, credentials: Credentials,
                  password_key: str = "password", storage_size: str = "2Gi",
                  storage_class: str | None = None, resources: Resources | None = None,
                  max_memory: str = "192mb", name: str = "redis") -> None:
-        super().__init__(scope, id, labels={"app.kubernetes.io/part-of": "databases"})
-        self.use(credentials.component)
+        super().__init__(scope, id, credentials=credentials)
         self.credentials = credentials
         self.password_key = password_key
         config = Manifest(self, "config", api_version="v1", kind="ConfigMap",
@@ -92,11 +90,6 @@ class Redis(Component):
                 "items": [{"key": auth["key"], "path": AUTH_KEY}]}},),
             volume_mounts=({"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},),
         )
-        self.service = self.server.service
-
-    @property
-    def host(self) -> str:
-        return self.server.host
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> Redis:
