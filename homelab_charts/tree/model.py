@@ -455,6 +455,9 @@ class Tree:
     """
 
     cluster: str | None = None
+    #: Files besides :attr:`files` and those of :attr:`objects` (a file whose objects were
+    #: all left out of :meth:`from_objects` as a second object of one identity).
+    extra_paths: frozenset[str] = frozenset()
 
     def __init__(self, files: Mapping[str, str], *, label: str = "",
                  advance: Callable[[], None] | None = None) -> None:
@@ -475,8 +478,11 @@ class Tree:
         tree.files = dict(files or {})
         tree.label = label
         tree.objects = {}
+        read: set[str] = set()
         for obj in objects:
             tree.objects.setdefault(obj.id, obj)
+            read.add(obj.file)
+        tree.extra_paths = frozenset(read)
         return tree
 
     @classmethod
@@ -662,7 +668,8 @@ class Tree:
     @cached_property
     def paths(self) -> frozenset[str]:
         """Every file of the tree: those read, and those its objects come from."""
-        return frozenset({*self.files, *(o.file for o in self.objects.values())})
+        return frozenset({*self.files, *(o.file for o in self.objects.values()),
+                          *self.extra_paths})
 
     def clusters(self) -> list[str]:
         """The cluster folders: ``<name>`` of each ``clusters/<name>/`` holding a file."""
@@ -717,6 +724,7 @@ class Tree:
         view.files = {rel: text for rel, text in self.files.items() if rel in paths}
         view.label = self.label
         view.objects = {oid: o for oid, o in self.objects.items() if o.file in paths}
+        view.extra_paths = frozenset(paths & self.extra_paths)
         view.cluster = cluster
         return view
 
