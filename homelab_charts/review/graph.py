@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -300,6 +300,17 @@ def _prefix(graph: FluxGraph, several: bool) -> str:
     return f"{_slug(graph.cluster)}__" if graph.cluster else "none__"
 
 
+def _boxes(graphs: Graphs) -> Iterator[tuple[FluxGraph, str, dict[NodeKey, str], bool]]:
+    """``(graph, id prefix, node ids, several)`` of each graph to draw: several clusters'
+    graphs are each drawn in a box of their own, their ids prefixed by the cluster."""
+    chosen = _graphs(graphs)
+    several = len(chosen) > 1
+    used: set[str] = set()
+    for graph in chosen:
+        prefix = _prefix(graph, several)
+        yield graph, prefix, _node_ids(graph, prefix, used), several
+
+
 def _node_ids(graph: FluxGraph, prefix: str = "", used: set[str] | None = None
               ) -> dict[NodeKey, str]:
     ids: dict[NodeKey, str] = {}
@@ -349,16 +360,11 @@ def to_mermaid(graphs: Graphs) -> str:
 
     Solid arrows are ``dependsOn`` (dependency to dependant), dotted arrows sources read,
     arrows ending in a circle a Kustomization applying a HelmRelease."""
-    chosen = _graphs(graphs)
-    several = len(chosen) > 1
     lines = ["flowchart LR"]
     edges: list[str] = []
     missing: list[str] = []
-    used: set[str] = set()
     arrows = {DEPENDS_ON: "-->", SOURCE: "-.->", APPLIES: "--o"}
-    for graph in chosen:
-        prefix = _prefix(graph, several)
-        ids = _node_ids(graph, prefix, used)
+    for graph, prefix, ids, several in _boxes(graphs):
         indent = "  "
         if several:
             lines.append(f'  subgraph {prefix}cluster["{_mermaid_text(graph.title)}"]')
@@ -408,8 +414,6 @@ _DOT_EDGES = {
 def to_dot(graphs: Graphs) -> str:
     """Graphviz DOT: clusters per layer, left to right; several clusters' graphs each in
     a box of its own (``cluster <name>``)."""
-    chosen = _graphs(graphs)
-    several = len(chosen) > 1
     lines = [
         "digraph flux {",
         '  graph [rankdir=LR, fontname="Helvetica", fontsize=12, '
@@ -419,10 +423,7 @@ def to_dot(graphs: Graphs) -> str:
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
     edges: list[str] = []
-    used: set[str] = set()
-    for graph in chosen:
-        prefix = _prefix(graph, several)
-        ids = _node_ids(graph, prefix, used)
+    for graph, prefix, ids, several in _boxes(graphs):
         indent = "  "
         if several:
             lines.append(f"  subgraph cluster_{prefix}cluster {{")
