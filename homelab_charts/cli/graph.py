@@ -1,9 +1,15 @@
 """``homelab-charts graph``: the Flux dependency graph (Kustomizations, HelmReleases and
 the sources they read), layered by ``dependsOn``, as Mermaid, DOT, SVG or JSON.
 
-Exit status: 0, or 1 when a reference points at an object missing from the tree or
-``dependsOn`` has a cycle (the graph is still written, the missing node drawn red);
-2 on bad input or when SVG rendering is unavailable.
+Each cluster's Flux graph is its own: a tree of several clusters (``clusters/<a>/``,
+``clusters/<b>/``) is drawn as one graph per cluster, side by side, each in a box titled
+``cluster <name>`` (JSON: a ``clusters`` list); ``--cluster NAME`` draws one, exactly as
+the graph of a tree of one cluster.
+
+Exit status: 0, or 1 when a reference points at an object missing from the tree (of its
+cluster) or ``dependsOn`` has a cycle (the graph is still written, the missing node drawn
+red); 2 on bad input (a ``--cluster`` the tree has no folder for) or when SVG rendering is
+unavailable.
 """
 
 from __future__ import annotations
@@ -35,11 +41,21 @@ def register(sub: Any) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="repository root (default: nearest folder with cdk8s.yaml "
                              "or clusters/)")
+    parser.add_argument("--cluster", metavar="NAME", default=None,
+                        help="only the graph of cluster NAME (clusters/NAME/); default: "
+                             "every cluster's, each in a box of its own")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    from homelab_charts.review.graph import build_graph, to_dot, to_json, to_mermaid, to_svg
+    from homelab_charts.review.graph import (
+        build_graphs,
+        problems,
+        to_dot,
+        to_json,
+        to_mermaid,
+        to_svg,
+    )
     from homelab_charts.tree import Tree, repository_root, resolve_commit
 
     out = out or sys.stdout
@@ -48,13 +64,14 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         tree = Tree.from_git(root, resolve_commit(root, args.ref), label=args.ref)
     else:
         tree = Tree.from_disk(root)
-    graph = build_graph(tree)
+    graphs = build_graphs(tree, cluster=args.cluster)
     render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "json": to_json}
-    text = render[args.output](graph)
+    text = render[args.output](graphs)
     if args.out is not None:
         atomic_write_text(args.out, text, mode=0o644, parents=True)
     else:
         out.write(text)
-    for problem in graph.problems:
+    found = problems(graphs)
+    for problem in found:
         print(f"homelab-charts graph: warning: {problem}", file=sys.stderr)
-    return 1 if graph.problems else 0
+    return 1 if found else 0

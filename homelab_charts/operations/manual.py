@@ -114,11 +114,14 @@ def _layer_kustomizations(tree: Tree, rel: str) -> list[FluxKustomization]:
 
 
 def build_plan(root: Path, cluster: str = "homelab", *, tree: Tree | None = None) -> list[Step]:
-    """The manual apply order of the tree under ``root`` (``tree``: already loaded)."""
+    """The manual apply order of cluster ``cluster`` of the tree under ``root`` (``tree``:
+    already loaded): its part of the tree only (:meth:`Tree.for_cluster`)."""
     cluster_dir = f"clusters/{cluster}"
     if not (root / cluster_dir).is_dir():
         raise ConfigError(cluster_dir, None, f"not found under {root} (wrong --root or --cluster?)")
     tree = tree if tree is not None else Tree.from_disk(root)
+    if cluster in tree.clusters():
+        tree = tree.for_cluster(cluster)  # its own graph: another cluster's is not this one's
     steps: list[Step] = []
     namespaces = f"{cluster_dir}/namespaces.yaml"
     if tree.has_file(namespaces):

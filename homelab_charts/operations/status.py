@@ -10,6 +10,13 @@ namespace it deploys to, a failing HelmRelease it applied, its own message) or, 
 waits for a dependency, that dependency's ("n8n waits for databases: SealedSecret
 databases/postgresql-credentials: no key could decrypt secret"). A failing GitRepository
 is named with the OCI fallback (``cluster.source.kind: oci``, ``homelab-charts push``).
+
+With a cluster of the tree (``--cluster NAME``; each cluster's Flux graph is its own),
+:func:`check_cluster` first makes sure the context reaches the cluster
+``clusters/NAME/`` is bound to (when its identity file records a kube-system UID), and
+:func:`compare_with_tree` lists the Kustomizations of that cluster's part of the tree
+(:meth:`homelab_charts.tree.Tree.for_cluster`) the cluster does not have (not applied
+yet: not Ready) and those it has that the tree does not define for it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from typing import Any
 
 from homelab_charts.config import TREE_SOURCE_LABEL
 from homelab_charts.errors import ConfigError
-from homelab_charts.tree import CycleError, DependencyGraph
+from homelab_charts.operations.binding import UID_QUERY, check_uid
+from homelab_charts.tree import FLUX_NAMESPACE, CycleError, DependencyGraph, Tree
 
 FLUX_RESOURCES = ("kustomizations.kustomize.toolkit.fluxcd.io",
                   "helmreleases.helm.toolkit.fluxcd.io",
@@ -247,15 +255,21 @@ class ClusterStatus:
     sealed_secrets: list[LiveObject]
     git: list[GitFallback]
     notes: list[str] = field(default_factory=list)
+    #: The cluster of the tree compared with (:func:`compare_with_tree`; None: none).
+    cluster: str | None = None
+    #: ``namespace/name`` of the tree's Kustomizations of ``cluster`` the cluster lacks.
+    missing: list[str] = field(default_factory=list)
+    #: ``namespace/name`` of the cluster's Kustomizations the tree does not define for it.
+    unexpected: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
-        return (all(k.state == READY for k in self.kustomizations)
+        return (all(k.state == READY for k in self.kustomizations) and not self.missing
                 and all(o.state == READY for o in (*self.sources, *self.helm_releases,
                                                     *self.sealed_secrets)))
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "ready": self.ready,
             "sources": [o.as_json() for o in self.sources],
             "kustomizations": [k.as_json() for k in self.kustomizations],
@@ -264,6 +278,48 @@ class ClusterStatus:
             "gitFailing": [g.as_json() for g in self.git],
             "notes": self.notes,
         }
+        if self.cluster is not None:
+            out.update(cluster=self.cluster, missing=self.missing, unexpected=self.unexpected)
+        return out
+
+
+def check_cluster(tree: Tree, cluster: str, *, context: str | None = None,
+                  kubectl: str = "kubectl", timeout: int = 30) -> list[str]:
+    """Refuse (ConfigError, exit 2) a context that is not the cluster ``clusters/<cluster>/``
+    is bound to; notes (a cluster bound to none is not checked). Reads the kube-system
+    Namespace's UID only when the tree records one."""
+    identity = tree.cluster_identity(cluster)
+    if identity is None or not identity.uid:
+        return [f"clusters/{cluster} is bound to no cluster (homelab-charts cluster bind): "
+                "the context was not checked to be it"]
+    exe = shutil.which(kubectl)
+    if exe is None:
+        raise ConfigError("kubectl", None, "not found on PATH: install kubectl")
+    proc = _kubectl(exe, context, UID_QUERY, timeout)
+    named = f"context {context}" if context else "the current context"
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        raise ConfigError(named, None, f"cannot read the kube-system Namespace: {detail}")
+    live = check_uid(proc.stdout.strip(), named)
+    if live != identity.uid:
+        raise ConfigError(named, None,
+                          f"wrong cluster: clusters/{cluster} is bound to the cluster with "
+                          f"kube-system UID {identity.uid}, but {named} reaches the one "
+                          f"with UID {live}")
+    return []
+
+
+def compare_with_tree(status: ClusterStatus, tree: Tree, cluster: str) -> ClusterStatus:
+    """``status`` with the Kustomizations of cluster ``cluster``'s part of ``tree`` it
+    lacks (``missing``: not Ready) and those it has that part does not define
+    (``unexpected``, bootstrap's ``flux-system`` aside)."""
+    view = tree.for_cluster(cluster)
+    wanted = {k.key for k in view.kustomizations} | {(FLUX_NAMESPACE, FLUX_NAMESPACE)}
+    live = {k.key for k in status.kustomizations}
+    status.cluster = cluster
+    status.missing = [f"{ns}/{name}" for ns, name in sorted(wanted - live)]
+    status.unexpected = [f"{ns}/{name}" for ns, name in sorted(live - wanted)]
+    return status
 
 
 def _own_cause(k: LiveObject, sources: Mapping[tuple[str, str, str], LiveObject],
@@ -394,8 +450,15 @@ def format_text(status: ClusterStatus) -> str:
     lines: list[str] = []
     total = len(status.kustomizations)
     ready = sum(1 for k in status.kustomizations if k.state == READY)
-    lines.append(f"{ready} of {total} Kustomizations Ready"
+    lines.append(("" if status.cluster is None else f"cluster {status.cluster}: ")
+                 + f"{ready} of {total} Kustomizations Ready"
                  + ("" if status.ready else "; not everything is Ready"))
+    if status.missing:
+        lines.append(f"not in the cluster (clusters/{status.cluster} defines them): "
+                     + ", ".join(status.missing))
+    if status.unexpected:
+        lines.append(f"in the cluster, not defined for it by clusters/{status.cluster}: "
+                     + ", ".join(status.unexpected))
     for fallback in status.git:
         repo = fallback.repository
         lines.append(f"{repo.ref} is failing: {repo.message or repo.reason}")

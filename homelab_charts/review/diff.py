@@ -25,7 +25,7 @@ import yaml
 
 from homelab_charts.docpath import field_at
 from homelab_charts.progress import Progress
-from homelab_charts.tree import FluxKustomization, ObjectId, Tree, TreeObject
+from homelab_charts.tree import FluxKustomization, ObjectId, Tree, TreeObject, cluster_folder
 
 ADDED = "added"
 REMOVED = "removed"
@@ -211,7 +211,19 @@ def diff_trees(old_files: Mapping[str, str], new_files: Mapping[str, str], *,
         new_tree = Tree(new_files, label=head_where, advance=bar.advance)
     old, new = old_tree.objects, new_tree.objects
     old_owners, new_owners = old_tree.owners, new_tree.owners
-    layers = {**old_tree.layers(), **new_tree.layers()}
+
+    def layer_of(owner: FluxKustomization) -> int:
+        """Its layer in its own cluster's graph (a tree may hold several clusters), the new
+        tree's when the Kustomization is in both."""
+        def same(k: FluxKustomization) -> bool:
+            return ((cluster_folder(k.file), k.namespace, k.name)
+                    == (cluster_folder(owner.file), owner.namespace, owner.name))
+
+        for tree in (new_tree, old_tree):
+            found = next((k for k in tree.kustomizations if same(k)), None)
+            if found is not None:
+                return tree.layer_of(found)
+        return 0
 
     groups: dict[str, Group] = {}
 
@@ -221,7 +233,7 @@ def diff_trees(old_files: Mapping[str, str], new_files: Mapping[str, str], *,
             if owner is None:
                 groups[key] = Group(key, None, 1 << 30)
             else:
-                layer = -1 if owner.bootstrap else layers.get(owner.key, 0)
+                layer = -1 if owner.bootstrap else layer_of(owner)
                 groups[key] = Group(key, f"./{owner.path}" if owner.path else "./", layer)
         return groups[key]
 

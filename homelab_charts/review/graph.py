@@ -19,13 +19,20 @@ Layers: a Kustomization's layer is the length of its longest ``dependsOn`` chain
 that depends on nothing); a HelmRelease sits in the layer of the Kustomization applying it
 (or later, if it depends on a HelmRelease of a later layer); sources form a column of their
 own before layer 0.
+
+Clusters: each cluster's Flux graph is its own (bootstrap of cluster ``a`` applies
+``clusters/a/`` only; :meth:`homelab_charts.tree.Tree.views`). :func:`build_graphs` gives
+one graph per cluster of the tree (one graph, ``cluster`` None, for a tree of one cluster);
+the renderers draw one graph as always, and several side by side, each in a box of its own
+(``cluster <name>``) with node ids prefixed by the cluster; JSON lists them under
+``clusters``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -88,6 +95,16 @@ class FluxGraph:
     edges: list[Edge] = field(default_factory=list)
     layers: dict[NodeKey, int] = field(default_factory=dict)  # Kustomizations, HelmReleases
     problems: list[str] = field(default_factory=list)
+    #: The cluster this is the graph of (None: the tree's only one; "": the files no
+    #: cluster applies).
+    cluster: str | None = None
+
+    @property
+    def title(self) -> str:
+        """``cluster <name>`` (what a box of several clusters' graphs is titled)."""
+        if self.cluster is None:
+            return "tree"
+        return f"cluster {self.cluster}" if self.cluster else "applied by no cluster"
 
     def layer_of(self, key: NodeKey) -> int | None:
         return self.layers.get(key)
@@ -122,13 +139,37 @@ def _is(obj: TreeObject, group: str, kinds: Iterable[str]) -> bool:
     return obj.id.group == group and obj.id.kind in kinds
 
 
+def _tree(tree: Tree | Mapping[str, str], label: str) -> Tree:
+    return tree if isinstance(tree, Tree) else Tree(tree, label=label)
+
+
+def build_graphs(tree: Tree | Mapping[str, str], *, label: str = "",
+                 cluster: str | None = None) -> list[FluxGraph]:
+    """One graph per cluster of the tree (:meth:`Tree.views`); only cluster ``cluster``'s
+    when given (a ConfigError naming the clusters when the tree has no such folder)."""
+    tree = _tree(tree, label)
+    if cluster is not None:
+        return [_build(tree.for_cluster(cluster))]
+    return [_build(view) for view in tree.views()]
+
+
 def build_graph(tree: Tree | Mapping[str, str], *, label: str = "") -> FluxGraph:
-    """The graph of a tree (a loaded :class:`Tree`, or ``{path: YAML text}`` read with
-    ``label`` naming it in errors)."""
-    if not isinstance(tree, Tree):
-        tree = Tree(tree, label=label)
+    """The graph of a tree of one cluster (a loaded :class:`Tree` or a view of one, or
+    ``{path: YAML text}`` read with ``label`` naming it in errors). A tree of several
+    clusters has several graphs: :func:`build_graphs`."""
+    tree = _tree(tree, label)
+    if len(tree.views()) > 1:
+        names = tree.clusters()
+        raise ConfigError(tree.where("clusters"), None,
+                          f"{len(names)} clusters ({', '.join(names)}), each with "
+                          "its own Flux graph: build_graphs, or build_graph of one "
+                          "(Tree.for_cluster)")
+    return _build(tree)
+
+
+def _build(tree: Tree) -> FluxGraph:
     prefix = f"{tree.label}:" if tree.label else ""
-    graph = FluxGraph()
+    graph = FluxGraph(cluster=tree.cluster)
 
     kustomizations = tree.kustomizations
     for k in kustomizations:
@@ -241,13 +282,43 @@ _ID_PREFIX = {KUSTOMIZATION: "ks", HELM_RELEASE: "hr", "GitRepository": "git",
               "HelmChart": "chart"}
 
 
-def _node_ids(graph: FluxGraph) -> dict[NodeKey, str]:
-    ids: dict[NodeKey, str] = {}
+Graphs = FluxGraph | Sequence[FluxGraph]
+
+
+def _graphs(graphs: Graphs) -> list[FluxGraph]:
+    return [graphs] if isinstance(graphs, FluxGraph) else list(graphs)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def _prefix(graph: FluxGraph, several: bool) -> str:
+    """What ids of one cluster's graph start with when several are drawn together."""
+    if not several:
+        return ""
+    return f"{_slug(graph.cluster)}__" if graph.cluster else "none__"
+
+
+def _boxes(graphs: Graphs) -> Iterator[tuple[FluxGraph, str, dict[NodeKey, str], bool]]:
+    """``(graph, id prefix, node ids, several)`` of each graph to draw: several clusters'
+    graphs are each drawn in a box of their own, their ids prefixed by the cluster."""
+    chosen = _graphs(graphs)
+    several = len(chosen) > 1
     used: set[str] = set()
+    for graph in chosen:
+        prefix = _prefix(graph, several)
+        yield graph, prefix, _node_ids(graph, prefix, used), several
+
+
+def _node_ids(graph: FluxGraph, prefix: str = "", used: set[str] | None = None
+              ) -> dict[NodeKey, str]:
+    ids: dict[NodeKey, str] = {}
+    used = set() if used is None else used
     for key in graph.nodes:
         kind, namespace, name = key
         short = _ID_PREFIX.get(kind, kind.lower())
-        base = re.sub(r"[^A-Za-z0-9_]", "_", f"{short}_{namespace}_{name}")
+        base = prefix + _slug(f"{short}_{namespace}_{name}")
         candidate, n = base, 2
         while candidate in used:
             candidate, n = f"{base}_{n}", n + 1
@@ -283,29 +354,40 @@ def _mermaid_text(text: str) -> str:
             .replace(">", "&gt;"))
 
 
-def to_mermaid(graph: FluxGraph) -> str:
-    """A Mermaid ``flowchart LR``: one subgraph per layer, sources first.
+def to_mermaid(graphs: Graphs) -> str:
+    """A Mermaid ``flowchart LR``: one subgraph per layer, sources first; several
+    clusters' graphs each in a subgraph of its own (``cluster <name>``).
 
     Solid arrows are ``dependsOn`` (dependency to dependant), dotted arrows sources read,
     arrows ending in a circle a Kustomization applying a HelmRelease."""
-    ids = _node_ids(graph)
     lines = ["flowchart LR"]
-    for section_id, title, members in _sections(graph):
-        lines.append(f'  subgraph {section_id}["{_mermaid_text(title)}"]')
-        for node in members:
-            text = (f"{_mermaid_text(node.kind)}<br/><b>{_mermaid_text(node.name)}</b><br/>"
-                    f"<small>{_mermaid_text(_subtitle(node))}</small>")
-            if node.role == "source":
-                shape = f'[("{text}")]'
-            elif node.role == "helmrelease":
-                shape = f'("{text}")'
-            else:
-                shape = f'["{text}"]'
-            lines.append(f"    {ids[node.key]}{shape}")
-        lines.append("  end")
+    edges: list[str] = []
+    missing: list[str] = []
     arrows = {DEPENDS_ON: "-->", SOURCE: "-.->", APPLIES: "--o"}
-    lines.extend(f"  {ids[e.source]} {arrows[e.relation]} {ids[e.target]}" for e in graph.edges)
-    missing = [ids[k] for k, n in graph.nodes.items() if n.missing]
+    for graph, prefix, ids, several in _boxes(graphs):
+        indent = "  "
+        if several:
+            lines.append(f'  subgraph {prefix}cluster["{_mermaid_text(graph.title)}"]')
+            indent = "    "
+        for section_id, title, members in _sections(graph):
+            lines.append(f'{indent}subgraph {prefix}{section_id}["{_mermaid_text(title)}"]')
+            for node in members:
+                text = (f"{_mermaid_text(node.kind)}<br/><b>{_mermaid_text(node.name)}</b>"
+                        f"<br/><small>{_mermaid_text(_subtitle(node))}</small>")
+                if node.role == "source":
+                    shape = f'[("{text}")]'
+                elif node.role == "helmrelease":
+                    shape = f'("{text}")'
+                else:
+                    shape = f'["{text}"]'
+                lines.append(f"{indent}  {ids[node.key]}{shape}")
+            lines.append(f"{indent}end")
+        if several:
+            lines.append("  end")
+        edges.extend(f"  {ids[e.source]} {arrows[e.relation]} {ids[e.target]}"
+                     for e in graph.edges)
+        missing.extend(ids[k] for k, n in graph.nodes.items() if n.missing)
+    lines.extend(edges)
     if missing:
         lines.append("  classDef missing stroke:#d00,stroke-width:2px,stroke-dasharray:4 3,"
                      "color:#d00")
@@ -329,9 +411,9 @@ _DOT_EDGES = {
 }
 
 
-def to_dot(graph: FluxGraph) -> str:
-    """Graphviz DOT: clusters per layer, left to right."""
-    ids = _node_ids(graph)
+def to_dot(graphs: Graphs) -> str:
+    """Graphviz DOT: clusters per layer, left to right; several clusters' graphs each in
+    a box of its own (``cluster <name>``)."""
     lines = [
         "digraph flux {",
         '  graph [rankdir=LR, fontname="Helvetica", fontsize=12, '
@@ -340,19 +422,30 @@ def to_dot(graph: FluxGraph) -> str:
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    for section_id, title, members in _sections(graph):
-        lines.append(f"  subgraph cluster_{section_id} {{")
-        lines.append(f'    label={_dot_quote(title)}; labelloc=t; labeljust=l; '
-                     'style="rounded,dashed"; color="#999999";')
-        for node in members:
-            attrs = _DOT_SHAPES[node.role]
-            if node.missing:
-                attrs += ', color="#dd0000", fontcolor="#dd0000", style="dashed"'
-            label = f"{node.kind}\n{node.name}\n{_subtitle(node)}"
-            lines.append(f"    {ids[node.key]} [label={_dot_quote(label)}, {attrs}];")
-        lines.append("  }")
-    lines.extend(f"  {ids[e.source]} -> {ids[e.target]} [{_DOT_EDGES[e.relation]}];"
-                 for e in graph.edges)
+    edges: list[str] = []
+    for graph, prefix, ids, several in _boxes(graphs):
+        indent = "  "
+        if several:
+            lines.append(f"  subgraph cluster_{prefix}cluster {{")
+            lines.append(f'    label={_dot_quote(graph.title)}; labelloc=t; labeljust=l; '
+                         'fontsize=14; style="rounded"; color="#555555";')
+            indent = "    "
+        for section_id, title, members in _sections(graph):
+            lines.append(f"{indent}subgraph cluster_{prefix}{section_id} {{")
+            lines.append(f'{indent}  label={_dot_quote(title)}; labelloc=t; labeljust=l; '
+                         'style="rounded,dashed"; color="#999999";')
+            for node in members:
+                attrs = _DOT_SHAPES[node.role]
+                if node.missing:
+                    attrs += ', color="#dd0000", fontcolor="#dd0000", style="dashed"'
+                label = f"{node.kind}\n{node.name}\n{_subtitle(node)}"
+                lines.append(f"{indent}  {ids[node.key]} [label={_dot_quote(label)}, {attrs}];")
+            lines.append(f"{indent}}}")
+        if several:
+            lines.append("  }")
+        edges.extend(f"  {ids[e.source]} -> {ids[e.target]} [{_DOT_EDGES[e.relation]}];"
+                     for e in graph.edges)
+    lines.extend(edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -361,7 +454,7 @@ class RenderError(ConfigError):
     """The SVG renderer (Graphviz) is not available or failed."""
 
 
-def to_svg(graph: FluxGraph) -> str:
+def to_svg(graphs: Graphs) -> str:
     """SVG rendered by Graphviz (the ``graphviz`` Python package and the ``dot`` program)."""
     try:
         import graphviz
@@ -369,7 +462,7 @@ def to_svg(graph: FluxGraph) -> str:
         raise RenderError("graphviz", None, "the graphviz Python package is not installed "
                                             "(pip install graphviz)") from None
     try:
-        return graphviz.Source(to_dot(graph)).pipe(format="svg", encoding="utf-8")
+        return graphviz.Source(to_dot(graphs)).pipe(format="svg", encoding="utf-8")
     except graphviz.ExecutableNotFound:
         raise RenderError("dot", None, "the Graphviz `dot` program is not installed "
                                        "(Debian/Ubuntu: apt-get install graphviz)") from None
@@ -378,7 +471,7 @@ def to_svg(graph: FluxGraph) -> str:
         raise RenderError("dot", None, f"failed: {detail or exc}") from None
 
 
-def to_json(graph: FluxGraph) -> str:
+def _json_doc(graph: FluxGraph) -> dict[str, Any]:
     def node(n: Node) -> dict[str, Any]:
         return {"kind": n.kind, "namespace": n.namespace, "name": n.name, "file": n.file,
                 "path": n.path, "layer": graph.layers.get(n.key), "implicit": n.implicit,
@@ -387,17 +480,38 @@ def to_json(graph: FluxGraph) -> str:
     def ref(key: NodeKey) -> dict[str, str]:
         return {"kind": key[0], "namespace": key[1], "name": key[2]}
 
-    doc = {
+    return {
         "nodes": [node(n) for n in graph.nodes.values()],
         "edges": [{"from": ref(e.source), "to": ref(e.target), "relation": e.relation}
                   for e in graph.edges],
         "layers": {str(k): v for k, v in graph.layer_names().items()},
         "problems": graph.problems,
     }
+
+
+def to_json(graphs: Graphs) -> str:
+    """One graph: ``{nodes, edges, layers, problems}``. Several clusters' graphs:
+    ``{clusters: [{cluster, nodes, edges, layers, problems}, ...], problems}``, the
+    problems of all of them (:func:`problems`) at the top."""
+    chosen = _graphs(graphs)
+    if len(chosen) == 1:
+        doc = _json_doc(chosen[0])
+    else:
+        doc = {"clusters": [{"cluster": g.cluster, **_json_doc(g)} for g in chosen],
+               "problems": problems(chosen)}
     return json.dumps(doc, indent=2) + "\n"
+
+
+def problems(graphs: Graphs) -> list[str]:
+    """The problems of the graphs; of several clusters' graphs each starting with the
+    cluster's title (``cluster homelab-dev: ...``)."""
+    chosen = _graphs(graphs)
+    if len(chosen) == 1:
+        return list(chosen[0].problems)
+    return [f"{g.title}: {p}" for g in chosen for p in g.problems]
 
 
 __all__ = [
     "APPLIES", "DEPENDS_ON", "SOURCE", "Edge", "FluxGraph", "Node", "RenderError",
-    "build_graph", "to_dot", "to_json", "to_mermaid", "to_svg",
+    "build_graph", "build_graphs", "problems", "to_dot", "to_json", "to_mermaid", "to_svg",
 ]

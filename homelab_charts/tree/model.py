@@ -52,8 +52,9 @@ OWN_SOURCE = ("GitRepository", FLUX_NAMESPACE, FLUX_NAMESPACE)
 class ObjectId:
     """What identifies an object in a cluster: API group (not version), kind, namespace,
     name. An apiVersion bump (``v2beta2`` -> ``v2``) is a change of the same object.
-    ``cluster`` is the object's ``homelab-charts.io/cluster`` label ("" without one): a
-    tree of several clusters holds one ``networking`` Kustomization per cluster."""
+    ``cluster`` is the object's ``homelab-charts.io/cluster`` label, without one the
+    ``clusters/<name>/`` folder holding its file ("" elsewhere): a tree of several
+    clusters holds one ``networking`` Kustomization per cluster."""
 
     group: str
     kind: str
@@ -85,6 +86,27 @@ class TreeObject:
 
 def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
+
+
+def cluster_folder(relpath: str) -> str | None:
+    """``<name>`` of a file under ``clusters/<name>/`` (None for any other file)."""
+    parts = PurePosixPath(relpath).parts
+    return parts[1] if len(parts) > 2 and parts[0] == "clusters" else None
+
+
+def object_cluster(doc: Mapping[str, Any], relpath: str) -> str:
+    """The cluster an object is for: its ``homelab-charts.io/cluster`` label, else the
+    ``clusters/<name>/`` folder of its file, else ""."""
+    labels = field_at(doc, "metadata.labels")
+    owner = labels.get(CLUSTER_LABEL) if isinstance(labels, Mapping) else None
+    if isinstance(owner, str) and owner:
+        return owner
+    return cluster_folder(relpath) or ""
+
+
+def plain_id(oid: ObjectId) -> ObjectId:
+    """``oid`` without its cluster: what a reference (``dependsOn``, ``sourceRef``) names."""
+    return ObjectId(oid.group, oid.kind, oid.namespace, oid.name) if oid.cluster else oid
 
 
 #: What ``flux bootstrap`` creates in every cluster (its files, under
@@ -156,10 +178,7 @@ def file_objects(rel: str, text: str | bytes, *, where: str | None = None) -> li
         namespace = field_at(doc, "metadata.namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise ConfigError(where, f"{kind} {name}: metadata.namespace", "must be a string")
-        labels = field_at(doc, "metadata.labels")
-        owner = labels.get(CLUSTER_LABEL) if isinstance(labels, Mapping) else None
-        oid = ObjectId(api_group(api), kind, namespace or "", name,
-                       owner if isinstance(owner, str) else "")
+        oid = ObjectId(api_group(api), kind, namespace or "", name, object_cluster(doc, rel))
         objects.append(TreeObject(oid, api, rel, n, doc, line))
     return objects
 
@@ -291,7 +310,8 @@ def depends_on(spec: Mapping[str, Any], owner_namespace: str, where: str, *,
 
 
 def dependency_refs(obj: TreeObject) -> list[tuple[int, ObjectId]]:
-    """``(index, target)`` of each readable ``spec.dependsOn`` entry of ``obj``: an object
+    """``(index, target)`` of each readable ``spec.dependsOn`` entry of ``obj`` (no
+    cluster: a reference names none): an object
     of its own API group and kind (a Kustomization waits for Kustomizations, a HelmRelease
     for HelmReleases). Entries that cannot be read are skipped."""
     spec = obj.body.get("spec")
@@ -370,16 +390,22 @@ def bootstrap_kustomization(relpath: str) -> FluxKustomization | None:
 class Owners:
     """Which Flux Kustomization applies a file: the one reading this repository whose
     ``spec.path`` folder most closely contains it; files of ``clusters/<cluster>/`` that no
-    other one claims belong to bootstrap's ``flux-system``."""
+    other one claims belong to bootstrap's ``flux-system`` (with ``cluster`` given: only
+    that cluster's folder, the one its bootstrap applies)."""
 
-    def __init__(self, kustomizations: Sequence[FluxKustomization]) -> None:
+    def __init__(self, kustomizations: Sequence[FluxKustomization],
+                 cluster: str | None = None) -> None:
         self._by_path: dict[str, FluxKustomization] = {}
+        self._cluster = cluster
         for k in kustomizations:
             if k.reads_this_repository:
                 self._by_path.setdefault(k.path, k)
 
     def of(self, relpath: str) -> FluxKustomization | None:
         bootstrap = bootstrap_kustomization(relpath)
+        if (bootstrap is not None and self._cluster is not None
+                and bootstrap.path != f"clusters/{self._cluster}"):
+            bootstrap = None
         folder = PurePosixPath(relpath).parent
         for candidate in (folder, *folder.parents):
             key = "" if str(candidate) == "." else candidate.as_posix()
@@ -408,12 +434,30 @@ class ClusterIdentity:
 KustomizationKey = tuple[str, str]  # namespace, name
 
 
+def _document_key(k: FluxKustomization) -> tuple[str, int, str, str]:
+    """The document a Kustomization comes from (one key across every view of a tree)."""
+    return k.file, k.index, k.namespace, k.name
+
+
 class Tree:
     """A loaded tree: ``files`` (``{path: YAML text}``), its objects and its Flux graph.
 
     ``label`` prefixes file names in errors (a commit: ``1a2b3c4:apps/x.yaml``).
     Everything beyond the objects is computed on first use.
+
+    A tree of several clusters (``clusters/<a>/``, ``clusters/<b>/``) holds one Flux graph
+    per cluster: bootstrap of cluster ``a`` applies ``clusters/a/`` only, so its
+    Kustomizations are those defined there and those defined in the files they apply.
+    Two clusters may each have a Kustomization ``flux-system/apps``; :meth:`views` gives
+    each cluster's part of the tree (:meth:`for_cluster`), in which Kustomizations are
+    keyed by ``(namespace, name)`` as in a tree of one cluster. ``cluster`` is the name of
+    the cluster a view is for (None: the whole tree; "": what no cluster applies).
     """
+
+    cluster: str | None = None
+    #: Files besides :attr:`files` and those of :attr:`objects` (a file whose objects were
+    #: all left out of :meth:`from_objects` as a second object of one identity).
+    extra_paths: frozenset[str] = frozenset()
 
     def __init__(self, files: Mapping[str, str], *, label: str = "",
                  advance: Callable[[], None] | None = None) -> None:
@@ -434,8 +478,11 @@ class Tree:
         tree.files = dict(files or {})
         tree.label = label
         tree.objects = {}
+        read: set[str] = set()
         for obj in objects:
             tree.objects.setdefault(obj.id, obj)
+            read.add(obj.file)
+        tree.extra_paths = frozenset(read)
         return tree
 
     @classmethod
@@ -482,7 +529,7 @@ class Tree:
 
         found = set(BOOTSTRAP_OBJECTS)
         for oid in self.objects:
-            found.add(oid)
+            found.add(plain_id(oid))
             if oid.kind == "SealedSecret":
                 found.add(ObjectId("", "Secret", oid.namespace, oid.name))
         for rel, text in self.files.items():
@@ -493,8 +540,9 @@ class Tree:
         return frozenset(found)
 
     def provides(self, oid: ObjectId) -> bool:
-        """True when ``oid`` exists once the tree is applied (see :attr:`provided`)."""
-        return oid in self.provided
+        """True when ``oid`` exists once the tree is applied (see :attr:`provided`); its
+        cluster is not compared (a reference names none: read one cluster's view)."""
+        return plain_id(oid) in self.provided
 
     def in_file(self, relpath: str) -> list[TreeObject]:
         return [o for o in self.objects.values() if o.file == relpath]
@@ -525,7 +573,18 @@ class Tree:
 
     @cached_property
     def _by_key(self) -> dict[KustomizationKey, FluxKustomization]:
-        return {k.key: k for k in self.kustomizations}
+        """The Kustomizations by ``(namespace, name)``. Two with one key (clusters ``a``
+        and ``b`` each with ``flux-system/apps``) are two graphs, never one node: a
+        ConfigError saying to read one cluster (:meth:`for_cluster`, :meth:`views`)."""
+        found: dict[KustomizationKey, FluxKustomization] = {}
+        for k in self.kustomizations:
+            first = found.setdefault(k.key, k)
+            if first is not k:
+                raise ConfigError(
+                    f"{self.where(k.file)}: Kustomization {k.label}", None,
+                    f"also defined in {first.file}: each cluster's Flux graph is its own "
+                    "(read one cluster: Tree.for_cluster / Tree.views)")
+        return found
 
     @cached_property
     def owners(self) -> Owners:
@@ -544,13 +603,28 @@ class Tree:
         """The ``dependsOn`` graph of the objects of ``kind`` (HelmRelease, Kustomization),
         entries that cannot be read left out (:func:`dependency_refs`); a dependency that
         is not in the tree is one of the graph's ``missing()``."""
-        return DependencyGraph({o.id: [t for _, t in dependency_refs(o)]
+        return DependencyGraph({plain_id(o.id): [t for _, t in dependency_refs(o)]
                                 for o in self.of_kind(kind, group)})
 
     @cached_property
     def graph(self) -> DependencyGraph[KustomizationKey]:
-        """The ``dependsOn`` graph of the Kustomizations (keys: ``(namespace, name)``)."""
-        return DependencyGraph({k.key: k.depends_on for k in self.kustomizations})
+        """The ``dependsOn`` graph of the Kustomizations (keys: ``(namespace, name)``) of a
+        tree of one cluster, or of one cluster's view (:meth:`views`)."""
+        return DependencyGraph({key: k.depends_on for key, k in self._by_key.items()})
+
+    def layer_of(self, kustomization: FluxKustomization) -> int:
+        """The layer of ``kustomization`` (one of :attr:`kustomizations`) in the graph of
+        its cluster; 0 when no cluster applies it."""
+        return self._layers_by_document.get(_document_key(kustomization), 0)
+
+    @cached_property
+    def _layers_by_document(self) -> dict[tuple[str, int, str, str], int]:
+        out: dict[tuple[str, int, str, str], int] = {}
+        for view in self.views():
+            layers = view.layers()
+            for k in view.kustomizations:
+                out.setdefault(_document_key(k), layers.get(k.key, 0))
+        return out
 
     def layers(self) -> dict[KustomizationKey, int]:
         """Each Kustomization's layer: the length of its longest ``dependsOn`` chain."""
@@ -591,10 +665,68 @@ class Tree:
 
     # clusters
 
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        """Every file of the tree: those read, and those its objects come from."""
+        return frozenset({*self.files, *(o.file for o in self.objects.values()),
+                          *self.extra_paths})
+
     def clusters(self) -> list[str]:
         """The cluster folders: ``<name>`` of each ``clusters/<name>/`` holding a file."""
-        return sorted({PurePosixPath(rel).parts[1] for rel in self.files
-                       if rel.startswith("clusters/") and len(PurePosixPath(rel).parts) > 2})
+        return sorted({c for rel in self.paths if (c := cluster_folder(rel)) is not None})
+
+    def cluster_paths(self, cluster: str) -> frozenset[str]:
+        """The files cluster ``cluster`` applies: those of ``clusters/<cluster>/`` (its
+        bootstrap's), and those the Kustomizations of the files it applies apply, each by
+        the nearest Kustomization of that cluster (:class:`Owners`)."""
+        chosen: list[FluxKustomization] = []
+        taken: set[int] = set()
+        while True:
+            owners = Owners(chosen, cluster)
+            member = frozenset(rel for rel in self.paths if owners.of(rel) is not None)
+            new = [k for k in self.kustomizations if k.file in member and id(k) not in taken]
+            if not new:
+                return member
+            chosen.extend(new)
+            taken.update(id(k) for k in new)
+
+    def for_cluster(self, cluster: str) -> Tree:
+        """Cluster ``cluster``'s part of the tree (:meth:`cluster_paths`): its files and
+        objects, its Kustomizations keyed by ``(namespace, name)``, its own graph. A
+        ConfigError naming the clusters when the tree has no ``clusters/<cluster>/``."""
+        names = self.clusters()
+        if cluster not in names:
+            raise ConfigError(self.where(f"clusters/{cluster}"), None,
+                              f"no such cluster folder in the tree (clusters: "
+                              f"{', '.join(names) or 'none'})")
+        return self._view(self.cluster_paths(cluster), cluster)
+
+    def views(self) -> list[Tree]:
+        """The tree as its clusters apply it: the tree itself when it has one cluster
+        folder or none (every command's output is then as it always was); else one view
+        per cluster (:meth:`for_cluster`, by name) and, when files with objects are
+        applied by no cluster, one more of those (``cluster`` "")."""
+        if self.cluster is not None or len(self.clusters()) <= 1:
+            return [self]
+        return self._views
+
+    @cached_property
+    def _views(self) -> list[Tree]:
+        views = [self.for_cluster(c) for c in self.clusters()]
+        claimed = frozenset().union(*(v.paths for v in views))
+        rest = self.paths - claimed
+        if any(o.file in rest for o in self.objects.values()):
+            views.append(self._view(rest, ""))
+        return views
+
+    def _view(self, paths: frozenset[str], cluster: str) -> Tree:
+        view = Tree.__new__(Tree)
+        view.files = {rel: text for rel, text in self.files.items() if rel in paths}
+        view.label = self.label
+        view.objects = {oid: o for oid, o in self.objects.items() if o.file in paths}
+        view.extra_paths = frozenset(paths & self.extra_paths)
+        view.cluster = cluster
+        return view
 
     def cluster_identity(self, cluster: str) -> ClusterIdentity | None:
         """The cluster ``clusters/<cluster>/`` is bound to (None without an identity file)."""

@@ -13,6 +13,11 @@ The objects of ``clusters/<cluster>/`` belong to bootstrap's ``flux-system``
 Kustomization, which depends on nothing: only Kubernetes' and Flux's kinds may live there.
 Objects no Kustomization applies are not checked. A violation names the object, the
 Kustomization, and the Kustomization it must depend on (or that none installs the kind).
+
+Each cluster's Flux graph is its own: in a tree of several clusters (``clusters/<a>/``,
+``clusters/<b>/``) the check runs once per cluster, over the files that cluster applies
+(:meth:`homelab_charts.tree.Tree.views`), with that cluster's bootstrap and
+Kustomizations: a CRD another cluster installs does not count.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from homelab_charts.config import TREE_SOURCE_LABEL
 from homelab_charts.infrastructure.controllers import CHART_CRDS
-from homelab_charts.tree import FLUX_NAMESPACE
+from homelab_charts.tree import FLUX_NAMESPACE, Tree
 from homelab_charts.tree import HELM_TOOLKIT_GROUP as HELM_GROUP
 from homelab_charts.tree import KUSTOMIZE_TOOLKIT_GROUP as KUSTOMIZE_GROUP
 from homelab_charts.tree.model import OWN_SOURCE, api_group
@@ -90,14 +95,31 @@ class _Kustomization:
         return f"{self.key[0]}/{self.key[1]}"
 
 
-def _kustomizations(results: Iterable[Result], root: Path) -> dict[tuple[str, str],
-                                                                   _Kustomization]:
+def _kustomizations(results: Iterable[Result], root: Path, cluster: str | None = None
+                    ) -> dict[tuple[str, str], _Kustomization]:
+    """The Kustomizations of ``results`` by key; ``cluster``: those are the part of the
+    tree that cluster applies ("": no cluster's), whose bootstrap applies its folder."""
     found: dict[tuple[str, str], _Kustomization] = {}
-    for cluster in sorted(root.glob("clusters/*/flux-system")):
+    bootstrap = (FLUX_NAMESPACE, FLUX_NAMESPACE)
+    if cluster is not None:
+        if cluster:
+            found[bootstrap] = _Kustomization(bootstrap, (root / "clusters" / cluster).resolve())
+        return _add_kustomizations(found, results, root)
+    for folder in sorted(root.glob("clusters/*/flux-system")):
         # bootstrap's Kustomization applies the cluster folder; it depends on nothing.
-        found[(FLUX_NAMESPACE, FLUX_NAMESPACE)] = _Kustomization(
-            (FLUX_NAMESPACE, FLUX_NAMESPACE), cluster.parent.resolve())
+        found[bootstrap] = _Kustomization(bootstrap, folder.parent.resolve())
         break
+    found = _add_kustomizations(found, results, root)
+    if bootstrap not in found:
+        clusters = sorted(p for p in root.glob("clusters/*") if p.is_dir())
+        if len(clusters) == 1:
+            found[bootstrap] = _Kustomization(bootstrap, clusters[0].resolve())
+    return found
+
+
+def _add_kustomizations(found: dict[tuple[str, str], _Kustomization],
+                        results: Iterable[Result], root: Path
+                        ) -> dict[tuple[str, str], _Kustomization]:
     results = list(results)
     own = _own_sources(results)
     for result in results:
@@ -114,11 +136,6 @@ def _kustomizations(results: Iterable[Result], root: Path) -> dict[tuple[str, st
             if isinstance(dep, Mapping) and dep.get("name"):
                 k.depends_on.append((str(dep.get("namespace") or namespace), str(dep["name"])))
         found[k.key] = k
-    if (FLUX_NAMESPACE, FLUX_NAMESPACE) not in found:
-        clusters = sorted(p for p in root.glob("clusters/*") if p.is_dir())
-        if len(clusters) == 1:
-            found[(FLUX_NAMESPACE, FLUX_NAMESPACE)] = _Kustomization(
-                (FLUX_NAMESPACE, FLUX_NAMESPACE), clusters[0].resolve())
     return found
 
 
@@ -152,10 +169,25 @@ def _provided(obj: Mapping[str, Any], kind: str, group: str) -> dict[tuple[str, 
     return {}
 
 
-def check(results: list[Result], root: Path) -> None:
-    """Adds a ``CRD-001`` problem to every custom resource whose CRD may be missing."""
+def check(results: list[Result], root: Path, tree: Tree | None = None) -> None:
+    """Adds a ``CRD-001`` problem to every custom resource whose CRD may be missing, per
+    cluster. ``tree``: the read model of ``results`` (:func:`flux.read_tree`; read here
+    when not given), which tells the clusters apart."""
     root = root.resolve()
-    kustomizations = _kustomizations(results, root)
+    if tree is None:
+        from homelab_charts.validate.flux import read_tree
+
+        tree, _ = read_tree(results)
+    views = tree.views()
+    if len(views) == 1:
+        _check(results, root, None)
+        return
+    for view in views:
+        _check([r for r in results if r.filename in view.paths], root, view.cluster)
+
+
+def _check(results: list[Result], root: Path, cluster: str | None) -> None:
+    kustomizations = _kustomizations(results, root, cluster)
     if not kustomizations:
         return
     by_folder: dict[Path, _Kustomization] = {}
@@ -202,7 +234,9 @@ def check(results: list[Result], root: Path) -> None:
         else:
             message = (f"{what} in Kustomization {owner.label}: no Kustomization of the tree "
                        f"installs the CRD of {group}/{result.kind}")
-        result.problems.append(Problem("flux", message, path="/kind", rule=RULE))
+        problem = Problem("flux", message, path="/kind", rule=RULE)
+        if problem not in result.problems:  # a file several clusters apply: once
+            result.problems.append(problem)
 
 
 def _dependencies(start: _Kustomization,

@@ -16,6 +16,12 @@ ConfigMaps/Secrets a ``kustomization.yaml`` generates), the Flux Kustomizations 
 and ``diff`` read them. Unlike those, validate reads every document itself and reports
 problems per document instead of stopping at the first: :func:`read_tree` makes the model
 from its results (any PATHS, not only a whole tree) and the checks read it leniently.
+
+Each cluster's Flux graph is its own: in a tree of several clusters (``clusters/<a>/``,
+``clusters/<b>/``) an object's references resolve, and cycles are found, in the part of
+the tree each cluster that applies it applies (:meth:`Tree.views`); a ``dependsOn`` on a
+Kustomization only another cluster has is dangling (the message names the cluster).
+Objects no cluster applies resolve against the whole tree, as before.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from homelab_charts.tree import (
     dependency_refs,
     flux_kustomization,
     is_flux_kustomization,
+    object_cluster,
+    plain_id,
 )
 from homelab_charts.tree.model import own_sources
 from homelab_charts.validate.model import Problem, Result
@@ -55,7 +63,8 @@ def tree_object(result: Result) -> TreeObject | None:
     obj = result.obj
     if not isinstance(obj, Mapping) or not result.kind or not result.name:
         return None
-    oid = ObjectId(api_group(result.api_version), result.kind, result.namespace, result.name)
+    oid = ObjectId(api_group(result.api_version), result.kind, result.namespace, result.name,
+                   object_cluster(obj, result.filename))
     return TreeObject(oid, result.api_version, result.filename, result.document, obj,
                       result.line or 0)
 
@@ -105,55 +114,83 @@ def _folder(root: Path, k: FluxKustomization) -> Path | None:
 
 
 def check_graph(tree: Tree, checked: Sequence[Checked], root: Path) -> None:
-    """Adds ``flux`` problems to the results of the objects whose references dangle."""
-    owners: dict[ObjectId, Result] = {}
+    """Adds ``flux`` problems to the results of the objects whose references dangle, that
+    are in a ``dependsOn`` cycle, or whose Kustomization path is not a folder; references
+    and cycles per cluster (see the module)."""
     own = own_sources(tree.objects.values())
+    views = tree.views()
+    if len(views) == 1:
+        _check_references(tree, tree, checked, root, own, "")
+        return
+    placed: set[int] = set()
+    for view in (v for v in views if v.cluster):
+        members = [(obj, r) for obj, r in checked if view.objects.get(obj.id) is obj]
+        placed.update(id(obj) for obj, _ in members)
+        _check_references(view, view, members, root, own, f" (cluster {view.cluster})")
+    # applied by no cluster (or a second object of one identity): the whole tree's
+    rest = [(obj, r) for obj, r in checked if id(obj) not in placed]
+    rest_view = next((v for v in views if v.cluster == ""), Tree.from_objects([]))
+    _check_references(tree, rest_view, rest, root, own, "")
+
+
+def _check_references(scope: Tree, view: Tree, checked: Sequence[Checked], root: Path,
+                      own: frozenset[tuple[str, str, str]], where: str) -> None:
+    """The references of ``checked`` resolved in ``scope``, the cycles of ``view``;
+    ``where`` ends the messages of a dangling reference."""
+    owners: dict[ObjectId, Result] = {}
     for obj, result in checked:
         spec = obj.body.get("spec")
         if not isinstance(spec, Mapping):
             continue
         group, kind = obj.id.group, obj.id.kind
         if (group, kind) == (KUSTOMIZE_TOOLKIT_GROUP, "Kustomization"):
-            _check_source(tree, result, spec.get("sourceRef"), "/spec/sourceRef")
+            _check_source(scope, result, spec.get("sourceRef"), "/spec/sourceRef", where)
             _check_kustomization_path(result, root, kustomization_of(obj, own))
-            _check_config_refs(tree, result, spec, ("postBuild", "substituteFrom"),
-                               "/spec/postBuild/substituteFrom")
-            _check_secret(tree, result, _ref(spec, "decryption", "secretRef"),
-                          "/spec/decryption/secretRef")
+            _check_config_refs(scope, result, spec, ("postBuild", "substituteFrom"),
+                               "/spec/postBuild/substituteFrom", where)
+            _check_secret(scope, result, _ref(spec, "decryption", "secretRef"),
+                          "/spec/decryption/secretRef", where)
         elif (group, kind) == (HELM_TOOLKIT_GROUP, "HelmRelease"):
             chart_ref = spec.get("chartRef")
             if chart_ref is not None:
-                _check_source(tree, result, chart_ref, "/spec/chartRef")
+                _check_source(scope, result, chart_ref, "/spec/chartRef", where)
             source = _ref(spec, "chart", "spec", "sourceRef")
             if source is not None:
-                _check_source(tree, result, source, "/spec/chart/spec/sourceRef")
-            _check_config_refs(tree, result, spec, ("valuesFrom",), "/spec/valuesFrom")
+                _check_source(scope, result, source, "/spec/chart/spec/sourceRef", where)
+            _check_config_refs(scope, result, spec, ("valuesFrom",), "/spec/valuesFrom",
+                               where)
         elif (group, kind) in ((SOURCE_TOOLKIT_GROUP, "HelmChart"),
                                (IMAGE_GROUP, "ImageUpdateAutomation")):
-            _check_source(tree, result, spec.get("sourceRef"), "/spec/sourceRef")
+            _check_source(scope, result, spec.get("sourceRef"), "/spec/sourceRef", where)
         elif (group, kind) == (IMAGE_GROUP, "ImagePolicy"):
             ref = spec.get("imageRepositoryRef")
             if isinstance(ref, Mapping) and ref.get("name"):
                 target = ObjectId(IMAGE_GROUP, "ImageRepository",
                                   str(ref.get("namespace") or result.namespace),
                                   str(ref["name"]))
-                if not tree.provides(target):
+                if not scope.provides(target):
                     _dangling(result, "/spec/imageRepositoryRef",
-                              f"ImageRepository {target.namespace}/{target.name}")
+                              f"ImageRepository {target.namespace}/{target.name}", where)
         if (group, kind) in _DEPENDING:
-            owners[obj.id] = result
+            owners[plain_id(obj.id)] = result
             for i, target in dependency_refs(obj):
-                if not tree.provides(target):
+                if not scope.provides(target):
                     _dangling(result, f"/spec/dependsOn/{i}",
-                              f"{kind} {target.namespace}/{target.name}")
+                              f"{kind} {target.namespace}/{target.name}", where)
     for group, kind in _DEPENDING:
-        for cycle in tree.dependency_graph(kind, group).cycles(sort_key=lambda key: key):
+        for cycle in view.dependency_graph(kind, group).cycles(sort_key=lambda key: key):
             names = " -> ".join(f"{k.namespace}/{k.name}" for k in [*cycle, cycle[0]])
             for member in cycle:
                 owner = owners.get(member)
                 if owner is not None:
-                    owner.problems.append(Problem(
-                        "flux", f"dependency cycle: {kind} {names}", path="/spec/dependsOn"))
+                    _add(owner, Problem("flux", f"dependency cycle: {kind} {names}",
+                                        path="/spec/dependsOn"))
+
+
+def _add(result: Result, problem: Problem) -> None:
+    """Adds ``problem`` once (an object several clusters apply is checked in each)."""
+    if problem not in result.problems:
+        result.problems.append(problem)
 
 
 def _ref(obj: Any, *keys: str) -> Any:
@@ -164,11 +201,11 @@ def _ref(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def _dangling(result: Result, path: str, what: str) -> None:
-    result.problems.append(Problem("flux", f"{what} not found in the tree", path=path))
+def _dangling(result: Result, path: str, what: str, where: str = "") -> None:
+    _add(result, Problem("flux", f"{what} not found in the tree{where}", path=path))
 
 
-def _check_source(tree: Tree, result: Result, ref: Any, path: str) -> None:
+def _check_source(tree: Tree, result: Result, ref: Any, path: str, where: str) -> None:
     if not isinstance(ref, Mapping):
         return  # the schema check reports a missing sourceRef
     kind = str(ref.get("kind") or "")
@@ -181,11 +218,11 @@ def _check_source(tree: Tree, result: Result, ref: Any, path: str) -> None:
     if isinstance(api_version, str) and api_version:
         group = api_group(api_version)
     if not tree.provides(ObjectId(group, kind, namespace, name)):
-        _dangling(result, path, f"{kind} {namespace}/{name}")
+        _dangling(result, path, f"{kind} {namespace}/{name}", where)
 
 
 def _check_config_refs(tree: Tree, result: Result, spec: Mapping[str, Any],
-                       keys: tuple[str, ...], path: str) -> None:
+                       keys: tuple[str, ...], path: str, where: str) -> None:
     refs = _ref(spec, *keys)
     if not isinstance(refs, list):
         return
@@ -196,14 +233,14 @@ def _check_config_refs(tree: Tree, result: Result, spec: Mapping[str, Any],
         name = str(ref.get("name") or "")
         if kind in ("ConfigMap", "Secret") and name and not tree.provides(
                 ObjectId("", kind, result.namespace, name)):
-            _dangling(result, f"{path}/{i}", f"{kind} {result.namespace}/{name}")
+            _dangling(result, f"{path}/{i}", f"{kind} {result.namespace}/{name}", where)
 
 
-def _check_secret(tree: Tree, result: Result, ref: Any, path: str) -> None:
+def _check_secret(tree: Tree, result: Result, ref: Any, path: str, where: str) -> None:
     if isinstance(ref, Mapping) and ref.get("name"):
         name = str(ref["name"])
         if not tree.provides(ObjectId("", "Secret", result.namespace, name)):
-            _dangling(result, path, f"Secret {result.namespace}/{name}")
+            _dangling(result, path, f"Secret {result.namespace}/{name}", where)
 
 
 def _check_kustomization_path(result: Result, root: Path, k: FluxKustomization | None) -> None:
@@ -212,8 +249,7 @@ def _check_kustomization_path(result: Result, root: Path, k: FluxKustomization |
     path = k.raw_path or "./"
     folder = _folder(root, k)
     if folder is None:
-        result.problems.append(Problem(
-            "flux", f"path {path!r} leaves the repository", path="/spec/path"))
+        _add(result, Problem("flux", f"path {path!r} leaves the repository", path="/spec/path"))
     elif not folder.is_dir():
-        result.problems.append(Problem(
-            "flux", f"path {path!r} is not a folder of the repository", path="/spec/path"))
+        _add(result, Problem("flux", f"path {path!r} is not a folder of the repository",
+                             path="/spec/path"))

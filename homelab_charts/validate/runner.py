@@ -197,7 +197,7 @@ def validate(options: Options) -> Report:
             # CRD-001: every custom resource's CRD is installed by a Kustomization it needs.
             from homelab_charts.validate import crds
 
-            crds.check(tree_results, root)
+            crds.check(tree_results, root, tree)
         if options.kustomize:
             _kustomize(report, flux.kustomization_folders(checked, root), root,
                        validator=validator, kc_exe=kc_exe, kc_opts=kc_opts)

@@ -195,3 +195,83 @@ def test_kubectl_errors_are_one_line(kubectl, tmp_path: Path,  # type: ignore[no
     code, _, err = _run([], capsys)
     assert code == 2 and err == "homelab-charts status: error: kubectl: not found on PATH: " \
                                 "install kubectl\n"
+
+
+# -- one cluster of a tree of two ---------------------------------------------------------
+
+def _ready(name: str, depends: tuple[str, ...] = ()) -> dict:
+    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system", "generation": 1},
+            "spec": {"dependsOn": [{"name": d} for d in depends],
+                     "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+            "status": {"observedGeneration": 1, "lastAppliedRevision": "main@sha1:abc",
+                       "conditions": [{"type": "Ready", "status": "True",
+                                       "reason": "ReconciliationSucceeded"}]}}
+
+
+def _two_cluster_tree(root: Path) -> Path:
+    from tests.scripts.gitops_sandbox import CLUSTER_UID, OTHER_UID, identity
+    from tests.two_clusters import ks, two_clusters
+
+    files = two_clusters()
+    files["clusters/prod/more.yaml"] = ks("reports", "apps/reports", ("apps",), cluster="prod")
+    files["clusters/lab/cluster-identity.yaml"] = identity(CLUSTER_UID, "lab")
+    files["clusters/prod/cluster-identity.yaml"] = identity(OTHER_UID, "prod")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+#: What cluster lab runs: its own Kustomizations (cache, not prod's reports).
+LAB_LIVE = {"items": [_ready("flux-system"), _ready("databases"), _ready("cache"),
+                      _ready("apps", ("cache",)), _ready("shared"),
+                      _ready("extras", ("shared",)),
+                      {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                       "metadata": {"name": "flux-system", "namespace": "flux-system"},
+                       "status": {"conditions": [{"type": "Ready", "status": "True"}]}}]}
+
+
+def test_status_of_one_cluster_of_the_tree(kubectl, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    root = _two_cluster_tree(tmp_path / "repo")
+    log = kubectl(flux=LAB_LIVE, sealed='{"items": []}')
+    code, out, err = _run(["--cluster", "lab", "--root", str(root)], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "cluster lab: 6 of 6 Kustomizations Ready"
+    calls = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+    assert calls[0][:4] == ["get", "namespace", "kube-system", "-o"]
+    code, out, _ = _run(["--cluster", "lab", "--root", str(root), "--output", "json"], capsys)
+    doc = json.loads(out)
+    assert (doc["cluster"], doc["missing"], doc["unexpected"], doc["ready"]) == \
+        ("lab", [], [], True)
+
+
+def test_status_refuses_the_context_of_another_cluster(  # type: ignore[no-untyped-def]
+        kubectl, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _two_cluster_tree(tmp_path / "repo")
+    log = kubectl(flux=LAB_LIVE, sealed='{"items": []}')
+    code, out, err = _run(["--cluster", "prod", "--root", str(root)], capsys)
+    assert code == 2 and out == ""
+    assert "wrong cluster: clusters/prod is bound to the cluster with kube-system UID " \
+           "9a0e6b1c-" in err and err.count("\n") == 1
+    assert not [c for c in log.read_text().splitlines() if "kustomizations" in c]
+    code, _, err = _run(["--cluster", "staging", "--root", str(root)], capsys)
+    assert code == 2 and "no such cluster folder in the tree (clusters: lab, prod)" in err
+
+
+def test_status_lists_what_the_cluster_lacks(kubectl, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """prod not bound: not checked (a note); lab's objects are not prod's."""
+    root = _two_cluster_tree(tmp_path / "repo")
+    (root / "clusters/prod/cluster-identity.yaml").unlink()
+    kubectl(flux=LAB_LIVE, sealed='{"items": []}')
+    code, out, _ = _run(["--cluster", "prod", "--root", str(root)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "cluster prod: 6 of 6 Kustomizations Ready; not everything is Ready",
+        "not in the cluster (clusters/prod defines them): flux-system/reports",
+        "in the cluster, not defined for it by clusters/prod: flux-system/cache"]
+    assert lines[-1] == ("note: clusters/prod is bound to no cluster (homelab-charts cluster "
+                         "bind): the context was not checked to be it")

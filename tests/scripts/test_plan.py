@@ -248,3 +248,30 @@ def test_the_committed_tree_is_bound_through_its_identity_file() -> None:
     assert identity is not None and identity.file == "clusters/homelab/cluster-identity.yaml"
     (namespaces,) = [s for s in steps if s.path == "infrastructure/namespaces"]
     assert namespaces.method == "kustomize"
+
+
+def test_each_cluster_of_a_tree_of_two_has_its_own_plan(tree: Path) -> None:
+    """A second cluster, ``lab``, with Kustomizations of the same names, unlabelled (a
+    hand-written tree): its databases waits for nothing, and it has no n8n. Each plan is
+    its own cluster's; neither is merged with the other (nor 'defined twice')."""
+    lab = tree / "clusters/lab"
+    lab.mkdir()
+    for name in ("infrastructure.yaml", "apps.yaml"):
+        docs = [d for d in yaml.safe_load_all((tree / "clusters/homelab" / name).read_text())
+                if d and d["metadata"]["name"] != "n8n"]
+        for d in docs:
+            d["metadata"].pop("labels")
+            if d["metadata"]["name"] == "databases":
+                d["spec"].pop("dependsOn")
+        (lab / name).write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    assert lines(tree, "--cluster", "lab")[1:] == [
+        "infrastructure kustomize databases infrastructure/databases -",
+        "infrastructure kustomize networking infrastructure/networking -",
+        "infrastructure kustomize observability infrastructure/observability -",
+        "apps kustomize family-assistant apps/family-assistant -",
+    ]
+    assert lines(tree) == lines(tree, "--cluster", "homelab")
+    assert lines(tree)[4:7] == [
+        "infrastructure kustomize networking infrastructure/networking -",
+        "infrastructure kustomize observability infrastructure/observability -",
+        "infrastructure kustomize databases infrastructure/databases -"]
