@@ -2,12 +2,21 @@
 
 One replica (n8n's regular mode keeps in-process state; scaling out needs queue mode and
 Redis), a Deployment with the ``Recreate`` strategy and a ReadWriteOnce claim mounted at
-``/home/node/.n8n`` (settings, binary data, community nodes). The database password and
-the encryption key are read from files (n8n's ``*_FILE`` variables), not from environment
-variables: one projected volume holds ``encryption-key`` of ``n8n-credentials`` and
-``db-password``, the ``password`` of the namespace's copy of the shared PostgreSQL
-credential. Workflows call external APIs, webhooks and mail servers: the data file's
-``platform.network.egress.n8n`` lets its pods out.
+``/home/node/.n8n`` (settings, binary data, community nodes; ``N8N_USER_FOLDER`` pins it
+there instead of relying on the runtime's ``HOME``). The database password is a file
+(``DB_POSTGRESDB_PASSWORD_FILE``, read by n8n's ``@n8n/config``): ``db-password`` of a
+read-only projected volume, the ``password`` of the namespace's copy of the shared
+PostgreSQL credential. The encryption key is an environment variable: n8n 1.x reads it
+from ``process.env.N8N_ENCRYPTION_KEY`` only (``N8N_ENCRYPTION_KEY_FILE`` is ignored, and
+n8n would silently generate a key of its own in the data folder).
+
+The root filesystem is read-only; the image writes, besides the data folder and ``/tmp``,
+the editor's static files (``~/.cache/n8n/public``) and npm's cache (``~/.npm``, when
+community nodes are installed): both are emptyDirs. Code nodes run in an internal task
+runner: a child ``node`` process of the same container, talking to the task broker on
+``127.0.0.1:5679`` (loopback, so no port or NetworkPolicy rule). Workflows call external
+APIs, webhooks and mail servers: the data file's ``platform.network.egress.n8n`` lets its
+pods out.
 """
 
 from __future__ import annotations
@@ -28,11 +37,19 @@ from homelab_charts.workloads import Container, Port, Probe, Resources, RunAs, W
 from homelab_charts.workloads.network import Connection
 from homelab_charts.workloads.spec import EnvValue, quantity
 
-DATA_PATH = "/home/node/.n8n"
+HOME = "/home/node"
+DATA_PATH = f"{HOME}/.n8n"
 SECRETS_PATH = "/run/secrets/n8n"
+#: Folders n8n writes outside its data folder (emptyDirs on the read-only root): /tmp,
+#: the editor's static files (``~/.cache/n8n/public``) and npm's cache (``~/.npm``, used
+#: by community-node installs, whose npm children may not inherit the environment).
+WRITABLE_PATHS = {"tmp": "/tmp", "cache": f"{HOME}/.cache", "npm": f"{HOME}/.npm"}
 #: checkov CKV_K8S_40 on n8n: why it runs as uid 1000.
 IMAGE_USER_REASON = ("n8n's image runs as its node user (uid 1000) whose home holds the data "
                      "folder; the pod is still non-root with every capability dropped")
+#: checkov CKV_K8S_35 on n8n: why the encryption key is an environment variable.
+ENV_KEY_REASON = ("n8n 1.x reads its encryption key from N8N_ENCRYPTION_KEY only "
+                  "(N8N_ENCRYPTION_KEY_FILE is ignored); the database password is a file")
 
 
 @register("services.n8n", folder="apps/n8n")
@@ -65,7 +82,6 @@ class N8n(Component):
         host = release.require_host(self.where)
         self.use(credentials.component, database_credentials.component, postgresql)
         name = release.name
-        encryption = credentials.key_ref("encryption-key")
         password = database_credentials.key_ref("password")
         claim = Manifest(self, "data", api_version="v1", kind="PersistentVolumeClaim",
                          name=f"{name}-data", body={"spec": {
@@ -76,8 +92,6 @@ class N8n(Component):
         volumes: tuple[dict[str, Any], ...] = (
             {"name": "data", "persistentVolumeClaim": {"claimName": claim.object_name}},
             {"name": "credentials", "projected": {"defaultMode": 0o440, "sources": [
-                {"secret": {"name": encryption["name"], "items": [
-                    {"key": encryption["key"], "path": "encryption-key"}]}},
                 {"secret": {"name": password["name"], "items": [
                     {"key": password["key"], "path": "db-password"}]}},
             ]}},
@@ -93,7 +107,8 @@ class N8n(Component):
             "DB_POSTGRESDB_DATABASE": db.name,
             "DB_POSTGRESDB_USER": db.name,
             "DB_POSTGRESDB_PASSWORD_FILE": f"{SECRETS_PATH}/db-password",
-            "N8N_ENCRYPTION_KEY_FILE": f"{SECRETS_PATH}/encryption-key",
+            "N8N_ENCRYPTION_KEY": credentials.secret_key("encryption-key"),
+            "N8N_USER_FOLDER": HOME,
             "N8N_PORT": str(self.PORT),
             "N8N_HOST": host,
             "N8N_PROTOCOL": "https",
@@ -104,6 +119,7 @@ class N8n(Component):
             "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
             "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "true",
             "N8N_RUNNERS_ENABLED": "true",
+            "N8N_RUNNERS_MODE": "internal",
             "GENERIC_TIMEZONE": timezone,
             "TZ": timezone,
         }
@@ -120,7 +136,7 @@ class N8n(Component):
                 startup=Probe.http("/healthz", "http", period_seconds=5, failure_threshold=60),
                 readiness=Probe.http("/healthz/readiness", "http", period_seconds=10),
                 liveness=Probe.http("/healthz", "http", period_seconds=20, failure_threshold=6),
-                writable_paths={"tmp": "/tmp", "cache": "/home/node/.cache"},
+                writable_paths=WRITABLE_PATHS,
                 run_as=RunAs(user=1000, group=1000, fs_group=1000),
             ),
             metrics_port="http",
@@ -133,7 +149,8 @@ class N8n(Component):
             Connection.to(self.web, postgresql.server, "postgresql"),
             from_controller,
         ]
-        skip_checkov(self.web.workload, {"CKV_K8S_40": IMAGE_USER_REASON})
+        skip_checkov(self.web.workload, {"CKV_K8S_40": IMAGE_USER_REASON,
+                                         "CKV_K8S_35": ENV_KEY_REASON})
 
     @classmethod
     def create(cls, scope: Folder, id: str, ctx: ClusterContext) -> N8n:

@@ -130,23 +130,48 @@ def test_n8n_uses_postgresql_a_persistent_folder_and_secret_files() -> None:
     assert env["DB_POSTGRESDB_PORT"] == "5432"
     assert env["DB_POSTGRESDB_DATABASE"] == env["DB_POSTGRESDB_USER"] == "n8n"
     assert env["N8N_PORT"] == "5678"
-    assert not any(isinstance(v, dict) for v in env.values()), "no secrets in env"
     mounts = {m["mountPath"]: m["name"] for m in pod.containers[0]["volumeMounts"]}
     volumes = {v["name"]: v for v in pod.spec["volumes"]}
+    # n8n's data folder is N8N_USER_FOLDER/.n8n: the claim's mount, whatever HOME is.
+    assert f"{env['N8N_USER_FOLDER']}/.n8n" == "/home/node/.n8n"
     data = volumes[mounts["/home/node/.n8n"]]
     claim = tree.get("PersistentVolumeClaim", "n8n", data["persistentVolumeClaim"]["claimName"])
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
-    secret_dir = env["N8N_ENCRYPTION_KEY_FILE"].rsplit("/", 1)[0]
-    assert env["DB_POSTGRESDB_PASSWORD_FILE"].rsplit("/", 1)[0] == secret_dir
+    # The password is a file (@n8n/config reads DB_POSTGRESDB_PASSWORD_FILE); n8n 1.x
+    # reads the encryption key from N8N_ENCRYPTION_KEY only, so it is a secretKeyRef.
+    assert "N8N_ENCRYPTION_KEY_FILE" not in env
+    assert env["N8N_ENCRYPTION_KEY"] == {"secretKeyRef": {"name": "n8n-credentials",
+                                                          "key": "encryption-key"}}
+    assert [k for k, v in env.items() if isinstance(v, dict)] == ["N8N_ENCRYPTION_KEY"]
+    secret_dir = env["DB_POSTGRESDB_PASSWORD_FILE"].rsplit("/", 1)[0]
     sources = volumes[mounts[secret_dir]]["projected"]["sources"]
     files = {(s["secret"]["name"], i["key"], i["path"])
              for s in sources for i in s["secret"]["items"]}
-    assert files == {("n8n-credentials", "encryption-key", "encryption-key"),
-                     ("postgresql-n8n", "password", "db-password")}
+    assert files == {("postgresql-n8n", "password", "db-password")}
+    assert "CKV_K8S_35" in " ".join(pod.workload["metadata"]["annotations"].values())
     assert pod.spec["securityContext"]["runAsUser"] == 1000
     assert pod.workload["spec"]["strategy"] == {"type": "Recreate"}
     probe = pod.containers[0]["readinessProbe"]["httpGet"]
     assert probe == {"path": "/healthz/readiness", "port": "http"}
+
+
+def test_n8n_writable_folders_and_internal_task_runner() -> None:
+    """Read-only root: n8n writes the editor's static files to ~/.cache/n8n/public and
+    npm (community nodes) its cache to ~/.npm; the task runner is a child process talking
+    to the broker on loopback, so the container declares no port for it."""
+    pod = homelab_tree().pod("n8n")
+    container = pod.containers[0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in pod.spec["volumes"]}
+    empty = {m["mountPath"] for m in container["volumeMounts"]
+             if "emptyDir" in volumes[m["name"]]}
+    assert empty == {"/tmp", "/home/node/.cache", "/home/node/.npm"}
+    env = pod.env()
+    assert env["N8N_RUNNERS_ENABLED"] == "true"
+    assert env["N8N_RUNNERS_MODE"] == "internal"
+    assert "N8N_RUNNERS_AUTH_TOKEN" not in env, "only external mode needs a token"
+    assert "N8N_RUNNERS_BROKER_LISTEN_ADDRESS" not in env, "default 127.0.0.1"
+    assert [p["containerPort"] for p in container["ports"]] == [5678]
 
 
 def test_n8n_refuses_more_than_one_replica(tmp_path: Path) -> None:

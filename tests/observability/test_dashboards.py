@@ -77,7 +77,8 @@ CATALOG: dict[str, dict[str, set[str]]] = {
 }
 #: Labels a scrape job adds: pod discovery (namespace, pod, app, node), node discovery.
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "app", "node"}
-#: Loki's index labels for OTLP logs (3.5 defaults: resource attributes, dots as "_").
+#: Loki's index labels for OTLP logs: the resource attributes Loki 3.5 indexes by default
+#: (distributor.otlp.default_resource_attributes_as_index_labels), dots as "_".
 LOKI_LABELS = {"service_name", "service_namespace", "deployment_environment",
                "k8s_namespace_name", "k8s_pod_name", "k8s_container_name",
                "k8s_deployment_name", "k8s_statefulset_name", "k8s_daemonset_name",

@@ -222,3 +222,35 @@ def test_adding_a_scrape_target_updates_config_checksum_and_flows() -> None:
     assert prometheus.connections[-1].target.name == "loki"
     with pytest.raises(ConfigError, match="defined twice"):
         prometheus.scrape(ScrapeTarget.of("loki", loki.server, "http"))
+
+
+def test_loki_takes_otlp_logs_and_indexes_what_the_dashboards_query() -> None:
+    """Loki 3.5's native OTLP path: the gateway's ``otlphttp`` exporter appends
+    ``/v1/logs`` to its endpoint (``.../otlp`` -> ``/otlp/v1/logs``); OTLP needs structured
+    metadata and a v13 tsdb schema; no ``otlp_config`` override, so Loki's default index
+    labels (service.name, k8s.namespace.name, ...) stay labels, and the node agents put
+    those attributes on every pod's log records."""
+    from tests.observability.test_dashboards import LOKI_LABELS
+
+    tree = homelab_tree()
+    config = yaml.safe_load(tree.get("ConfigMap", "observability", "loki-config")["data"]
+                            ["config.yaml"])
+    limits = config["limits_config"]
+    assert limits["allow_structured_metadata"] is True
+    assert "otlp_config" not in limits and "otlp_config" not in config.get("distributor", {})
+    assert "discover_service_name" not in limits  # default: service_name is always set
+    latest = config["schema_config"]["configs"][-1]
+    assert (latest["schema"], latest["store"]) == ("v13", "tsdb")
+    endpoint = generated_collector_config()["exporters"]["otlphttp/loki"]["endpoint"]
+    assert endpoint.rstrip("/").endswith(":3100/otlp")
+    agent = yaml.safe_load(tree.get("ConfigMap", "telemetry", "otel-agent-config")["data"]
+                           ["config.yaml"])
+    # filelog's container operator sets k8s.namespace.name, k8s.pod.name and
+    # k8s.container.name from the file path; k8sattributes adds service.name.
+    operators = agent["receivers"]["filelog"]["operators"]
+    assert {"type": "container", "id": "container-parser"} in operators
+    tags = {x["tag_name"] for x in agent["processors"]["k8sattributes"]["extract"]["labels"]}
+    assert "service.name" in tags
+    attributes = {"k8s_namespace_name", "k8s_pod_name", "k8s_container_name"} | {
+        t.replace(".", "_") for t in tags}
+    assert attributes <= LOKI_LABELS
