@@ -106,9 +106,12 @@ def otel_env(release: AppRelease, *, service_name: str, namespace: str, collecto
     collector takes no traces (``infrastructure.jaeger.enabled: false``) the SDK exports
     none (``OTEL_TRACES_EXPORTER=none``) instead of sending spans nobody receives. Traces are
     head-sampled in the SDK at the environment's ratio (``parentbased_traceidratio``: a
-    trace is kept or dropped whole, across services).
+    trace is kept or dropped whole, across services). ``k8s.namespace.name`` is set too:
+    the gateway adds no Kubernetes attributes, and Loki indexes that one as a label (the
+    logs dashboard selects by it).
     """
     attributes = {
+        "k8s.namespace.name": namespace,
         "service.namespace": namespace,
         "service.version": release.version,
         "deployment.environment": release.environment,

@@ -78,6 +78,7 @@ def test_otel_environment_of_each_app() -> None:
         attributes = dict(kv.split("=", 1) for kv in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
         assert attributes["service.version"] == tag
         assert attributes["deployment.environment"] == "prod"
+        assert attributes["k8s.namespace.name"] == pod.namespace  # Loki's label
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith(
             "http://otel-collector.observability.svc.cluster.local:")
     backend = tree.pod("family-assistant-backend").env()
