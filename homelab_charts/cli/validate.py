@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from homelab_charts.validate.output import render
-    from homelab_charts.validate.runner import Options, collector_paused, validate
+    from homelab_charts.validate.runner import Options, validate
 
     options = Options(
         paths=args.paths or None, root=args.root,
@@ -83,10 +83,9 @@ def handle(args: argparse.Namespace) -> int:
         progress=args.output == "text",
     )
     started = time.perf_counter()
-    with collector_paused():
-        report = validate(options)
-        for note in report.notes:
-            print(f"homelab-charts validate: note: {note}", file=sys.stderr)
-        render(report, args.output, sys.stdout, summary=args.summary, verbose=args.verbose,
-               elapsed=time.perf_counter() - started)
-        return 0 if report.ok else 1
+    report = validate(options)
+    for note in report.notes:
+        print(f"homelab-charts validate: note: {note}", file=sys.stderr)
+    render(report, args.output, sys.stdout, summary=args.summary, verbose=args.verbose,
+           elapsed=time.perf_counter() - started)
+    return 0 if report.ok else 1

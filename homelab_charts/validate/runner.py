@@ -163,7 +163,7 @@ def validate(options: Options) -> Report:
             skip=options.skip, reject=options.reject))
         sizes = [len(contents[p]) for p in files]
         workers = options.workers or parallel.workers_for(sum(sizes))
-        with collector_paused():
+        with _collector_paused():
             if workers > 1:
                 # Each process compiles the schemas of the kinds its own share names, as
                 # it meets them. The objects travel back from the workers only when a
@@ -225,10 +225,10 @@ def missing_schema_hint(results: Sequence[Result],
 
 
 @contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while documents load and are reported: loaded
-    manifests hold no cycles, and its passes over the growing heap of new objects cost a
-    tenth of a load's time. Reference counting still frees everything."""
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while documents load: loaded manifests hold no
+    cycles, and its passes over the growing heap of new objects cost a tenth of a load's
+    time. Reference counting still frees everything."""
     enabled = gc.isenabled()
     gc.disable()
     try:
